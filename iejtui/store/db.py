@@ -1,0 +1,53 @@
+"""Opening journal.db: the service's read-write connection and clients' read-only ones."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from iejtui.errors import UserError
+from iejtui.paths import on_network_fs
+from iejtui.store.schema import check_readable, migrate
+
+
+def labels_json(labels) -> str:
+    """Canonical JSON text of a label mapping or (key, value) tuple."""
+    return json.dumps(dict(labels), sort_keys=True, separators=(",", ":"))
+
+
+def open_writer_connection(path: Path) -> tuple[sqlite3.Connection, str]:
+    """The one read-write connection (the service's). Returns it and the journal mode used.
+
+    WAL needs shared memory and real file locks, which network filesystems do not give
+    reliably; there we fall back to a rollback journal (one writer, readers wait) and the
+    caller records that choice as an event.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+        netfs = on_network_fs(path.parent)
+        mode = "delete" if netfs else "wal"
+        got = conn.execute(f"PRAGMA journal_mode={mode}").fetchone()[0]
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        migrate(conn, str(path))
+    except sqlite3.DatabaseError as exc:
+        raise UserError(f"cannot open {path} for writing: {exc}") from None
+    except OSError as exc:
+        raise UserError(f"cannot create {path}: {exc.strerror}") from None
+    return conn, (f"{got} (network filesystem {netfs})" if netfs else got)
+
+
+def open_reader_connection(path: Path) -> sqlite3.Connection:
+    """A read-only connection for clients; refuses journals from a newer iejtui."""
+    if not path.exists():
+        raise UserError(f"no journal at {path.parent}: run `iejtui init {path.parent}` or pass --journal DIR")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=10)
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA query_only=1")
+        check_readable(conn, str(path))
+    except sqlite3.DatabaseError as exc:
+        raise UserError(f"cannot read {path}: {exc}") from None
+    return conn

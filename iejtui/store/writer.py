@@ -1,0 +1,170 @@
+"""The service's writer: the only code that writes journal.db.
+
+Frames and events are buffered and written in one transaction per tick (``flush``), so a
+crash loses at most one tick. Each frame's newest ticks sit in ``recent`` (one small row
+per tick) until a frame has ``seal_span_s`` seconds of them; then they are sealed into one
+compressed chunk (``iejtui.store.codec``) and deleted from ``recent`` in the same
+transaction. On start, ticks left in ``recent`` by a crash are sealed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from array import array
+from pathlib import Path
+from typing import Any, Iterable
+
+import sqlite_utils
+
+from collectors.records import Event, Frame
+from iejtui.store import codec
+from iejtui.store.db import labels_json, open_writer_connection
+
+SEAL_SPAN_S = 300.0
+
+RUN_JSON_FIELDS = {"argv", "env", "versions", "gpus", "facts", "summary", "tags"}
+
+
+def _encode_run_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: (json.dumps(v) if k in RUN_JSON_FIELDS and v is not None else v) for k, v in fields.items()}
+
+
+class Writer:
+    def __init__(self, path: Path, seal_span_s: float = SEAL_SPAN_S):
+        self.path = path
+        self.conn, self.journal_mode = open_writer_connection(path)
+        self.db = sqlite_utils.Database(self.conn)
+        self.seal_span_s = seal_span_s
+        self._frames: dict[tuple[int, str], int] = {}
+        self._series: dict[tuple[int, str, tuple], int] = {}
+        self._span: dict[int, tuple[float, float]] = {}  # frame → (first, last) tick in recent
+        self._pending_ticks: list[tuple[int, float, bytes]] = []
+        self._pending_events: list[dict[str, Any]] = []
+        self._pending_requests: list[dict[str, Any]] = []
+        self._load_caches()
+        self.seal(force=True)
+
+    # ---- runs (small immediate transactions) -------------------------------------------
+    def create_run(self, **fields: Any) -> int:
+        fields.setdefault("started_at", time.time())
+        fields.setdefault("tags", [])
+        with self.conn:
+            return self.db["runs"].insert(_encode_run_fields(fields)).last_pk
+
+    def update_run(self, run_id: int, **fields: Any) -> None:
+        with self.conn:
+            self.db["runs"].update(run_id, _encode_run_fields(fields))
+
+    def run_row(self, run_id: int) -> dict[str, Any]:
+        return self.db["runs"].get(run_id)
+
+    # ---- buffered samples and events ---------------------------------------------------
+    def _frame_id(self, run_id: int, source: str) -> int:
+        key = (run_id, source)
+        fid = self._frames.get(key)
+        if fid is None:
+            cur = self.conn.execute("INSERT OR IGNORE INTO frames (run_id, source) VALUES (?, ?)", key)
+            fid = cur.lastrowid if cur.rowcount else self.conn.execute(
+                "SELECT id FROM frames WHERE run_id = ? AND source = ?", key).fetchone()[0]
+            self._frames[key] = fid
+        return fid
+
+    def _series_id(self, frame_id: int, name: str, labels: tuple) -> int:
+        key = (frame_id, name, labels)
+        sid = self._series.get(key)
+        if sid is None:
+            lj = labels_json(labels)
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO series (frame_id, name, labels) VALUES (?, ?, ?)", (frame_id, name, lj))
+            sid = cur.lastrowid if cur.rowcount else self.conn.execute(
+                "SELECT id FROM series WHERE frame_id = ? AND name = ? AND labels = ?",
+                (frame_id, name, lj)).fetchone()[0]
+            self._series[key] = sid
+        return sid
+
+    def add_frames(self, run_id: int, frames: Iterable[Frame]) -> None:
+        """Queue frames for the next flush (series ids are assigned now, in the writer's thread)."""
+        for frame in frames:
+            if not frame.samples:
+                continue
+            fid = self._frame_id(run_id, frame.source)
+            values = {self._series_id(fid, s.name, s.labels): float(s.value) for s in frame.samples}
+            self._pending_ticks.append((fid, frame.ts, codec.encode_tick(values)))
+
+    def add_event(self, run_id: int | None, event: Event) -> None:
+        self._pending_events.append({
+            "run_id": run_id, "ts": event.ts, "kind": event.kind, "level": event.level,
+            "message": event.message, "data": json.dumps(event.data) if event.data else None,
+        })
+
+    def add_request(self, run_id: int, row: dict[str, Any]) -> None:
+        """One benchmark request; ``chunk_times`` may be a list of float offsets."""
+        row = dict(row, run_id=run_id)
+        chunks = row.get("chunk_times")
+        if isinstance(chunks, list):
+            row["chunk_times"] = array("f", chunks).tobytes()
+        self._pending_requests.append(row)
+
+    def flush(self) -> int:
+        """Write everything queued in one transaction; seal frames that are due."""
+        ticks, events, reqs = self._pending_ticks, self._pending_events, self._pending_requests
+        self._pending_ticks, self._pending_events, self._pending_requests = [], [], []
+        if ticks or events or reqs:
+            with self.conn:
+                if ticks:
+                    self.conn.executemany(
+                        "INSERT OR REPLACE INTO recent (frame_id, ts, payload) VALUES (?, ?, ?)", ticks)
+                    for fid, ts, _ in ticks:
+                        first, last = self._span.get(fid, (ts, ts))
+                        self._span[fid] = (min(first, ts), max(last, ts))
+                if events:
+                    self.db["events"].insert_all(events)
+                if reqs:
+                    self.db["requests"].insert_all(reqs, replace=True)
+        self.seal()
+        return len(ticks)
+
+    # ---- sealing -----------------------------------------------------------------------
+    def seal(self, force: bool = False, run_id: int | None = None) -> int:
+        """Seal frames whose recent ticks span ``seal_span_s``; every frame (of ``run_id``) when forced."""
+        if force:
+            sql = "SELECT DISTINCT r.frame_id FROM recent r JOIN frames f ON f.id = r.frame_id"
+            args: tuple = ()
+            if run_id is not None:
+                sql, args = sql + " WHERE f.run_id = ?", (run_id,)
+            due = [row[0] for row in self.conn.execute(sql, args)]
+        else:
+            due = [fid for fid, (first, last) in self._span.items() if last - first >= self.seal_span_s]
+        for fid in due:
+            self._seal_frame(fid)
+        return len(due)
+
+    def _seal_frame(self, fid: int) -> None:
+        rows = self.conn.execute(
+            "SELECT ts, payload FROM recent WHERE frame_id = ? ORDER BY ts", (fid,)).fetchall()
+        if not rows:
+            self._span.pop(fid, None)
+            return
+        ts = [r[0] for r in rows]
+        ts_blob, data = codec.encode_chunk(ts, [codec.decode_tick(r[1]) for r in rows])
+        with self.conn:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO chunks (frame_id, t0, t1, n, ts, data) VALUES (?, ?, ?, ?, ?, ?)",
+                (fid, ts[0], ts[-1], len(ts), ts_blob, data))
+            self.conn.execute("DELETE FROM recent WHERE frame_id = ? AND ts <= ?", (fid, ts[-1]))
+        self._span.pop(fid, None)
+
+    def _load_caches(self) -> None:
+        for fid, rid, source in self.conn.execute("SELECT id, run_id, source FROM frames"):
+            self._frames[(rid, source)] = fid
+
+    def close(self) -> None:
+        try:
+            self.flush()
+            self.seal(force=True)
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
+        self.conn.close()
