@@ -42,6 +42,9 @@ def open_writer_connection(path: Path) -> tuple[sqlite3.Connection, str]:
 def open_reader_connection(path: Path) -> sqlite3.Connection:
     """A read-only connection for clients; refuses journals from a newer iejtui."""
     if not path.exists():
+        if (path.parent / "iejtui.toml").exists():
+            raise UserError(f"nothing recorded yet in {path.parent} (no journal.db): "
+                            f"start an engine with `iejtui engine start NAME` or the service with `iejtui service start`")
         raise UserError(f"no journal at {path.parent}: run `iejtui init {path.parent}` or pass --journal DIR")
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=10)

@@ -1,0 +1,198 @@
+"""The ``iejtui`` command line: parse, call a library function, print.
+
+Errors are one line on stderr: exit 2 for bad input, 1 when something failed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from iejtui import fmt
+from iejtui.errors import ServiceError, UserError
+from iejtui.paths import JournalPaths, journal_paths
+
+
+class Ctx:
+    def __init__(self, journal: str | None):
+        self.paths: JournalPaths = journal_paths(journal)
+
+
+def journal_option(f):
+    return click.option("--journal", "journal", envvar="IEJTUI_JOURNAL", default=None,
+                        metavar="DIR", help="Journal folder (default: the current directory).")(f)
+
+
+def paths_of(journal: str | None) -> JournalPaths:
+    return journal_paths(journal)
+
+
+def emit_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _set_journal(ctx: click.Context, _param, value: str | None) -> None:
+    if value is not None:
+        obj = ctx.find_object(Ctx)
+        if obj is not None:
+            obj.paths = journal_paths(value)
+
+
+def _add_journal_option(cmd: click.Command) -> None:
+    if not any(p.name == "journal" for p in cmd.params):
+        cmd.params.append(click.Option(["--journal"], metavar="DIR", expose_value=False, callback=_set_journal,
+                                       help="Journal folder (default: the current directory)."))
+
+
+class Command(click.Command):
+    """Every command also takes ``--journal DIR`` after its own name."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _add_journal_option(self)
+
+
+class Group(click.Group):
+    """Turns UserError/ServiceError into one line and an exit code, never a traceback."""
+
+    command_class = Command
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _add_journal_option(self)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"iejtui: {exc}", err=True)
+            ctx.exit(2)
+        except ServiceError as exc:
+            click.echo(f"iejtui: {exc}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("", err=True)
+            ctx.exit(130)
+
+
+Group.group_class = Group
+
+
+@click.group(cls=Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@journal_option
+@click.version_option(package_name="iejtui")
+@click.pass_context
+def main(ctx: click.Context, journal: str | None) -> None:
+    """iejtui: the inference engineering journal.
+
+    Without a command, opens the dashboard (starting the service if needed).
+    """
+    ctx.obj = Ctx(journal)
+    if ctx.invoked_subcommand is None:
+        from iejtui.service.daemon import ensure_service
+        paths = ctx.obj.paths
+        if not paths.db.exists() and not paths.config.exists():
+            raise UserError(f"{paths.root} is not a journal yet: run `iejtui init` there (or pass --journal DIR)")
+        ensure_service(paths)
+        try:
+            from iejtui.ui.app import run_app
+        except ImportError:
+            raise ServiceError("the dashboard is not available in this build; `iejtui status` shows the same data") from None
+        run_app(paths)
+
+
+# ---- init ------------------------------------------------------------------------------
+@main.command()
+@click.argument("directory", required=False)
+@click.pass_obj
+def init(obj: Ctx, directory: str | None) -> None:
+    """Create a journal: days/ topics/ benchmarks/ JOURNAL_INDEX.md iejtui.toml."""
+    from iejtui.journal.init import init_journal
+    root = Path(directory).resolve() if directory else obj.paths.root
+    try:
+        created = init_journal(root)
+    except PermissionError as exc:
+        raise UserError(f"cannot write in {root}: permission denied ({exc.filename})") from None
+    except OSError as exc:
+        raise UserError(f"cannot create the journal in {root}: {exc.strerror}") from None
+    if created:
+        click.echo(f"journal ready in {root}")
+        for p in created:
+            click.echo(f"  created {Path(p).relative_to(root) if p.startswith(str(root)) else p}")
+    else:
+        click.echo(f"{root} is already a journal; nothing changed")
+
+
+# ---- service ---------------------------------------------------------------------------
+@main.group(cls=Group)
+def service() -> None:
+    """Start, stop or inspect the background service of this journal."""
+
+
+@service.command("start")
+@click.option("--foreground", is_flag=True, help="Run in this terminal instead of detaching.")
+@click.pass_obj
+def service_start(obj: Ctx, foreground: bool) -> None:
+    """Start the service (detached from the terminal)."""
+    from iejtui.service.daemon import run_service, service_running, spawn_service
+    if service_running(obj.paths):
+        click.echo(f"service already running for {obj.paths.root}")
+        return
+    if foreground:
+        sys.exit(run_service(obj.paths))
+    pid = spawn_service(obj.paths)
+    click.echo(f"service started (pid {pid}) for {obj.paths.root}")
+
+
+@service.command("stop")
+@click.option("--keep-engines", is_flag=True, help="Leave engines running; a later service re-adopts them.")
+@click.pass_obj
+def service_stop(obj: Ctx, keep_engines: bool) -> None:
+    """Stop the service (and the engines it owns, unless --keep-engines)."""
+    from iejtui.service.client import call
+    from iejtui.service.daemon import service_running
+    if not service_running(obj.paths):
+        click.echo(f"no service running for {obj.paths.root}")
+        return
+    resp = call(obj.paths, "POST", "/service/stop", {"keep_engines": keep_engines})
+    deadline = time.monotonic() + 120
+    while service_running(obj.paths) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if service_running(obj.paths):
+        raise ServiceError(f"the service (pid {resp.get('pid')}) is still running after 120 s")
+    click.echo("service stopped" + (" (engines left running)" if keep_engines else ""))
+
+
+@service.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def service_status(obj: Ctx, as_json: bool) -> None:
+    """Is the service running, since when, with which journal mode."""
+    from iejtui.service.client import call
+    from iejtui.service.daemon import service_running
+    if not service_running(obj.paths):
+        if as_json:
+            emit_json({"running": False, "journal": str(obj.paths.root)})
+        else:
+            click.echo(f"no service running for {obj.paths.root}")
+        sys.exit(3)
+    st = call(obj.paths, "GET", "/status")["service"]
+    if as_json:
+        emit_json({"running": True, **st})
+        return
+    click.echo(f"service pid {st['pid']}, up {fmt.duration(time.time() - st['started_at'])}, "
+               f"journal {st['journal']} ({st['journal_mode']}), socket {st['socket']}")
+
+
+from iejtui import cli_demo, cli_engine, cli_runs  # noqa: E402  (register their commands)
+
+cli_engine.register(main)
+cli_runs.register(main)
+cli_demo.register(main)
+
+if __name__ == "__main__":
+    main()

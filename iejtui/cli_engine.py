@@ -1,0 +1,157 @@
+"""``iejtui engine ...``: start, attach, stop, list and read the logs of engines."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from iejtui import fmt
+from iejtui.config import ENGINE_KINDS
+from iejtui.errors import ServiceError, UserError
+
+
+def wait_ready(paths, name: str, quiet: bool = False) -> dict:
+    """Follow an engine's startup phases until it is ready (returns it) or dies (raises)."""
+    from iejtui.service.client import call
+    last_phase = None
+    t0 = time.monotonic()
+    while True:
+        e = call(paths, "GET", f"/engines/{name}")
+        if e["phase"] != last_phase and not quiet:
+            click.echo(f"  {fmt.duration(time.monotonic() - t0):>6}  {e['phase']}")
+            last_phase = e["phase"]
+        if e["status"] == "ready":
+            return e
+        if e["status"] in ("crashed", "failed", "stopped", "interrupted"):
+            from iejtui.store import Reader
+            run = Reader(paths.db).run(e["run_id"]) or {}
+            lines = e.get("error_lines") or []
+            msg = f"engine {name!r} {e['status']} before it was ready: {run.get('reason') or 'no reason recorded'}"
+            for ln in lines[-8:]:
+                click.echo(f"  | {ln}", err=True)
+            if not lines and run.get("log_tail"):
+                for ln in run["log_tail"].splitlines()[-8:]:
+                    click.echo(f"  | {ln}", err=True)
+            raise ServiceError(msg)
+        time.sleep(0.25)
+
+
+def _describe_ready(e: dict) -> str:
+    f = e.get("facts") or {}
+    bits = []
+    if f.get("kv_cache_tokens"):
+        bits.append(f"KV cache {f['kv_cache_tokens']:,} tokens")
+    if f.get("max_concurrency"):
+        bits.append(f"max concurrency {f['max_concurrency']}x")
+    if f.get("version"):
+        bits.append(f"vLLM {f['version']}")
+    return f"engine {e['name']} ready at {e['url']} (run {e['run_id']}, pid {e['pid']})" + (
+        f": {', '.join(bits)}" if bits else "")
+
+
+def register(main: click.Group) -> None:
+    from iejtui.cli import Ctx, Group, emit_json
+
+    @main.group(cls=Group)
+    def engine() -> None:
+        """Launch, attach, stop and inspect inference engines."""
+
+    @engine.command("start", context_settings={"ignore_unknown_options": True})
+    @click.argument("name")
+    @click.option("--kind", type=click.Choice(ENGINE_KINDS), help="Engine kind for an ad-hoc command line.")
+    @click.option("--url", help="Engine base URL (default: derived from --host/--port in the command).")
+    @click.option("--wait", is_flag=True, help="Return once ready (0) or when it dies first (1, with its errors).")
+    @click.argument("command", nargs=-1, type=click.UNPROCESSED)
+    @click.pass_obj
+    def engine_start(obj: Ctx, name: str, kind: str | None, url: str | None, wait: bool, command: tuple) -> None:
+        """Start profile NAME from iejtui.toml, or an ad-hoc command: NAME --kind K -- CMD ARGS..."""
+        from iejtui.service.client import call
+        from iejtui.service.daemon import ensure_service
+        command = list(command)
+        if command and command[0] == "--":
+            command = command[1:]
+        if command and not kind:
+            raise UserError("an ad-hoc command needs --kind (one of " + ", ".join(ENGINE_KINDS) + ")")
+        spec = {"name": name}
+        if command:
+            spec.update(kind=kind, argv=command, url=url)
+        else:
+            from iejtui.config import load_config
+            load_config(obj.paths.config).profile(name)  # report a bad file or name before starting anything
+            spec["profile"] = name
+        ensure_service(obj.paths)
+        e = call(obj.paths, "POST", "/engines", spec)
+        click.echo(f"engine {name} starting (run {e['run_id']}, pid {e['pid']}), log: iejtui engine logs {name}")
+        for w in e.get("warnings") or []:
+            click.echo(f"warning: {w}", err=True)
+        if wait:
+            e = wait_ready(obj.paths, name)
+            click.echo(_describe_ready(e))
+
+    @engine.command("attach")
+    @click.argument("name")
+    @click.argument("url")
+    @click.option("--kind", type=click.Choice(ENGINE_KINDS), default="vllm", show_default=True)
+    @click.pass_obj
+    def engine_attach(obj: Ctx, name: str, url: str, kind: str) -> None:
+        """Monitor an engine someone else started (iejtui will not stop it)."""
+        from iejtui.service.client import call
+        from iejtui.service.daemon import ensure_service
+        ensure_service(obj.paths)
+        e = call(obj.paths, "POST", "/engines", {"name": name, "url": url, "kind": kind, "attach": True})
+        click.echo(f"watching {name} at {e['url']} (run {e['run_id']})")
+
+    @engine.command("stop")
+    @click.argument("name")
+    @click.pass_obj
+    def engine_stop(obj: Ctx, name: str) -> None:
+        """Stop an engine: SIGTERM to its process group, SIGKILL after the grace period."""
+        from iejtui.service.client import call
+        from iejtui.service.daemon import service_running
+        if not service_running(obj.paths):
+            raise UserError(f"no service running for {obj.paths.root}, so no engine {name!r} to stop")
+        e = call(obj.paths, "POST", f"/engines/{name}/stop")
+        click.echo(f"engine {name} {e['status']} (run {e['run_id']})")
+
+    @engine.command("list")
+    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--all", "show_all", is_flag=True, help="Include engines that ended during this service's life.")
+    @click.pass_obj
+    def engine_list(obj: Ctx, as_json: bool, show_all: bool) -> None:
+        """Engines of this journal's service: name, kind, status, url, pid, run."""
+        from iejtui.service.client import call
+        from iejtui.service.daemon import service_running
+        engines = call(obj.paths, "GET", "/engines") if service_running(obj.paths) else []
+        if not show_all:
+            engines = [e for e in engines if e["status"] in ("starting", "ready")]
+        if as_json:
+            emit_json(engines)
+            return
+        if not engines:
+            click.echo("no engines running" + ("" if service_running(obj.paths) else " (service not running)"))
+            return
+        click.echo(fmt.table(["NAME", "KIND", "STATUS", "URL", "PID", "RUN", "UP"],
+                             [[e["name"], e["kind"], e["status"] if e["status"] != "starting" else f"starting: {e['phase']}",
+                               e["url"], e["pid"], e["run_id"], fmt.duration(time.time() - e["started_at"])]
+                              for e in engines], right={4, 5}))
+
+    @engine.command("logs")
+    @click.argument("name")
+    @click.option("-n", "--lines", default=50, show_default=True)
+    @click.option("-f", "--follow", is_flag=True)
+    @click.pass_obj
+    def engine_logs(obj: Ctx, name: str, lines: int, follow: bool) -> None:
+        """Show an engine's log (secrets masked); --follow to keep reading."""
+        from iejtui.store import Reader
+        from iejtui.logs import follow_log, read_tail
+        run = Reader(obj.paths.db).resolve_run(name)
+        if not run.get("log_path"):
+            raise UserError(f"run {run['id']} ({run['name']}) has no log file (attached engines have none)")
+        for ln in read_tail(obj.paths, run, lines):
+            click.echo(ln)
+        if follow:
+            for ln in follow_log(obj.paths, run):
+                click.echo(ln)
+                sys.stdout.flush()

@@ -1,0 +1,160 @@
+"""iejtui.toml: engine profiles, service settings, SLOs. Every error names file, line and fix."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from iejtui.errors import UserError
+
+ENGINE_KINDS = ("vllm", "trtllm", "sglang", "llamacpp", "openai")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass
+class EngineProfile:
+    name: str
+    kind: str
+    argv: list[str] = field(default_factory=list)
+    url: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    ready_timeout: float = 900.0
+    stop_timeout: float = 30.0
+
+
+@dataclass
+class ServiceSettings:
+    scrape_interval: float = 1.0
+    gpu_interval: float = 1.0
+    metrics_listen: str | None = None
+    log_max_bytes: int = 20 * 1024 * 1024
+
+
+@dataclass
+class Config:
+    path: Path | None
+    service: ServiceSettings = field(default_factory=ServiceSettings)
+    engines: dict[str, EngineProfile] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def profile(self, name: str) -> EngineProfile:
+        try:
+            return self.engines[name]
+        except KeyError:
+            known = ", ".join(sorted(self.engines)) or "none defined"
+            where = self.path or "iejtui.toml"
+            raise UserError(f"unknown engine profile {name!r} (profiles in {where}: {known}); "
+                            f"add [engines.{name}] there or pass --kind and a command after --") from None
+
+
+def validate_name(name: str, what: str = "engine name") -> str:
+    if not _NAME.match(name):
+        raise UserError(f"invalid {what} {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
+    return name
+
+
+def _line_of(text: str, needle: str) -> int | None:
+    for i, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return i
+    return None
+
+
+def _fail(path: Path, text: str, table: str, msg: str) -> UserError:
+    line = _line_of(text, f"[{table}]") if table else None
+    where = f"{path}:{line}" if line else str(path)
+    return UserError(f"{where}: {msg}")
+
+
+_PROFILE_KEYS = {"kind", "argv", "url", "env", "cwd", "ready_timeout", "stop_timeout", "description"}
+_SERVICE_KEYS = {"scrape_interval", "gpu_interval", "metrics_listen", "log_max_bytes"}
+_TOP_KEYS = {"engines", "service", "slo", "cost", "journal"}
+
+
+def _engine(path: Path, text: str, name: str, spec: Any) -> EngineProfile:
+    table = f"engines.{name}"
+    if not isinstance(spec, dict):
+        raise _fail(path, text, "", f"engines.{name} must be a table ([engines.{name}])")
+    if not _NAME.match(name):
+        raise _fail(path, text, table, f"profile name {name!r}: use letters, digits, '.', '_' or '-'")
+    unknown = set(spec) - _PROFILE_KEYS
+    if unknown:
+        raise _fail(path, text, table, f"unknown key(s) {', '.join(sorted(unknown))} in [{table}] "
+                                       f"(known: {', '.join(sorted(_PROFILE_KEYS))})")
+    kind = spec.get("kind")
+    if kind not in ENGINE_KINDS:
+        raise _fail(path, text, table, f"[{table}] kind = {kind!r}: must be one of {', '.join(ENGINE_KINDS)}")
+    argv = spec.get("argv", [])
+    if isinstance(argv, str):
+        raise _fail(path, text, table, f"[{table}] argv must be a list of strings, not a shell string "
+                                       f"(write argv = [\"vllm\", \"serve\", ...])")
+    if not isinstance(argv, list) or not all(isinstance(a, (str, int, float)) for a in argv):
+        raise _fail(path, text, table, f"[{table}] argv must be a list of strings")
+    if not argv and kind != "openai" and not spec.get("url"):
+        raise _fail(path, text, table, f"[{table}] needs argv (a command to launch) or url (an engine to attach)")
+    env = spec.get("env", {})
+    if not isinstance(env, dict) or not all(isinstance(v, (str, int, float)) for v in env.values()):
+        raise _fail(path, text, table, f"[{table}] env must be a table of strings, e.g. env = {{ X = \"1\" }}")
+    url = spec.get("url")
+    if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
+        raise _fail(path, text, table, f"[{table}] url must start with http:// or https://")
+    for key in ("ready_timeout", "stop_timeout"):
+        if key in spec and (not isinstance(spec[key], (int, float)) or spec[key] <= 0):
+            raise _fail(path, text, table, f"[{table}] {key} must be a positive number of seconds")
+    return EngineProfile(
+        name=name, kind=kind, argv=[str(a) for a in argv], url=url,
+        env={str(k): str(v) for k, v in env.items()}, cwd=spec.get("cwd"),
+        ready_timeout=float(spec.get("ready_timeout", 900.0)), stop_timeout=float(spec.get("stop_timeout", 30.0)),
+    )
+
+
+def _service(path: Path, text: str, spec: Any) -> ServiceSettings:
+    if not isinstance(spec, dict):
+        raise _fail(path, text, "", "service must be a table ([service])")
+    unknown = set(spec) - _SERVICE_KEYS
+    if unknown:
+        raise _fail(path, text, "service", f"unknown key(s) {', '.join(sorted(unknown))} in [service] "
+                                           f"(known: {', '.join(sorted(_SERVICE_KEYS))})")
+    s = ServiceSettings()
+    for key in ("scrape_interval", "gpu_interval"):
+        if key in spec:
+            v = spec[key]
+            if not isinstance(v, (int, float)) or not 0.1 <= v <= 3600:
+                raise _fail(path, text, "service", f"[service] {key} = {v!r}: must be seconds between 0.1 and 3600")
+            setattr(s, key, float(v))
+    if "metrics_listen" in spec:
+        s.metrics_listen = str(spec["metrics_listen"])
+    if "log_max_bytes" in spec:
+        s.log_max_bytes = int(spec["log_max_bytes"])
+    return s
+
+
+def load_config(path: Path) -> Config:
+    """Parse and validate iejtui.toml; a missing file is an empty config."""
+    if not path.exists():
+        return Config(path=None)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read: {exc}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        where = f"{path}:{m.group(1)}:{m.group(2)}" if m else str(path)
+        raise UserError(f"{where}: invalid TOML: {msg}") from None
+    unknown = set(raw) - _TOP_KEYS
+    if unknown:
+        raise UserError(f"{path}: unknown top-level key(s) {', '.join(sorted(unknown))} "
+                        f"(known: {', '.join(sorted(_TOP_KEYS))})")
+    engines_raw = raw.get("engines", {})
+    if not isinstance(engines_raw, dict):
+        raise _fail(path, text, "", "engines must be a table of profiles ([engines.NAME])")
+    engines = {name: _engine(path, text, name, spec) for name, spec in engines_raw.items()}
+    service = _service(path, text, raw.get("service", {}))
+    return Config(path=path, service=service, engines=engines, raw=raw)

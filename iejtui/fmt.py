@@ -1,0 +1,65 @@
+"""Plain-text formatting shared by the CLI, exports and the TUI (pure functions)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable, Sequence
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
+
+
+def clock(ts: float | None, with_date: bool = False) -> str:
+    if ts is None:
+        return "—"
+    fmt = "%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S"
+    return time.strftime(fmt, time.localtime(ts))
+
+
+def size(n: float | None, unit: str = "B") -> str:
+    if n is None:
+        return "—"
+    for prefix in ("", "Ki", "Mi", "Gi", "Ti"):
+        if abs(n) < 1024 or prefix == "Ti":
+            return f"{n:.0f} {prefix}{unit}" if prefix == "" else f"{n:.1f} {prefix}{unit}"
+        n /= 1024
+    return f"{n:.1f} Ti{unit}"
+
+
+def num(x: float | None, digits: int = 1, unit: str = "") -> str:
+    if x is None:
+        return "—"
+    if abs(x) >= 10000:
+        text = f"{x:,.0f}"
+    else:
+        text = f"{x:.{digits}f}"
+    return f"{text}{(' ' + unit) if unit else ''}"
+
+
+def ms(seconds: float | None) -> str:
+    return "—" if seconds is None else (f"{seconds * 1000:.1f} ms" if seconds < 10 else f"{seconds:.2f} s")
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], right: set[int] | None = None) -> str:
+    """A fixed-width text table; ``right`` holds the indices of right-aligned columns."""
+    rows = [["—" if c is None else str(c) for c in r] for r in rows]
+    widths = [len(h) for h in headers]
+    for r in rows:
+        for i, c in enumerate(r):
+            widths[i] = max(widths[i], len(c))
+    right = right or set()
+
+    def line(cells):
+        return "  ".join(c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
+
+    return "\n".join([line(headers)] + [line(r) for r in rows])

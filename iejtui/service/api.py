@@ -1,0 +1,99 @@
+"""The control API: aiohttp on a user-only unix socket (no TCP listener)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import struct
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from iejtui.errors import UserError
+
+if TYPE_CHECKING:
+    from iejtui.service.core import Service
+
+API = "/v1"
+
+
+def _peer_uid(request: web.Request) -> int | None:
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    if sock is None or sock.family != socket.AF_UNIX:
+        return None
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
+
+
+@web.middleware
+async def guard(request: web.Request, handler):
+    """Only the journal's owner may talk to its service; errors become one-line JSON."""
+    uid = _peer_uid(request)
+    if uid is not None and uid != os.getuid():
+        return web.json_response({"error": "forbidden: this service belongs to another user"}, status=403)
+    try:
+        return await handler(request)
+    except UserError as exc:
+        return web.json_response({"error": str(exc), "user_error": True}, status=400)
+    except web.HTTPException:
+        raise
+    except Exception as exc:  # report, never crash the service
+        return web.json_response({"error": f"internal error: {type(exc).__name__}: {exc}"}, status=500)
+
+
+def build_app(service: "Service", on_stop) -> web.Application:
+    app = web.Application(middlewares=[guard], client_max_size=1 << 20)
+    routes = web.RouteTableDef()
+
+    async def body(request: web.Request) -> dict:
+        try:
+            data = await request.json()
+        except ValueError:
+            raise UserError("request body must be JSON") from None
+        if not isinstance(data, dict):
+            raise UserError("request body must be a JSON object")
+        return data
+
+    @routes.get(f"{API}/status")
+    async def status(request):
+        return web.json_response(service.status())
+
+    @routes.get(f"{API}/engines")
+    async def engines(request):
+        return web.json_response([h.public() for h in service.engines.values()])
+
+    @routes.get(API + "/engines/{name}")
+    async def engine(request):
+        h = service.engines.get(request.match_info["name"])
+        if h is None:
+            raise UserError(f"no engine {request.match_info['name']!r} in this service")
+        return web.json_response(h.public())
+
+    @routes.post(f"{API}/engines")
+    async def start(request):
+        data = await body(request)
+        if data.get("attach"):
+            return web.json_response(await service.attach_engine(data))
+        return web.json_response(await service.start_engine(data))
+
+    @routes.post(API + "/engines/{name}/stop")
+    async def stop(request):
+        return web.json_response(await service.stop_engine(request.match_info["name"]))
+
+    @routes.get(API + "/engines/{name}/log")
+    async def engine_log(request):
+        h = service.engines.get(request.match_info["name"])
+        if h is None:
+            raise UserError(f"no engine {request.match_info['name']!r} in this service")
+        n = int(request.query.get("lines", "50"))
+        return web.json_response({"lines": list(h.log_lines)[-n:], "path": h.pid.log_path if h.pid else None})
+
+    @routes.post(f"{API}/service/stop")
+    async def stop_service(request):
+        data = await body(request) if request.can_read_body else {}
+        asyncio.get_running_loop().call_soon(on_stop, not data.get("keep_engines", False))
+        return web.json_response({"stopping": True, "pid": os.getpid()})
+
+    app.add_routes(routes)
+    return app

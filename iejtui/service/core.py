@@ -1,0 +1,378 @@
+"""The service: owns engines, collectors and the writer of journal.db for one journal.
+
+All SQLite work runs on one writer thread, all NVML work on another; the event loop only
+schedules, talks HTTP and supervises processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import platform
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+import aiohttp
+
+from collectors.prometheus import Scraper
+from collectors.records import Event, Frame
+from iejtui import __version__
+from iejtui.config import Config, EngineProfile, load_config, validate_name
+from iejtui.errors import UserError
+from iejtui.paths import JournalPaths
+from iejtui.logs import save_fingerprints
+from iejtui.redact import make_fingerprints, redact_argv, redact_env
+from iejtui.service import procs
+from iejtui.service.engines import EngineHandle
+from iejtui.service.gpus import GpuSampler
+from iejtui.store.writer import Writer
+
+log = logging.getLogger("iejtui.service")
+
+SUPERVISE_S = 0.25
+
+
+class Service:
+    def __init__(self, paths: JournalPaths, config: Config | None = None):
+        self.paths = paths
+        self.config = config or load_config(paths.config)
+        self.started_at = time.time()
+        self.engines: dict[str, EngineHandle] = {}
+        self._db_pool = ThreadPoolExecutor(1, thread_name_prefix="iejtui-writer")
+        self.writer: Writer | None = None
+        self.scraper: Scraper | None = None
+        self.gpus = GpuSampler(self)
+        self._http: aiohttp.ClientSession | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._stopping = asyncio.Event()
+        self._scrape_inflight: set[str] = set()
+
+    # ---- plumbing ----------------------------------------------------------------------
+    async def db(self, fn: Callable, *args, **kwargs) -> Any:
+        """Run a writer call on the writer thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db_pool, lambda: fn(*args, **kwargs))
+
+    async def event(self, run_id: int | None, kind: str, message: str, level: str = "info", **data) -> None:
+        await self.db(self.writer.add_event, run_id, Event(time.time(), kind, message, level, data or None))
+
+    async def start(self) -> None:
+        self.writer = await self.db(Writer, self.paths.db)
+        self.scraper = Scraper()
+        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2, connect=1))
+        await self.event(None, "service", f"service started (pid {os.getpid()}, journal mode {self.writer.journal_mode})",
+                         pid=os.getpid(), journal_mode=self.writer.journal_mode)
+        if "wal" not in self.writer.journal_mode:
+            await self.event(None, "journal", f"journal.db uses a rollback journal: {self.writer.journal_mode}; "
+                             "WAL is unsafe there. Keep the journal on local disk for concurrent readers.", "warning")
+        await self._recover()
+        await self.gpus.open()
+        self._tasks = [asyncio.create_task(self._supervise_loop(), name="supervise"),
+                       asyncio.create_task(self._sample_loop(), name="sample")]
+
+    async def stop(self, stop_engines: bool = True) -> None:
+        self._stopping.set()
+        if stop_engines:
+            await asyncio.gather(*(self.stop_engine(h.name) for h in list(self.engines.values()) if not h.final),
+                                 return_exceptions=True)
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.gpus.close()
+        await self.event(None, "service", "service stopped")
+        if self.scraper:
+            await self.scraper.aclose()
+        if self._http:
+            await self._http.close()
+        await self.db(self.writer.close)
+        self._db_pool.shutdown(wait=True)
+
+    # ---- recovery after a restart ------------------------------------------------------
+    async def _recover(self) -> None:
+        """Re-adopt engines still alive, mark the rest of the unfinished runs."""
+        recs = {r.run_id: r for r in procs.PidRecord.load_all(self.paths.pids)}
+        open_runs = await self.db(lambda: list(self.writer.db["runs"].rows_where(
+            "status IN ('starting', 'ready', 'running')")))
+        for run in open_runs:
+            rid = run["id"]
+            rec = recs.pop(rid, None)
+            if run["kind"] == "engine" and run["owned"] and rec is not None:
+                await self._recover_owned(run, rec)
+            elif run["kind"] == "engine" and not run["owned"]:
+                h = EngineHandle(rid, run["name"], run["engine_kind"], run["url"], owned=False,
+                                 status="starting", phase="attaching", started_at=run["started_at"])
+                self.engines[h.name] = h
+                await self.event(rid, "attached", f"{h.name}: watching {h.url} again after a service restart")
+            else:
+                await self.db(self.writer.update_run, rid, status="interrupted", ended_at=time.time(),
+                              reason="the service stopped while this run was active")
+                await self.event(rid, "interrupted", f"{run['name']}: interrupted (service restarted)", "warning")
+        for rec in recs.values():  # pidfiles of runs already final
+            (self.paths.pids / f"{rec.run_id}.json").unlink(missing_ok=True)
+
+    async def _recover_owned(self, run: dict, rec: procs.PidRecord) -> None:
+        rid = run["id"]
+        import json as _json
+        h = EngineHandle(rid, run["name"], run["engine_kind"], run["url"], owned=True,
+                         status=run["status"], phase=run["phase"] or "launching", pid=rec,
+                         started_at=run["started_at"], facts=_json.loads(run["facts"] or "{}"))
+        if procs.alive(rec.pid, rec.create_time):
+            try:
+                size = Path(rec.log_path).stat().st_size
+                with open(rec.log_path, "rb") as f:
+                    f.seek(max(0, size - 65536))
+                    for line in f.read().decode("utf-8", "replace").splitlines()[1:]:
+                        h.log_lines.append(line)
+                h.log_offset = size
+            except OSError:
+                pass
+            self.engines[h.name] = h
+            await self.event(rid, "adopted", f"{h.name}: re-adopted running engine (pid {rec.pid}) after a service restart")
+            return
+        ex = procs.read_exit(rec)
+        self.engines[h.name] = h
+        if ex is not None:
+            await self._finish(h, ex.get("code"), f"exited with code {ex.get('code')} while the service was down")
+        else:
+            await self._finish(h, None, "engine gone while the service was down; exit status unknown",
+                               status="interrupted")
+
+    # ---- engines -----------------------------------------------------------------------
+    def _resolve_profile(self, spec: dict[str, Any]) -> EngineProfile:
+        name = validate_name(spec.get("name") or spec.get("profile") or "")
+        if spec.get("argv") or spec.get("kind"):
+            kind = spec.get("kind") or "vllm"
+            from iejtui.config import ENGINE_KINDS
+            if kind not in ENGINE_KINDS:
+                raise UserError(f"unknown engine kind {kind!r}: use one of {', '.join(ENGINE_KINDS)}")
+            return EngineProfile(name=name, kind=kind, argv=list(spec.get("argv") or []), url=spec.get("url"),
+                                 env=dict(spec.get("env") or {}))
+        self.config = load_config(self.paths.config)  # pick up edits without a restart
+        prof = self.config.profile(spec.get("profile") or name)
+        return EngineProfile(**{**prof.__dict__, "name": name})
+
+    async def start_engine(self, spec: dict[str, Any]) -> dict[str, Any]:
+        prof = self._resolve_profile(spec)
+        existing = self.engines.get(prof.name)
+        if existing and not existing.final:
+            raise UserError(f"engine {prof.name!r} is already {existing.status} (run {existing.run_id}); "
+                            f"stop it first: iejtui engine stop {prof.name}")
+        from collectors.engines import get_adapter
+        adapter = get_adapter(prof.kind)
+        if not prof.argv:
+            raise UserError(f"profile {prof.name!r} has no argv to launch; use `iejtui engine attach` for a running engine")
+        argv = adapter.build_argv(prof.argv)
+        url = prof.url or adapter.default_url(argv)
+        argv = procs.resolve_self(argv)
+        procs.check_command(argv, prof.cwd)
+        procs.check_port_free(url)
+        env = adapter.build_env({**os.environ, **prof.env})
+        shown_argv, argv_secrets = redact_argv(argv)
+        shown_env, env_secrets = redact_env(prof.env)
+        _, all_env_secrets = redact_env(dict(os.environ))
+        run_id = await self.db(
+            self.writer.create_run, kind="engine", name=prof.name, engine_kind=prof.kind, owned=1,
+            status="starting", phase="launching", argv=shown_argv, env=shown_env,
+            cwd=prof.cwd or str(self.paths.root), url=url, versions=self._versions(),
+            model=_model_of(argv), gpus=self.gpus.uuids())
+        log_path = self.paths.logs / f"run-{run_id}-{prof.name}.log"
+        save_fingerprints(self.paths, run_id, make_fingerprints(argv_secrets + env_secrets + all_env_secrets))
+        h = EngineHandle(run_id, prof.name, prof.kind, url, owned=True, ready_timeout=prof.ready_timeout,
+                         stop_timeout=prof.stop_timeout, secrets=argv_secrets + env_secrets + all_env_secrets)
+        h.warnings = adapter.launch_warnings(argv) if hasattr(adapter, "launch_warnings") else []
+        try:
+            h.pid = await asyncio.to_thread(procs.launch, run_id, prof.name, argv, env, prof.cwd,
+                                            log_path, self.paths.pids)
+        except OSError as exc:
+            await self.db(self.writer.update_run, run_id, status="failed", ended_at=time.time(),
+                          reason=f"cannot launch: {exc}")
+            raise UserError(f"cannot launch {argv[0]}: {exc.strerror or exc}") from None
+        await self.db(self.writer.update_run, run_id, pid=h.pid.pid, pgid=h.pid.pgid, log_path=str(log_path))
+        self.engines[prof.name] = h
+        await self.event(run_id, "started", f"{prof.name}: launched (pid {h.pid.pid})", argv=shown_argv)
+        for w in h.warnings:
+            await self.event(run_id, "warning", f"{prof.name}: {w}", "warning")
+        return h.public()
+
+    async def attach_engine(self, spec: dict[str, Any]) -> dict[str, Any]:
+        name = validate_name(spec.get("name") or "")
+        url = (spec.get("url") or "").rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise UserError(f"invalid URL {url!r}: give the engine's base URL, e.g. http://127.0.0.1:8000")
+        kind = spec.get("kind") or "vllm"
+        existing = self.engines.get(name)
+        if existing and not existing.final:
+            raise UserError(f"engine {name!r} is already {existing.status}; pick another name or stop it first")
+        from collectors.engines import get_adapter
+        get_adapter(kind)
+        run_id = await self.db(self.writer.create_run, kind="engine", name=name, engine_kind=kind, owned=0,
+                               status="starting", phase="attaching", url=url, versions=self._versions(),
+                               gpus=self.gpus.uuids())
+        h = EngineHandle(run_id, name, kind, url, owned=False, phase="attaching")
+        self.engines[name] = h
+        await self.event(run_id, "attached", f"{name}: watching {url}")
+        return h.public()
+
+    async def stop_engine(self, name: str) -> dict[str, Any]:
+        h = self.engines.get(name)
+        if h is None or h.final:
+            known = ", ".join(n for n, e in self.engines.items() if not e.final) or "none running"
+            raise UserError(f"no running engine {name!r} (running: {known})")
+        h.stopping = True
+        if not h.owned:
+            await self._finish(h, None, "detached (the engine itself was not ours to stop)", status="stopped")
+            return h.public()
+        await self.event(h.run_id, "stopping", f"{name}: stopping (SIGTERM, then SIGKILL after {h.stop_timeout:.0f} s)")
+        h.stop_reason = await asyncio.to_thread(procs.stop_group, h.pid.pgid, h.stop_timeout)
+        for _ in range(40):  # let the supervisor record the exit
+            if h.final:
+                break
+            await asyncio.sleep(0.05)
+        if not h.final:
+            ex = procs.read_exit(h.pid)
+            await self._finish(h, ex.get("code") if ex else None, h.stop_reason)
+        return h.public()
+
+    async def _finish(self, h: EngineHandle, code: int | None, reason: str, status: str | None = None) -> None:
+        if h.final:
+            return
+        if status is None:
+            status = "stopped" if h.stopping or code == 0 else "crashed"
+        h.status = status
+        if status == "crashed" and h.error_lines:
+            reason = f"{reason}: {h.error_lines[-1]}"
+        ended = time.time()
+        await self.db(self.writer.update_run, h.run_id, status=status, ended_at=ended, exit_code=code,
+                      reason=reason, log_tail=h.log_tail(), facts=h.facts)
+        await self.db(self.writer.seal, True, h.run_id)
+        level = "error" if status == "crashed" else "info"
+        await self.event(h.run_id, status, f"{h.name}: {status} ({reason})", level, exit_code=code)
+        if h.pid:
+            if procs.group_alive(h.pid.pgid):  # orphans of a crashed engine (its workers)
+                procs.signal_group(h.pid.pgid, 9)
+            (self.paths.pids / f"{h.run_id}.json").unlink(missing_ok=True)
+
+    # ---- loops -------------------------------------------------------------------------
+    async def _supervise_loop(self) -> None:
+        while True:
+            try:
+                await self._supervise_once()
+            except Exception:  # the loop must survive anything one engine does
+                log.exception("supervise")
+            await asyncio.sleep(SUPERVISE_S)
+
+    async def _supervise_once(self) -> None:
+        procs.reap()
+        now = time.time()
+        for h in list(self.engines.values()):
+            if h.final:
+                continue
+            events = h.read_log(self.config.service.log_max_bytes)
+            for ev in events:
+                await self.db(self.writer.add_event, h.run_id, ev)
+                await self.db(self.writer.update_run, h.run_id, phase=h.phase)
+            if h.owned:
+                ex = procs.read_exit(h.pid)
+                if ex is not None or not procs.alive(h.pid.pid, h.pid.create_time):
+                    h.read_log(self.config.service.log_max_bytes)
+                    code = ex.get("code") if ex else None
+                    what = f"exited with code {code}" if code is not None and code >= 0 else (
+                        f"killed by signal {-code}" if code is not None else "process disappeared")
+                    await self._finish(h, code, what)
+                    continue
+            if h.status == "starting" and now - h.last_probe >= 0.5:
+                h.last_probe = now
+                await self._probe(h)
+
+    async def _probe(self, h: EngineHandle) -> None:
+        state = await h.adapter.probe_ready(self._http, h.url)
+        if state.ready:
+            h.status, h.phase = "ready", "ready"
+            versions = self._versions()
+            if state.version:
+                versions["engine"] = state.version
+            await self.db(self.writer.update_run, h.run_id, status="ready", phase="ready", ready_at=time.time(),
+                          facts=h.facts, versions=versions)
+            took = time.time() - h.started_at
+            await self.event(h.run_id, "ready", f"{h.name}: ready after {took:.1f} s", took_s=round(took, 2))
+        elif h.owned and time.time() - h.started_at > h.ready_timeout:
+            await self.event(h.run_id, "timeout", f"{h.name}: not ready after {h.ready_timeout:.0f} s; stopping it", "error")
+            h.stop_reason = "not ready in time"
+            h.stopping = False
+            await asyncio.to_thread(procs.stop_group, h.pid.pgid, h.stop_timeout)
+            await self._finish(h, None, f"not ready after {h.ready_timeout:.0f} s", status="failed")
+
+    async def _sample_loop(self) -> None:
+        interval = self.config.service.scrape_interval
+        next_t = time.monotonic()
+        while True:
+            next_t += interval
+            try:
+                await self._sample_once()
+            except Exception:
+                log.exception("sample")
+            delay = next_t - time.monotonic()
+            if delay < 0:  # fell behind (suspend, overload): skip missed ticks, never burst
+                next_t = time.monotonic()
+                delay = 0
+            await asyncio.sleep(delay)
+
+    async def _sample_once(self) -> None:
+        targets = [h for h in self.engines.values()
+                   if h.status == "ready" and h.adapter.metrics_path and h.name not in self._scrape_inflight]
+        await asyncio.gather(*(self._scrape(h) for h in targets), self.gpus.tick())
+        for h in self.engines.values():  # attached engines: come back to life or go stale
+            if not h.owned and h.status == "starting" and time.time() - h.last_probe >= 1:
+                h.last_probe = time.time()
+                await self._probe(h)
+        await self.db(self.writer.flush)
+
+    async def _scrape(self, h: EngineHandle) -> None:
+        self._scrape_inflight.add(h.name)
+        try:
+            res = await self.scraper.scrape(h.url.rstrip("/") + h.adapter.metrics_path,
+                                            keep=getattr(h.adapter, "keep_family", None))
+        finally:
+            self._scrape_inflight.discard(h.name)
+        if res.frame is not None:
+            res.frame.source = "engine"
+            await self.db(self.writer.add_frames, h.run_id, [res.frame])
+            h.last_scrape_ok = res.frame.ts
+            if h.scrape_error is not None:
+                await self.event(h.run_id, "scrape-ok", f"{h.name}: metrics answer again")
+                h.scrape_error = None
+        for ev in res.events:
+            if ev.message != h.scrape_error:  # one event per change of failure, not one per second
+                h.scrape_error = ev.message if res.frame is None else h.scrape_error
+                await self.db(self.writer.add_event, h.run_id, ev)
+
+    # ---- status ------------------------------------------------------------------------
+    def _versions(self) -> dict[str, Any]:
+        v = {"iejtui": __version__, "python": platform.python_version(), "host": socket.gethostname()}
+        v.update(self.gpus.versions())
+        return v
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "service": {"pid": os.getpid(), "started_at": self.started_at, "journal": str(self.paths.root),
+                        "journal_mode": self.writer.journal_mode if self.writer else None,
+                        "version": __version__, "socket": str(self.paths.socket)},
+            "engines": [h.public() for h in self.engines.values() if not h.final],
+            "gpus": self.gpus.status(),
+        }
+
+
+def _model_of(argv: list[str]) -> str | None:
+    for flag in ("--served-model-name", "--model", "--model-path", "-m"):
+        if flag in argv[:-1]:
+            return argv[argv.index(flag) + 1]
+        for a in argv:
+            if a.startswith(flag + "="):
+                return a.split("=", 1)[1]
+    if len(argv) > 2 and argv[1] == "serve" and not argv[2].startswith("-"):
+        return argv[2]
+    return None

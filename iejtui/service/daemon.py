@@ -1,0 +1,149 @@
+"""Running the service: one per journal, detached, started on demand by any command."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from iejtui.errors import ServiceError, UserError
+from iejtui.paths import JournalPaths
+
+
+def _prepare_runtime(paths: JournalPaths) -> None:
+    try:
+        paths.root.mkdir(parents=True, exist_ok=True)
+        for d in (paths.runtime, paths.logs, paths.pids):
+            d.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(paths.runtime, 0o700)
+        paths.socket.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except PermissionError:
+        raise UserError(f"cannot write in {paths.root}: permission denied (choose a journal folder you own)") from None
+    except OSError as exc:
+        raise UserError(f"cannot create the runtime folder in {paths.root}: {exc.strerror}") from None
+
+
+def _take_lock(paths: JournalPaths):
+    f = open(paths.service_lock, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid = paths.service_pidfile.read_text().strip() if paths.service_pidfile.exists() else "?"
+        raise UserError(f"a service already runs for {paths.root} (pid {pid}); stop it with `iejtui service stop`") from None
+    return f
+
+
+async def _serve(paths: JournalPaths) -> int:
+    from iejtui.service.api import build_app
+    from iejtui.service.core import Service
+
+    service = Service(paths)
+    done = asyncio.Event()
+    stop_engines = {"value": False}
+
+    def request_stop(engines: bool) -> None:
+        stop_engines["value"] = engines
+        done.set()
+
+    await service.start()
+    app = build_app(service, request_stop)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    sock_path = paths.socket
+    sock_path.unlink(missing_ok=True)
+    old = os.umask(0o177)
+    try:
+        site = web.UnixSite(runner, str(sock_path))
+        await site.start()
+    finally:
+        os.umask(old)
+    os.chmod(sock_path, 0o600)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, request_stop, False)
+    loop.add_signal_handler(signal.SIGINT, request_stop, False)
+    loop.add_signal_handler(signal.SIGHUP, lambda: None)
+    logging.getLogger("iejtui.service").info("listening on %s", sock_path)
+    await done.wait()
+    await service.stop(stop_engines=stop_engines["value"])
+    await runner.cleanup()
+    sock_path.unlink(missing_ok=True)
+    return 0
+
+
+def run_service(paths: JournalPaths) -> int:
+    """Run the service in this process (the detached child calls this)."""
+    _prepare_runtime(paths)
+    lock = _take_lock(paths)
+    paths.service_pidfile.write_text(str(os.getpid()))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(_serve(paths))
+    finally:
+        paths.service_pidfile.unlink(missing_ok=True)
+        lock.close()
+
+
+def service_running(paths: JournalPaths) -> bool:
+    """Whether a service answers on this journal's socket."""
+    import socket as _s
+    if not paths.socket.exists():
+        return False
+    with _s.socket(_s.AF_UNIX, _s.SOCK_STREAM) as s:
+        s.settimeout(1)
+        try:
+            s.connect(str(paths.socket))
+            return True
+        except OSError:
+            return False
+
+
+def spawn_service(paths: JournalPaths, timeout: float = 30.0) -> int:
+    """Start the service detached (own session) and wait until its socket answers."""
+    _prepare_runtime(paths)
+    from iejtui.config import load_config
+    load_config(paths.config)  # a broken iejtui.toml is reported here, not in a log
+    log = open(paths.service_log, "ab")
+    env = dict(os.environ)
+    env.pop("IEJTUI_SERVICE_FOREGROUND", None)
+    proc = subprocess.Popen([sys.executable, "-m", "iejtui.service", "run", "--journal", str(paths.root)],
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True, close_fds=True, cwd=str(paths.root), env=env)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service_running(paths):
+            return proc.pid
+        if proc.poll() is not None:
+            tail = _last_line(paths.service_log)
+            if proc.returncode == 2 and "already runs" in tail:
+                time.sleep(0.05)  # another command started it at the same moment: wait for its socket
+                continue
+            if proc.returncode == 2:
+                raise UserError(tail or "the service refused to start")
+            raise ServiceError(f"the service exited at start (code {proc.returncode}): {tail} "
+                               f"(full log: {paths.service_log})")
+        time.sleep(0.05)
+    raise ServiceError(f"the service did not answer within {timeout:.0f} s (log: {paths.service_log})")
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""
+
+
+def ensure_service(paths: JournalPaths) -> bool:
+    """Start the service if none answers; returns True when this call started it."""
+    if service_running(paths):
+        return False
+    spawn_service(paths)
+    return True

@@ -1,0 +1,123 @@
+"""One supervised engine: its run, process, log, startup phase, readiness and scrape state."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from collectors.engines import get_adapter
+from collectors.records import Event
+from iejtui.redact import redact_text
+from iejtui.service.procs import PidRecord
+
+LOG_TAIL_LINES = 50
+PHASES = ("launching", "loading weights", "kv cache", "warm-up", "ready")
+
+
+@dataclass
+class EngineHandle:
+    run_id: int
+    name: str
+    kind: str
+    url: str | None
+    owned: bool
+    status: str = "starting"
+    phase: str = "launching"
+    pid: PidRecord | None = None
+    ready_timeout: float = 900.0
+    stop_timeout: float = 30.0
+    started_at: float = field(default_factory=time.time)
+    facts: dict[str, Any] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)
+    log_offset: int = 0
+    log_lines: deque = field(default_factory=lambda: deque(maxlen=400))
+    error_lines: deque = field(default_factory=lambda: deque(maxlen=20))
+    stopping: bool = False
+    stop_reason: str | None = None
+    scrape_error: str | None = None   # the current scrape failure, None while scrapes succeed
+    last_scrape_ok: float | None = None
+    last_probe: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.adapter = get_adapter(self.kind)
+
+    @property
+    def final(self) -> bool:
+        return self.status in ("stopped", "crashed", "interrupted", "failed")
+
+    def public(self) -> dict[str, Any]:
+        """The engine as `engine list --json` and the API show it."""
+        return {
+            "name": self.name, "kind": self.kind, "status": self.status, "phase": self.phase,
+            "url": self.url, "pid": self.pid.pid if self.pid else None,
+            "pgid": self.pid.pgid if self.pid else None, "run_id": self.run_id, "owned": self.owned,
+            "started_at": self.started_at, "facts": self.facts, "scrape_error": self.scrape_error,
+            "last_scrape_ok": self.last_scrape_ok, "warnings": self.warnings,
+            "error_lines": list(self.error_lines) if self.status in ("crashed", "failed") else [],
+        }
+
+    # ---- log tailing -------------------------------------------------------------------
+    def read_log(self, max_bytes: int) -> list[Event]:
+        """Read new log lines, rotate the file when it is too large; return phase/fact events."""
+        if not self.pid:
+            return []
+        path = Path(self.pid.log_path)
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return []
+        if size < self.log_offset:  # truncated by a rotation
+            self.log_offset = 0
+        events: list[Event] = []
+        if size > self.log_offset:
+            with open(path, "rb") as f:
+                f.seek(self.log_offset)
+                data = f.read(min(size - self.log_offset, 4 * 1024 * 1024))
+            cut = data.rfind(b"\n") + 1
+            if cut == 0 and len(data) < 64 * 1024:
+                return events  # wait for the rest of the line
+            self.log_offset += cut or len(data)
+            for raw in (data[:cut] if cut else data).splitlines():
+                events.extend(self._on_line(raw.decode("utf-8", "replace")))
+        if size > max_bytes and self.log_offset >= size:
+            self._rotate(path)
+        return events
+
+    def _rotate(self, path: Path) -> None:
+        """copytruncate: the engine appends (O_APPEND) and keeps its descriptor."""
+        rotated = path.with_name(path.name + ".1")
+        try:
+            with open(path, "rb") as src, open(rotated, "wb") as dst:
+                while block := src.read(1 << 20):
+                    dst.write(block)
+            with open(path, "r+b") as f:
+                f.truncate(0)
+            self.log_offset = 0
+        except OSError:
+            pass
+
+    def _on_line(self, line: str) -> list[Event]:
+        line = redact_text(line.rstrip("\r"), self.secrets)
+        self.log_lines.append(line)
+        fact = self.adapter.parse_log_line(line)
+        if fact is None:
+            return []
+        events = []
+        if fact.kind == "error":
+            self.error_lines.append(line.strip())
+            return []
+        if fact.kind == "phase":
+            if self.status == "starting" and fact.value != self.phase and fact.value != "ready":
+                self.phase = fact.value
+                events.append(Event(time.time(), "phase", f"{self.name}: {fact.value}", data={"phase": fact.value}))
+            return events
+        if fact.kind not in self.facts or self.facts[fact.kind] != fact.value:
+            self.facts[fact.kind] = fact.value
+        return events
+
+    def log_tail(self, n: int = LOG_TAIL_LINES) -> str:
+        return "\n".join(list(self.log_lines)[-n:])

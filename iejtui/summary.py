@@ -1,0 +1,85 @@
+"""Headline figures of a run, computed at read time from its stored samples."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Any
+
+from iejtui.derive import counters
+from iejtui.derive.engine import engine_figures
+from iejtui.derive.series import labels_match
+from iejtui.store import Reader
+
+# Reading a window needs the sample just before it (counter and histogram deltas).
+_LEAD_S = 5.0
+
+
+def store_getter(reader: Reader, run_id: int, t0: float | None = None, t1: float | None = None):
+    """The ``SeriesGetter`` the derive functions expect, backed by journal.db."""
+    lo = None if t0 is None else t0 - _LEAD_S
+
+    def get(name: str, labels_filter=None):
+        return [(sd.labels, sd.ts, sd.values) for sd in reader.series(run_id, name, None, lo, t1)
+                if labels_match(sd.labels, labels_filter)]
+
+    return get
+
+
+def run_window(reader: Reader, run: dict) -> tuple[float, float] | None:
+    tr = reader.time_range(run["id"])
+    if tr is None:
+        return None
+    return tr[0], (run.get("ended_at") or max(tr[1], time.time() if run["status"] in ("starting", "ready") else tr[1]))
+
+
+def engine_summary(reader: Reader, run: dict) -> dict[str, Any]:
+    """Tokens, throughput, KV peak and latency percentiles over the whole engine run."""
+    win = run_window(reader, run)
+    if win is None:
+        return {}
+    t0, t1 = win
+    get = store_getter(reader, run["id"])
+    figs = engine_figures(get, t0, t1)
+    out: dict[str, Any] = {}
+    gen = get("vllm:generation_tokens_total")
+    prm = get("vllm:prompt_tokens_total")
+    if gen:
+        out["generation_tokens"] = sum(counters.increase(ts, vs, t0, t1) or 0.0 for _, ts, vs in gen)
+    if prm:
+        out["prompt_tokens"] = sum(counters.increase(ts, vs, t0, t1) or 0.0 for _, ts, vs in prm)
+    if figs.request_success is not None:
+        out["requests_finished"] = sum(figs.request_success.values())
+        out["requests_by_reason"] = figs.request_success
+    out["kv_usage_pct_peak"] = figs.kv_usage_pct_peak
+    out["kv_capacity_tokens"] = figs.kv_capacity_tokens
+    if figs.kv_usage_pct_peak is not None and figs.kv_capacity_tokens:
+        out["kv_tokens_peak"] = figs.kv_usage_pct_peak / 100.0 * figs.kv_capacity_tokens
+    out["prefix_cache_hit_pct"] = figs.prefix_cache_hit_pct
+    for key in ("ttft", "itl", "tpot", "e2e", "queue"):
+        lat = getattr(figs, key)
+        if lat is not None:
+            out[f"{key}_s"] = asdict(lat)
+    out["window"] = [t0, t1]
+    return out
+
+
+def gpu_summary(reader: Reader, run: dict) -> dict[str, Any]:
+    """GPU figures over an engine run's window, read from the host GPU recording."""
+    from iejtui.derive.gpu import gpu_window_summary  # noqa: WPS433 (optional until the GPU issue lands)
+    return gpu_window_summary(reader, run)
+
+
+def run_summary(reader: Reader, run: dict) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if run["kind"] == "engine":
+        out.update(engine_summary(reader, run))
+        try:
+            gpu = gpu_summary(reader, run)
+        except ImportError:
+            gpu = {}
+        if gpu:
+            out["gpu"] = gpu
+            if gpu.get("energy_j") and out.get("generation_tokens"):
+                out["joules_per_token"] = gpu["energy_j"] / out["generation_tokens"]
+    return out
