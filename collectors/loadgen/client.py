@@ -1,0 +1,285 @@
+"""OpenAI streaming client: one pooled aiohttp session, chunks stamped on arrival.
+
+The hot path does as little as possible per read: ``perf_counter()`` and two list
+appends.  Splitting the bytes into SSE events, JSON decoding and classifying chunks
+happen once per request after its stream ends (``parse_stream``, a pure function), so
+the event loop gets back to the sockets quickly and arrival stamps stay honest.  Every
+event is stamped with the arrival time of the read that completed it (several events
+in one read share that read's time: that is when the client could first see them).
+
+Chunk semantics follow vLLM 0.32's ``endpoint_request_func``: a chunk with a non-empty
+``choices`` list is a token chunk (its text may be empty); the first one gives TTFT, the
+gaps between consecutive ones are the ITLs, the last one ends E2EL; a chunk without
+choices but with ``usage`` gives ``completion_tokens``/``prompt_tokens``; ``[DONE]``
+and ``:`` comments are skipped.  A request succeeds only with HTTP 200, at least one
+token chunk, valid JSON in every data event and a stream that ended cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass, field
+from time import perf_counter
+
+import aiohttp
+from yarl import URL
+
+# A blank line ends an SSE event; line ends are CRLF, LF or CR (atomic groups keep a
+# CRLF from being read as two line ends).
+_SEP_RE = re.compile(rb"(?>\r\n|\r|\n)(?>\r\n|\r|\n)")
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """One request of a run; times are ``time.perf_counter()`` seconds."""
+
+    index: int
+    request_id: str = ""
+    prompt_len: int = 0  # dataset value, replaced by usage.prompt_tokens when sent
+    expected_output_len: int = 0
+    sched_time: float = 0.0  # when the arrival schedule wanted it sent
+    dispatch_time: float = 0.0  # when the dispatcher released it (before the semaphore)
+    ready_time: float = 0.0  # max(sched_time, the moment a concurrency slot was free)
+    send_time: float = 0.0  # just before the POST (vLLM's start_time)
+    end_time: float = 0.0  # stream closed
+    success: bool = False
+    ttft: float = 0.0
+    latency: float = 0.0  # E2EL: last token chunk - send_time
+    chunk_times: list[float] = field(default_factory=list)  # token chunk arrivals
+    output_tokens: int = 0  # usage.completion_tokens (0: the server sent none)
+    http_status: int = 0
+    error: str = ""
+    error_kind: str = ""  # connect|http|timeout|stream_cut|bad_json|no_token|server_error|cancelled|other
+    generated_text: str = ""
+    bytes_received: int = 0
+    worker: int = 0
+    warmup: bool = False
+
+    @property
+    def itl(self) -> list[float]:
+        ct = self.chunk_times
+        return [ct[i] - ct[i - 1] for i in range(1, len(ct))]
+
+    @property
+    def queue_time(self) -> float:
+        """vLLM's client_queue_time: waiting for the concurrency semaphore."""
+        return self.send_time - self.dispatch_time
+
+    @property
+    def send_lag(self) -> float:
+        """How late the client sent it once it could be sent (schedule and slot allowing)."""
+        return self.send_time - self.ready_time
+
+
+def split_events(times: list[float], reads: list[bytes]) -> tuple[list[tuple[float, bytes]], bytes]:
+    """Complete SSE events, each with the arrival time of the read that completed it,
+    and the bytes left after the last event separator."""
+    buf = b"".join(reads)
+    ends, pos = [], 0
+    for r in reads:
+        pos += len(r)
+        ends.append(pos)
+    spans: list[tuple[int, int, int]] = []  # (start, end, separator end)
+    if b"\r" in buf:
+        start = 0
+        for m in _SEP_RE.finditer(buf):
+            spans.append((start, m.start(), m.end()))
+            start = m.end()
+        rest = buf[start:]
+    else:
+        start = 0
+        parts = buf.split(b"\n\n")
+        for part in parts[:-1]:
+            end = start + len(part)
+            spans.append((start, end, end + 2))
+            start = end + 2
+        rest = parts[-1]
+    events, k = [], 0
+    for s, e, sep_end in spans:
+        while ends[k] < sep_end:
+            k += 1
+        events.append((times[k], buf[s:e]))
+    return events, rest
+
+
+def _payload(ev: bytes) -> bytes | None:
+    ev = ev.strip()
+    if not ev or ev[:1] == b":":
+        return None
+    if ev[:5] == b"data:" and b"\n" not in ev and b"\r" not in ev:
+        data = ev[5:]
+        return data[1:] if data[:1] == b" " else data
+    lines = [ln[5:].removeprefix(b" ") for ln in ev.splitlines() if ln.startswith(b"data:")]
+    return b"\n".join(lines) if lines else None
+
+
+@dataclass(slots=True)
+class ParsedStream:
+    chunk_times: list[float] = field(default_factory=list)
+    text: str = ""
+    output_tokens: int = 0
+    prompt_tokens: int | None = None
+    done: bool = False
+    error: str = ""
+    error_kind: str = ""
+
+
+def parse_stream(times: list[float], reads: list[bytes], chat: bool) -> ParsedStream:
+    """Turn the raw reads of one response into token-chunk times, text and usage."""
+    out = ParsedStream()
+    events, rest = split_events(times, reads)
+    if rest.strip():  # vLLM accepts a last event without its blank line if it parses
+        events.append((times[-1], rest))
+    stamps, payloads = [], []
+    for t, ev in events:
+        p = _payload(ev)
+        if p is None:
+            continue
+        if p.strip() == b"[DONE]":
+            out.done = True
+            continue
+        stamps.append(t)
+        payloads.append(p)
+    try:  # one C call for the whole stream; per-event only to locate a bad one
+        items = json.loads(b"[" + b",".join(payloads) + b"]")
+        if len(items) != len(payloads):
+            raise ValueError("event count changed")
+    except ValueError:
+        for i, p in enumerate(payloads):
+            try:
+                json.loads(p)
+            except ValueError as exc:
+                out.error_kind = "bad_json"
+                out.error = f"invalid JSON in chunk {i}: {exc}: {p[:120]!r}"
+                return out
+        out.error_kind, out.error = "bad_json", "invalid JSON: several values in one event"
+        return out
+    pieces: list[str] = []
+    key = "delta" if chat else None
+    ct = out.chunk_times
+    for t, d in zip(stamps, items):
+        if not isinstance(d, dict):
+            out.error_kind, out.error = "bad_json", f"chunk is not a JSON object: {str(d)[:120]}"
+            return out
+        choices = d.get("choices")
+        if choices:
+            ct.append(t)
+            c0 = choices[0]
+            piece = (c0.get(key) or {}).get("content") if key else c0.get("text")
+            if piece:
+                pieces.append(piece)
+        elif usage := d.get("usage"):
+            out.output_tokens = usage.get("completion_tokens") or 0
+            out.prompt_tokens = usage.get("prompt_tokens")
+        elif err := d.get("error"):
+            msg = err.get("message", err) if isinstance(err, dict) else err
+            out.error_kind, out.error = "server_error", f"error event in stream: {str(msg)[:200]}"
+            return out
+    out.text = "".join(pieces)
+    return out
+
+
+def finish_record(rec: RequestRecord, times: list[float], reads: list[bytes], chat: bool) -> None:
+    """Fill ``rec`` from the raw reads of a 200 response whose stream ended cleanly."""
+    if not reads:
+        rec.error_kind, rec.error = "no_token", "empty response body"
+        return
+    ps = parse_stream(times, reads, chat)
+    rec.chunk_times = ps.chunk_times
+    rec.generated_text = ps.text
+    rec.output_tokens = ps.output_tokens
+    if ps.prompt_tokens is not None:
+        rec.prompt_len = ps.prompt_tokens
+    if ps.error:
+        rec.error_kind, rec.error = ps.error_kind, ps.error
+        return
+    if not ps.chunk_times:
+        rec.error_kind = "no_token"
+        rec.error = "Never received a valid chunk to calculate TTFT."
+        return
+    rec.ttft = ps.chunk_times[0] - rec.send_time
+    rec.latency = ps.chunk_times[-1] - rec.send_time
+    rec.success = True
+
+
+def classify_exception(exc: BaseException, got_bytes: bool) -> tuple[str, str]:
+    """(error_kind, one-line reason) for an exception raised by a request."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "connect", f"unreachable: {text}"
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        what = "no data on the stream" if got_bytes else "no response"
+        return "timeout", f"timeout ({what}): {type(exc).__name__} {text}".strip()
+    if isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError)):
+        if got_bytes or isinstance(exc, aiohttp.ClientPayloadError):
+            return "stream_cut", f"stream cut mid-way: {text}"
+        return "connect", f"server disconnected before answering: {text}"
+    if isinstance(exc, aiohttp.ClientOSError):
+        return "connect", f"connection error: {text}"
+    return "other", f"{type(exc).__name__}: {text}"
+
+
+class StreamClient:
+    """A pooled session for one event loop.  ``async with StreamClient(...) as c``."""
+
+    def __init__(self, api_url: str, headers: dict[str, str], chat: bool, limit: int,
+                 request_timeout: float, read_timeout: float | None = None):
+        self.url = URL(api_url)
+        self.headers = {"Content-Type": "application/json", **headers}
+        self.chat = chat
+        self.limit = max(1, limit)
+        self.timeout = aiohttp.ClientTimeout(total=request_timeout, sock_read=read_timeout)
+        self.session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> StreamClient:
+        conn = aiohttp.TCPConnector(limit=self.limit, limit_per_host=self.limit,
+                                    keepalive_timeout=60, ttl_dns_cache=300)
+        self.session = aiohttp.ClientSession(connector=conn, timeout=self.timeout,
+                                             cookie_jar=aiohttp.DummyCookieJar(),
+                                             read_bufsize=1 << 18)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+    async def send(self, rec: RequestRecord, body: bytes, headers: dict[str, str] | None = None
+                   ) -> RequestRecord:
+        """POST ``body`` and stream the answer into ``rec`` (never raises, except
+        ``CancelledError``, after marking ``rec`` cancelled)."""
+        assert self.session is not None
+        times: list[float] = []
+        reads: list[bytes] = []
+        tapp, rapp = times.append, reads.append
+        rec.send_time = perf_counter()
+        try:
+            async with self.session.post(self.url, data=body,
+                                         headers=headers or self.headers) as resp:
+                rec.http_status = resp.status
+                if resp.status != 200:
+                    detail = (await resp.content.read(300)).decode("utf-8", "replace")
+                    rec.error_kind = "http"
+                    rec.error = f"HTTP {resp.status} {resp.reason or ''}: {detail}".strip()
+                    return rec
+                readany = resp.content.readany
+                while True:
+                    data = await readany()
+                    if not data:
+                        break
+                    tapp(perf_counter())
+                    rapp(data)
+        except asyncio.CancelledError:
+            rec.end_time = perf_counter()
+            rec.error_kind, rec.error = "cancelled", "cancelled before the stream ended"
+            raise
+        except Exception as exc:  # every other failure is a failed request, the run goes on
+            rec.end_time = perf_counter()
+            rec.error_kind, rec.error = classify_exception(exc, bool(reads))
+            rec.bytes_received = sum(map(len, reads))
+            return rec
+        rec.end_time = perf_counter()
+        rec.bytes_received = sum(map(len, reads))
+        finish_record(rec, times, reads, self.chat)
+        return rec
