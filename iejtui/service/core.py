@@ -161,8 +161,7 @@ class Service:
         if existing and not existing.final:
             raise UserError(f"engine {prof.name!r} is already {existing.status} (run {existing.run_id}); "
                             f"stop it first: iejtui engine stop {prof.name}")
-        from collectors.engines import get_adapter
-        adapter = get_adapter(prof.kind)
+        adapter = _adapter(prof.kind)
         if not prof.argv:
             raise UserError(f"profile {prof.name!r} has no argv to launch; use `iejtui engine attach` for a running engine")
         argv = adapter.build_argv(prof.argv)
@@ -183,7 +182,7 @@ class Service:
         save_fingerprints(self.paths, run_id, make_fingerprints(argv_secrets + env_secrets + all_env_secrets))
         h = EngineHandle(run_id, prof.name, prof.kind, url, owned=True, ready_timeout=prof.ready_timeout,
                          stop_timeout=prof.stop_timeout, secrets=argv_secrets + env_secrets + all_env_secrets)
-        h.warnings = adapter.launch_warnings(argv) if hasattr(adapter, "launch_warnings") else []
+        h.warnings = adapter.launch_warnings(argv, {**os.environ, **prof.env})
         try:
             h.pid = await asyncio.to_thread(procs.launch, run_id, prof.name, argv, env, prof.cwd,
                                             log_path, self.paths.pids)
@@ -207,8 +206,7 @@ class Service:
         existing = self.engines.get(name)
         if existing and not existing.final:
             raise UserError(f"engine {name!r} is already {existing.status}; pick another name or stop it first")
-        from collectors.engines import get_adapter
-        get_adapter(kind)
+        _adapter(kind)
         run_id = await self.db(self.writer.create_run, kind="engine", name=name, engine_kind=kind, owned=0,
                                status="starting", phase="attaching", url=url, versions=self._versions(),
                                gpus=self.gpus.uuids())
@@ -295,8 +293,9 @@ class Service:
             versions = self._versions()
             if state.version:
                 versions["engine"] = state.version
+            fields = {"model": model} if (model := await self._served_model(h)) else {}
             await self.db(self.writer.update_run, h.run_id, status="ready", phase="ready", ready_at=time.time(),
-                          facts=h.facts, versions=versions)
+                          facts=h.facts, versions=versions, **fields)
             took = time.time() - h.started_at
             await self.event(h.run_id, "ready", f"{h.name}: ready after {took:.1f} s", took_s=round(took, 2))
         elif h.owned and time.time() - h.started_at > h.ready_timeout:
@@ -305,6 +304,16 @@ class Service:
             h.stopping = False
             await asyncio.to_thread(procs.stop_group, h.pid.pgid, h.stop_timeout)
             await self._finish(h, None, f"not ready after {h.ready_timeout:.0f} s", status="failed")
+
+    async def _served_model(self, h: EngineHandle) -> str | None:
+        """The model id the engine serves (OpenAI /v1/models), for the run's record."""
+        try:
+            async with self._http.get(h.url.rstrip("/") + "/v1/models") as r:
+                data = await r.json(content_type=None)
+            ids = [m.get("id") for m in data.get("data", []) if isinstance(m, dict)]
+            return ", ".join(str(i) for i in ids if i)[:200] or None
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, AttributeError):
+            return None
 
     async def _sample_loop(self) -> None:
         interval = self.config.service.scrape_interval
@@ -334,21 +343,18 @@ class Service:
     async def _scrape(self, h: EngineHandle) -> None:
         self._scrape_inflight.add(h.name)
         try:
-            res = await self.scraper.scrape(h.url.rstrip("/") + h.adapter.metrics_path,
-                                            keep=getattr(h.adapter, "keep_family", None))
+            res = await self.scraper.scrape(h.adapter.metrics_url(h.url), keep=h.adapter.keep_family,
+                                            source="engine")
         finally:
             self._scrape_inflight.discard(h.name)
         if res.frame is not None:
-            res.frame.source = "engine"
             await self.db(self.writer.add_frames, h.run_id, [res.frame])
             h.last_scrape_ok = res.frame.ts
-            if h.scrape_error is not None:
-                await self.event(h.run_id, "scrape-ok", f"{h.name}: metrics answer again")
-                h.scrape_error = None
-        for ev in res.events:
-            if ev.message != h.scrape_error:  # one event per change of failure, not one per second
-                h.scrape_error = ev.message if res.frame is None else h.scrape_error
-                await self.db(self.writer.add_event, h.run_id, ev)
+            h.scrape_error = None
+        else:
+            h.scrape_error = res.events[0].message if res.events else (res.error or h.scrape_error)
+        for ev in res.events:  # the scraper reports each condition once, when it appears
+            await self.db(self.writer.add_event, h.run_id, ev)
 
     # ---- status ------------------------------------------------------------------------
     def _versions(self) -> dict[str, Any]:
@@ -366,8 +372,16 @@ class Service:
         }
 
 
+def _adapter(kind: str):
+    from collectors.engines import UnknownEngineKind, get_adapter
+    try:
+        return get_adapter(kind)
+    except UnknownEngineKind as exc:
+        raise UserError(str(exc)) from None
+
+
 def _model_of(argv: list[str]) -> str | None:
-    for flag in ("--served-model-name", "--model", "--model-path", "-m"):
+    for flag in ("--served-model-name", "--model", "--model-path"):
         if flag in argv[:-1]:
             return argv[argv.index(flag) + 1]
         for a in argv:

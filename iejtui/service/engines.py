@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collectors.engines import get_adapter
+from collectors.engines import get_adapter, later_phase
 from collectors.records import Event
 from iejtui.redact import redact_text
 from iejtui.service.procs import PidRecord
 
 LOG_TAIL_LINES = 50
-PHASES = ("launching", "loading weights", "kv cache", "warm-up", "ready")
 
 
 @dataclass
@@ -100,6 +99,9 @@ class EngineHandle:
         except OSError:
             pass
 
+    # Facts worth keeping on the run (startup facts); the periodic stats line is not one.
+    _TRANSIENT_FACTS = {"stats", "ready", "server_start", "graph_capture_start", "load_start", "error"}
+
     def _on_line(self, line: str) -> list[Event]:
         line = redact_text(line.rstrip("\r"), self.secrets)
         self.log_lines.append(line)
@@ -108,15 +110,16 @@ class EngineHandle:
             return []
         events = []
         if fact.kind == "error":
-            self.error_lines.append(line.strip())
-            return []
-        if fact.kind == "phase":
-            if self.status == "starting" and fact.value != self.phase and fact.value != "ready":
-                self.phase = fact.value
-                events.append(Event(time.time(), "phase", f"{self.name}: {fact.value}", data={"phase": fact.value}))
-            return events
-        if fact.kind not in self.facts or self.facts[fact.kind] != fact.value:
+            self.error_lines.append(str(fact.value))
+        elif fact.kind not in self._TRANSIENT_FACTS:
             self.facts[fact.kind] = fact.value
+            if fact.kind == "model_loaded" and fact.data:
+                self.facts["model_memory_gib"] = fact.data.get("gib")
+        if fact.phase and self.status == "starting":
+            new = later_phase(self.phase, fact.phase)
+            if new != self.phase and new != "ready":
+                self.phase = new
+                events.append(Event(time.time(), "phase", f"{self.name}: {new}", data={"phase": new}))
         return events
 
     def log_tail(self, n: int = LOG_TAIL_LINES) -> str:

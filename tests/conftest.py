@@ -1,0 +1,55 @@
+"""Shared fixtures: temp journals, the CLI as a subprocess, the real CPU vLLM engine."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from helpers import add_profile, cli, engine_profile, free_port, stop_service  # noqa: E402
+
+
+@pytest.fixture
+def journal(tmp_path):
+    """A fresh journal; its service (if any was started) is stopped afterwards."""
+    root = tmp_path / "journal"
+    p = cli(root, "init", str(root))
+    assert p.returncode == 0, p.stderr
+    yield root
+    stop_service(root)
+
+
+@pytest.fixture(scope="session")
+def demo_engine():
+    """The real CPU vLLM environment and the tiny model (built once, cached)."""
+    from iejtui.demo.engine_env import ensure_engine_env, ensure_tiny_model
+    try:
+        env = ensure_engine_env(log=lambda line: None)
+        model = ensure_tiny_model(env, log=lambda line: None)
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"CPU vLLM engine not available: {exc}")
+    return env, model
+
+
+@pytest.fixture(scope="session")
+def shared_engine(tmp_path_factory, demo_engine):
+    """One real engine for the whole test session, started through the service with --wait."""
+    root = tmp_path_factory.mktemp("shared") / "journal"
+    assert cli(root, "init", str(root)).returncode == 0
+    port = free_port()
+    add_profile(root, engine_profile("tiny", port))
+    p = cli(root, "engine", "start", "tiny", "--wait", timeout=600)
+    if p.returncode != 0:
+        stop_service(root)
+        pytest.fail(f"shared engine did not start: {p.stdout}\n{p.stderr}")
+    yield {"journal": root, "name": "tiny", "url": f"http://127.0.0.1:{port}", "port": port}
+    stop_service(root)
+
+

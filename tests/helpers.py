@@ -1,0 +1,72 @@
+"""Helpers for tests: the CLI as a subprocess, ports, waiting, engine profiles."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(journal: Path, *args: str, timeout: float = 180, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``iejtui ARGS --journal JOURNAL`` as a user would; returns the completed process."""
+    e = {**os.environ, **(env or {})}
+    e.pop("IEJTUI_JOURNAL", None)
+    return subprocess.run([sys.executable, "-m", "iejtui.cli", "--journal", str(journal), *args],
+                          capture_output=True, text=True, timeout=timeout, env=e)
+
+
+def cli_json(journal: Path, *args: str, **kw):
+    p = cli(journal, *args, "--json", **kw)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def stop_service(journal: Path) -> None:
+    """Stop the journal's service and everything it owns; kill it if it does not listen."""
+    cli(journal, "service", "stop", timeout=120)
+    pidfile = journal / ".iejtui" / "service.pid"
+    if pidfile.exists():
+        try:
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+        except (ValueError, ProcessLookupError):
+            pass
+    for rec in (journal / ".iejtui" / "pids").glob("*.json"):
+        try:
+            os.killpg(json.loads(rec.read_text())["pgid"], signal.SIGKILL)
+        except (ProcessLookupError, KeyError, ValueError, PermissionError):
+            pass
+
+
+def engine_profile(name: str, port: int, extra: list[str] | None = None, env: dict | None = None) -> str:
+    """An iejtui.toml profile that serves the tiny model on ``port`` through `iejtui demo serve`."""
+    argv = ["iejtui", "demo", "serve", "--port", str(port), *(extra or [])]
+    text = f'\n[engines.{name}]\nkind = "vllm"\nargv = {json.dumps(argv)}\nstop_timeout = 20\n'
+    if env:
+        text += "env = { " + ", ".join(f'{k} = "{v}"' for k, v in env.items()) + " }\n"
+    return text
+
+
+def add_profile(journal: Path, text: str) -> None:
+    with open(journal / "iejtui.toml", "a") as f:
+        f.write(text)
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
