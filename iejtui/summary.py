@@ -8,6 +8,7 @@ from typing import Any
 
 from iejtui.derive import counters
 from iejtui.derive.engine import engine_figures
+from iejtui.derive.gpu import gpu_window_summary
 from iejtui.derive.series import labels_match
 from iejtui.store import Reader
 
@@ -64,20 +65,11 @@ def engine_summary(reader: Reader, run: dict) -> dict[str, Any]:
     return out
 
 
-def gpu_summary(reader: Reader, run: dict) -> dict[str, Any]:
-    """GPU figures over an engine run's window, read from the host GPU recording."""
-    from iejtui.derive.gpu import gpu_window_summary  # noqa: WPS433 (optional until the GPU issue lands)
-    return gpu_window_summary(reader, run)
-
-
 def run_summary(reader: Reader, run: dict) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if run["kind"] == "engine":
         out.update(engine_summary(reader, run))
-        try:
-            gpu = gpu_summary(reader, run)
-        except ImportError:
-            gpu = {}
+        gpu = gpu_window_summary(reader, run)
         if gpu:
             out["gpu"] = gpu
             if gpu.get("energy_j") and out.get("generation_tokens"):

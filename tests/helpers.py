@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -10,6 +11,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import aiohttp
 
 
 def free_port() -> int:
@@ -70,3 +73,44 @@ def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "cond
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+async def _stream(session, url, out, prompt_words=32, max_tokens=96):
+    # logprobs tell how many tokens each chunk carries (a busy server coalesces several)
+    body = {"model": "tiny", "prompt": "the quick brown fox " * (prompt_words // 4), "max_tokens": max_tokens,
+            "stream": True, "ignore_eos": True, "logprobs": 1, "stream_options": {"include_usage": True}}
+    t_send = time.time()
+    first = None
+    async with session.post(url + "/v1/completions", json=body) as r:
+        assert r.status == 200, await r.text()
+        async for raw in r.content:
+            if not raw.startswith(b"data: ") or raw.startswith(b"data: [DONE]"):
+                continue
+            now = time.time()
+            d = json.loads(raw[6:])
+            if d.get("choices") and d["choices"][0].get("logprobs"):
+                n = len(d["choices"][0]["logprobs"]["tokens"])
+                if n:
+                    first = first or now
+                    out["chunks"].append((now, n))
+            if d.get("usage"):
+                out["tokens"] += d["usage"]["completion_tokens"]
+    out["ttft"].append(first - t_send)
+
+
+async def _load(url, n, concurrency, **kw):
+    out = {"chunks": [], "tokens": 0, "ttft": []}
+    sem = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession() as s:
+        async def one():
+            async with sem:
+                await _stream(s, url, out, **kw)
+        out["t0"] = time.time()
+        await asyncio.gather(*(one() for _ in range(n)))
+        out["t1"] = time.time()
+    return out
+
+
+def load_engine(url: str, n: int, concurrency: int, **kw) -> dict:
+    """Send ``n`` streaming completions at ``concurrency``; per-chunk token counts and TTFTs."""
+    return asyncio.run(_load(url, n, concurrency, **kw))

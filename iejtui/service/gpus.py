@@ -129,4 +129,4 @@ def _backend_from_env():
     if not path:
         return None
     from collectors.gpu import ReplayNvml
-    return ReplayNvml(path)
+    return ReplayNvml(path, rebase_to=time.time())

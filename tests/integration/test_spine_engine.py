@@ -3,18 +3,15 @@ loaded, stopped, killed, re-adopted. No mocks: real processes, real SQLite, real
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import signal
 import statistics
 import time
 
-import aiohttp
 import psutil
 import pytest
 
-from helpers import add_profile, cli, cli_json, engine_profile, free_port, wait_for
+from helpers import add_profile, cli, cli_json, engine_profile, free_port, load_engine, wait_for
 from iejtui.derive import counters
 from iejtui.derive.histograms import bucket_bounds, merged_window_delta
 from iejtui.derive.series import histogram_series
@@ -22,42 +19,6 @@ from iejtui.store import Reader
 from iejtui.summary import store_getter
 
 pytestmark = pytest.mark.integration
-
-
-async def _stream(session, url, out, prompt_words=32, max_tokens=96):
-    # logprobs tell how many tokens each chunk carries (a busy server coalesces several)
-    body = {"model": "tiny", "prompt": "the quick brown fox " * (prompt_words // 4), "max_tokens": max_tokens,
-            "stream": True, "ignore_eos": True, "logprobs": 1, "stream_options": {"include_usage": True}}
-    t_send = time.time()
-    first = None
-    async with session.post(url + "/v1/completions", json=body) as r:
-        assert r.status == 200, await r.text()
-        async for raw in r.content:
-            if not raw.startswith(b"data: ") or raw.startswith(b"data: [DONE]"):
-                continue
-            now = time.time()
-            d = json.loads(raw[6:])
-            if d.get("choices") and d["choices"][0].get("logprobs"):
-                n = len(d["choices"][0]["logprobs"]["tokens"])
-                if n:
-                    first = first or now
-                    out["chunks"].append((now, n))
-            if d.get("usage"):
-                out["tokens"] += d["usage"]["completion_tokens"]
-    out["ttft"].append(first - t_send)
-
-
-async def _load(url, n, concurrency, **kw):
-    out = {"chunks": [], "tokens": 0, "ttft": []}
-    sem = asyncio.Semaphore(concurrency)
-    async with aiohttp.ClientSession() as s:
-        async def one():
-            async with sem:
-                await _stream(s, url, out, **kw)
-        out["t0"] = time.time()
-        await asyncio.gather(*(one() for _ in range(n)))
-        out["t1"] = time.time()
-    return out
 
 
 def test_engine_ready_is_listed_with_run(shared_engine):
@@ -74,7 +35,7 @@ def test_engine_ready_is_listed_with_run(shared_engine):
 def test_stored_samples_agree_with_what_the_client_saw(shared_engine):
     journal, url = shared_engine["journal"], shared_engine["url"]
     run_id = cli_json(journal, "engine", "list")[0]["run_id"]
-    out = asyncio.run(_load(url, n=48, concurrency=12))
+    out = load_engine(url, n=48, concurrency=12)
     time.sleep(2.5)  # one more scrape after the last token, then the writer's flush
     reader = Reader(journal / "journal.db")
     (gen,) = reader.series(run_id, "vllm:generation_tokens_total")
