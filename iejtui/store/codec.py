@@ -17,7 +17,9 @@ and histogram buckets that move by small steps cost about a byte per sample, and
 that do not move cost nothing beyond the header.
 
 Resolution: values that are not integral are kept to 1e-6 absolute (sub-microsecond for
-latency sums in seconds, 1e-4 % for fractions); integral values are exact.
+latency sums in seconds, 1e-4 % for fractions); integral values are exact. Series the
+writer declares coarse (GPU percentages and MiB/s, whose sensors are not that precise)
+are kept to 1e-3.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ MODE_CONST = 0
 MODE_INT = 1
 MODE_SCALED = 2
 MODE_RAW = 3
+MODE_MILLI = 4  # like MODE_SCALED at 1e-3 resolution, for series declared coarse (GPU %)
 
 _WIDTH_CODES = {1: "b", 2: "h", 4: "i", 8: "q"}
 _HEADER = struct.Struct("<BII")  # format version, number of ticks, number of columns
@@ -79,7 +82,7 @@ def _deltas(ints: list[int]) -> list[int]:
     return out
 
 
-def _column_mode(values: list[float]) -> int:
+def _column_mode(values: list[float], coarse: bool = False) -> int:
     if all(v == values[0] for v in values) and not math.isnan(values[0]):
         return MODE_CONST
     if not all(math.isfinite(v) for v in values):
@@ -87,7 +90,7 @@ def _column_mode(values: list[float]) -> int:
     if all(v.is_integer() and abs(v) < _INT_LIMIT for v in values):
         return MODE_INT
     if all(abs(v) < _SCALED_LIMIT for v in values):
-        return MODE_SCALED
+        return MODE_MILLI if coarse else MODE_SCALED
     return MODE_RAW
 
 
@@ -104,13 +107,14 @@ def decode_timestamps(blob: bytes) -> list[int]:
     return list(accumulate(accumulate(dod)))
 
 
-def _encode_column(values: list[float]) -> tuple[int, int, bytes]:
-    mode = _column_mode(values)
+def _encode_column(values: list[float], coarse: bool = False) -> tuple[int, int, bytes]:
+    mode = _column_mode(values, coarse)
     if mode == MODE_CONST:
         return mode, 0, struct.pack("<d", values[0])
     if mode == MODE_RAW:
         return mode, 8, _deflate(array("d", values).tobytes())
-    ints = [int(v) for v in values] if mode == MODE_INT else [round(v * SCALE) for v in values]
+    scale = {MODE_INT: 1, MODE_SCALED: SCALE, MODE_MILLI: 1000}[mode]
+    ints = [int(v) for v in values] if mode == MODE_INT else [round(v * scale) for v in values]
     width, raw = _pack_ints(_deltas(ints))
     return mode, width, _deflate(raw)
 
@@ -125,7 +129,8 @@ def _decode_column(mode: int, width: int, payload: bytes, n: int) -> list[float]
     ints = accumulate(_unpack_ints(width, _inflate(payload)))
     if mode == MODE_INT:
         return [float(v) for v in ints]
-    return [v / SCALE for v in ints]
+    scale = SCALE if mode == MODE_SCALED else 1000
+    return [v / scale for v in ints]
 
 
 @dataclass(slots=True)
@@ -136,8 +141,10 @@ class Chunk:
     columns: dict[int, tuple[list[int], list[float]]]
 
 
-def encode_chunk(ts: list[float], rows: list[dict[int, float]]) -> tuple[bytes, bytes]:
-    """Encode ticks of one frame. ``rows[i]`` maps series id → value at ``ts[i]``.
+def encode_chunk(ts: list[float], rows: list[dict[int, float]],
+                 coarse: set[int] | frozenset = frozenset()) -> tuple[bytes, bytes]:
+    """Encode ticks of one frame. ``rows[i]`` maps series id → value at ``ts[i]``;
+    series in ``coarse`` keep fractional values to 1e-3 instead of 1e-6.
 
     Returns ``(ts_blob, data_blob)``.
     """
@@ -152,7 +159,7 @@ def encode_chunk(ts: list[float], rows: list[dict[int, float]]) -> tuple[bytes, 
         present = [sid in row for row in rows]
         values = [row[sid] for row in rows if sid in row]
         has_bitmap = not all(present)
-        mode, width, payload = _encode_column(values)
+        mode, width, payload = _encode_column(values, sid in coarse)
         if has_bitmap:
             bitmap = bytearray((n + 7) // 8)
             for i, p in enumerate(present):

@@ -26,6 +26,10 @@ def open_writer_connection(path: Path) -> tuple[sqlite3.Connection, str]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+        # Small pages: sealed chunks are blobs of a few KB, and each row's last overflow
+        # page is partly empty; 1 KiB pages waste a quarter of what 4 KiB pages do.
+        # (Only takes effect when the file is created.)
+        conn.execute("PRAGMA page_size=1024")
         netfs = on_network_fs(path.parent)
         mode = "delete" if netfs else "wal"
         got = conn.execute(f"PRAGMA journal_mode={mode}").fetchone()[0]

@@ -23,6 +23,8 @@ from iejtui.store import codec
 from iejtui.store.db import labels_json, open_writer_connection
 
 SEAL_SPAN_S = 300.0
+# Series stored at 1e-3 resolution instead of 1e-6: GPU activity percentages and rates.
+COARSE_PREFIXES = ("gpu.",)
 
 RUN_JSON_FIELDS = {"argv", "env", "versions", "gpus", "facts", "summary", "tags"}
 
@@ -39,6 +41,7 @@ class Writer:
         self.seal_span_s = seal_span_s
         self._frames: dict[tuple[int, str], int] = {}
         self._series: dict[tuple[int, str, tuple], int] = {}
+        self._coarse: dict[int, bool] = {}
         self._span: dict[int, tuple[float, float]] = {}  # frame → (first, last) tick in recent
         self._pending_ticks: list[tuple[int, float, bytes]] = []
         self._pending_events: list[dict[str, Any]] = []
@@ -82,7 +85,17 @@ class Writer:
                 "SELECT id FROM series WHERE frame_id = ? AND name = ? AND labels = ?",
                 (frame_id, name, lj)).fetchone()[0]
             self._series[key] = sid
+            self._coarse[sid] = name.startswith(COARSE_PREFIXES)
         return sid
+
+    def _coarse_ids(self, ids) -> set[int]:
+        missing = [sid for sid in ids if sid not in self._coarse]
+        for i in range(0, len(missing), 500):
+            part = missing[i:i + 500]
+            for sid, name in self.conn.execute(
+                    f"SELECT id, name FROM series WHERE id IN ({','.join('?' * len(part))})", part):
+                self._coarse[sid] = name.startswith(COARSE_PREFIXES)
+        return {sid for sid in ids if self._coarse.get(sid)}
 
     def add_frames(self, run_id: int, frames: Iterable[Frame]) -> None:
         """Queue frames for the next flush (series ids are assigned now, in the writer's thread)."""
@@ -148,7 +161,9 @@ class Writer:
             self._span.pop(fid, None)
             return
         ts = [r[0] for r in rows]
-        ts_blob, data = codec.encode_chunk(ts, [codec.decode_tick(r[1]) for r in rows])
+        ticks = [codec.decode_tick(r[1]) for r in rows]
+        ids = {sid for tick in ticks for sid in tick}
+        ts_blob, data = codec.encode_chunk(ts, ticks, self._coarse_ids(ids))
         with self.conn:
             self.conn.execute(
                 "INSERT OR REPLACE INTO chunks (frame_id, t0, t1, n, ts, data) VALUES (?, ?, ?, ?, ?, ?)",
