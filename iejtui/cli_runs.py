@@ -142,20 +142,22 @@ def register(main: click.Group) -> None:
     @click.option("--name", default="record", show_default=True)
     @click.pass_obj
     def record(obj: Ctx, duration: float | None, name: str) -> None:
-        """Record GPUs and attached engines without the TUI (the service does the work)."""
+        """Record GPUs and engines without the TUI, as a `record` run you can tag and export."""
         from iejtui.service.client import call
         from iejtui.service.daemon import ensure_service
         ensure_service(obj.paths)
         st = call(obj.paths, "GET", "/status")
-        engines = ", ".join(e["name"] for e in st["engines"]) or "no engines"
         gpus = st["gpus"]
         gdesc = gpus.get("reason") if isinstance(gpus, dict) else f"{len(gpus)} GPU(s)"
-        click.echo(f"recording {gdesc} and {engines} into {obj.paths.db}"
-                   + (f" for {duration:.0f} s" if duration else " (Ctrl-C to stop watching; recording goes on)"))
+        rec = call(obj.paths, "POST", "/recordings", {"name": name, "duration": duration})
+        click.echo(f"run {rec['run_id']}: recording {gdesc}; engines: {', '.join(rec['engines']) or 'none'}"
+                   + (f", for {duration:.0f} s" if duration else "; Ctrl-C ends it"))
         t_end = time.monotonic() + duration if duration else None
         try:
             while t_end is None or time.monotonic() < t_end:
                 time.sleep(min(1.0, max(0.0, (t_end or 1e18) - time.monotonic())))
         except KeyboardInterrupt:
-            pass
-        click.echo("done: the service keeps recording while it runs; see `iejtui runs`")
+            call(obj.paths, "POST", f"/recordings/{rec['run_id']}/stop")
+        else:
+            time.sleep(0.5)  # the service ends it on its own clock
+        click.echo(f"recorded run {rec['run_id']}: `iejtui runs show {rec['run_id']}`")

@@ -66,12 +66,13 @@ def engine_summary(reader: Reader, run: dict) -> dict[str, Any]:
 
 
 def run_summary(reader: Reader, run: dict) -> dict[str, Any]:
+    """Headline figures of any run: engine figures for engines, GPU figures over its window."""
     out: dict[str, Any] = {}
     if run["kind"] == "engine":
         out.update(engine_summary(reader, run))
-        gpu = gpu_window_summary(reader, run)
-        if gpu:
-            out["gpu"] = gpu
-            if gpu.get("energy_j") and out.get("generation_tokens"):
-                out["joules_per_token"] = gpu["energy_j"] / out["generation_tokens"]
+    gpu = gpu_window_summary(reader, run)
+    if gpu:
+        out["gpu"] = gpu
+        if gpu.get("energy_j") and out.get("generation_tokens"):
+            out["joules_per_token"] = gpu["energy_j"] / out["generation_tokens"]
     return out

@@ -89,6 +89,18 @@ def build_app(service: "Service", on_stop) -> web.Application:
         n = int(request.query.get("lines", "50"))
         return web.json_response({"lines": list(h.log_lines)[-n:], "path": h.pid.log_path if h.pid else None})
 
+    @routes.post(f"{API}/recordings")
+    async def record(request):
+        return web.json_response(await service.start_recording(await body(request)))
+
+    @routes.post(API + "/recordings/{run_id}/stop")
+    async def record_stop(request):
+        try:
+            run_id = int(request.match_info["run_id"])
+        except ValueError:
+            raise UserError("run id must be an integer") from None
+        return web.json_response(await service.stop_recording(run_id))
+
     @routes.post(f"{API}/service/stop")
     async def stop_service(request):
         data = await body(request) if request.can_read_body else {}

@@ -254,6 +254,35 @@ class Service:
                 procs.signal_group(h.pid.pgid, 9)
             (self.paths.pids / f"{h.run_id}.json").unlink(missing_ok=True)
 
+    # ---- headless recordings ----------------------------------------------------------
+    async def start_recording(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """A ``record`` run marking a window of GPU and engine samples (``iejtui record``)."""
+        name = validate_name(spec.get("name") or "record", "recording name")
+        duration = spec.get("duration")
+        if duration is not None and (not isinstance(duration, (int, float)) or duration <= 0):
+            raise UserError("duration must be a positive number of seconds")
+        engines = [h.name for h in self.engines.values() if not h.final]
+        run_id = await self.db(self.writer.create_run, kind="record", name=name, status="ready",
+                               ready_at=time.time(), gpus=self.gpus.uuids(), versions=self._versions(),
+                               facts={"engines": engines, "duration_s": duration})
+        await self.event(run_id, "recording", f"{name}: recording GPUs and {', '.join(engines) or 'no engines'}")
+        if duration:
+            task = asyncio.create_task(self._end_recording_later(run_id, float(duration)))
+            self._tasks.append(task)
+        return {"run_id": run_id, "name": name, "engines": engines}
+
+    async def _end_recording_later(self, run_id: int, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self.stop_recording(run_id)
+
+    async def stop_recording(self, run_id: int) -> dict[str, Any]:
+        run = await self.db(self.writer.run_row, run_id)
+        if run["kind"] != "record" or run["status"] != "ready":
+            raise UserError(f"run {run_id} is not an active recording")
+        await self.db(self.writer.update_run, run_id, status="stopped", ended_at=time.time())
+        await self.event(run_id, "stopped", f"{run['name']}: recording ended")
+        return {"run_id": run_id, "status": "stopped"}
+
     # ---- loops -------------------------------------------------------------------------
     async def _supervise_loop(self) -> None:
         while True:
@@ -275,7 +304,11 @@ class Service:
                 await self.db(self.writer.update_run, h.run_id, phase=h.phase)
             if h.owned:
                 ex = procs.read_exit(h.pid)
-                if ex is not None or not procs.alive(h.pid.pid, h.pid.create_time):
+                gone = ex is None and not procs.alive(h.pid.pid, h.pid.create_time)
+                if gone and procs.alive(h.pid.pgid) and now - (h.gone_since or now) < 1.5:
+                    h.gone_since = h.gone_since or now  # the wrapper is writing the exit status
+                    continue
+                if ex is not None or gone:
                     h.read_log(self.config.service.log_max_bytes)
                     code = ex.get("code") if ex else None
                     what = f"exited with code {code}" if code is not None and code >= 0 else (

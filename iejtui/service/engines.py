@@ -39,6 +39,7 @@ class EngineHandle:
     scrape_error: str | None = None   # the current scrape failure, None while scrapes succeed
     last_scrape_ok: float | None = None
     last_probe: float = 0.0
+    gone_since: float | None = None  # the engine pid vanished before its exit status was written
     warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
