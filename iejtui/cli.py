@@ -188,11 +188,12 @@ def service_status(obj: Ctx, as_json: bool) -> None:
                f"journal {st['journal']} ({st['journal_mode']}), socket {st['socket']}")
 
 
-from iejtui import cli_demo, cli_engine, cli_runs  # noqa: E402  (register their commands)
+from iejtui import cli_bench, cli_demo, cli_engine, cli_runs  # noqa: E402  (register their commands)
 
 cli_engine.register(main)
 cli_runs.register(main)
 cli_demo.register(main)
+cli_bench.register(main)
 
 if __name__ == "__main__":
     main()

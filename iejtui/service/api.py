@@ -89,6 +89,34 @@ def build_app(service: "Service", on_stop) -> web.Application:
         n = int(request.query.get("lines", "50"))
         return web.json_response({"lines": list(h.log_lines)[-n:], "path": h.pid.log_path if h.pid else None})
 
+    @routes.post(f"{API}/benches")
+    async def bench_start(request):
+        from iejtui.service.bench import start_bench
+        return web.json_response((await start_bench(service, await body(request))).public())
+
+    @routes.get(f"{API}/benches")
+    async def bench_list(request):
+        return web.json_response([j.public() for j in service.benches.values()])
+
+    def _job(request):
+        try:
+            run_id = int(request.match_info["run_id"])
+        except ValueError:
+            raise UserError("run id must be an integer") from None
+        job = service.benches.get(run_id)
+        if job is None:
+            raise UserError(f"no benchmark with run id {run_id} in this service")
+        return job
+
+    @routes.get(API + "/benches/{run_id}")
+    async def bench_get(request):
+        return web.json_response(_job(request).public())
+
+    @routes.post(API + "/benches/{run_id}/cancel")
+    async def bench_cancel(request):
+        from iejtui.service.bench import cancel_bench
+        return web.json_response((await cancel_bench(service, _job(request).run_id)).public())
+
     @routes.post(f"{API}/recordings")
     async def record(request):
         return web.json_response(await service.start_recording(await body(request)))

@@ -50,12 +50,18 @@ class Service:
         self._tasks: list[asyncio.Task] = []
         self._stopping = asyncio.Event()
         self._scrape_inflight: set[str] = set()
+        self.benches: dict[int, Any] = {}  # run id -> BenchJob
 
     # ---- plumbing ----------------------------------------------------------------------
     async def db(self, fn: Callable, *args, **kwargs) -> Any:
         """Run a writer call on the writer thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._db_pool, lambda: fn(*args, **kwargs))
+
+    def writer_call(self, fn: Callable, *args) -> None:
+        """Queue a writer call from the loop without waiting (ordered: one writer thread)."""
+        fut = self._db_pool.submit(fn, *args)
+        fut.add_done_callback(lambda f: f.exception() and log.error("writer call failed: %s", f.exception()))
 
     async def event(self, run_id: int | None, kind: str, message: str, level: str = "info", **data) -> None:
         await self.db(self.writer.add_event, run_id, Event(time.time(), kind, message, level, data or None))
@@ -76,6 +82,10 @@ class Service:
 
     async def stop(self, stop_engines: bool = True) -> None:
         self._stopping.set()
+        for job in list(self.benches.values()):
+            if job.status == "running" and job.task:
+                job.task.cancel()
+        await asyncio.gather(*(j.task for j in self.benches.values() if j.task), return_exceptions=True)
         if stop_engines:
             await asyncio.gather(*(self.stop_engine(h.name) for h in list(self.engines.values()) if not h.final),
                                  return_exceptions=True)
@@ -247,6 +257,10 @@ class Service:
         await self.db(self.writer.update_run, h.run_id, status=status, ended_at=ended, exit_code=code,
                       reason=reason, log_tail=h.log_tail(), facts=h.facts)
         await self.db(self.writer.seal, True, h.run_id)
+        from iejtui.service.bench import cancel_bench
+        for job in list(self.benches.values()):  # a benchmark against a dead engine stops, results kept
+            if job.engine == h.name and job.status == "running":
+                await cancel_bench(self, job.run_id, f"engine {h.name} {status} ({reason})")
         level = "error" if status == "crashed" else "info"
         await self.event(h.run_id, status, f"{h.name}: {status} ({reason})", level, exit_code=code)
         if h.pid:

@@ -1,0 +1,164 @@
+"""Benchmark jobs owned by the service: a ``bench`` run per job, its requests in journal.db.
+
+The job runs ``collectors.loadgen`` in the service's event loop (worker processes when
+``--num-workers`` asks for them), so it survives the terminal going away. Every finished
+request becomes a row of ``requests`` (wall-clock times, per-chunk offsets) linked to the
+bench run, whose ``parent_id`` is the engine run it targeted: a benchmark shows on the
+engine's timeline. Live progress is kept in memory for the API and sampled once a second
+as ``bench.*`` series (source ``bench``) for the dashboard's plots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from collectors.loadgen.client import RequestRecord
+from collectors.loadgen.config import BenchUsageError, parse_args
+from collectors.records import Frame, Sample
+from iejtui.errors import UserError
+from iejtui.redact import redact_argv
+
+if TYPE_CHECKING:
+    from iejtui.service.core import Service
+
+
+@dataclass
+class BenchJob:
+    run_id: int
+    name: str
+    argv: list[str]
+    engine: str | None
+    status: str = "running"
+    progress: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] | None = None
+    summary_text: str = ""
+    warnings: list[str] = field(default_factory=list)
+    reason: str | None = None
+    result_file: str | None = None
+    started_at: float = field(default_factory=time.time)
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task | None = None
+
+    def public(self) -> dict[str, Any]:
+        p = {k: v for k, v in self.progress.items() if k != "clock"}
+        return {"run_id": self.run_id, "name": self.name, "engine": self.engine, "status": self.status,
+                "progress": p, "started_at": self.started_at, "reason": self.reason,
+                "warnings": self.warnings, "summary_text": self.summary_text if self.status != "running" else "",
+                "result_file": self.result_file}
+
+
+class _Sink:
+    """Receives the load generator's callbacks on the service's loop."""
+
+    def __init__(self, service: "Service", job: BenchJob):
+        self.service, self.job = service, job
+        self.clock: tuple[float, float] | None = None
+        self._last_frame = 0.0
+        self._pending: list[RequestRecord] = []  # records seen before the clock pair arrived
+
+    def _wall(self, t: float) -> float:
+        return self.clock[0] + (t - self.clock[1]) if self.clock else t
+
+    def on_request(self, rec: RequestRecord) -> None:
+        if rec.warmup or rec.send_time <= 0:
+            return
+        if self.clock is None:
+            self._pending.append(rec)
+            return
+        row = {"idx": rec.index, "t_scheduled": self._wall(rec.sched_time), "t_sent": self._wall(rec.send_time),
+               "ttft": rec.ttft if rec.success else None, "e2el": rec.latency if rec.success else None,
+               "prompt_tokens": rec.prompt_len, "output_tokens": rec.output_tokens, "ok": int(rec.success),
+               "error": (f"{rec.error_kind}: {rec.error}"[:500] if not rec.success else None),
+               "chunk_times": [c - rec.send_time for c in rec.chunk_times]}
+        self.service.writer_call(self.service.writer.add_request, self.job.run_id, row)
+
+    def on_progress(self, done: int, total: int, snapshot: dict[str, Any]) -> None:
+        self.clock = snapshot.get("clock", self.clock)
+        pending, self._pending = self._pending, []
+        for rec in pending:
+            self.on_request(rec)
+        self.job.progress = dict(snapshot)
+        now = time.time()
+        if now - self._last_frame >= 1.0 or done == total:
+            self._last_frame = now
+            samples = [Sample(f"bench.{k}", float(v)) for k, v in snapshot.items()
+                       if k != "clock" and isinstance(v, (int, float))]
+            self.service.writer_call(self.service.writer.add_frames, self.job.run_id, [Frame("bench", now, samples)])
+
+
+async def start_bench(service: "Service", spec: dict[str, Any]) -> BenchJob:
+    """Validate, create the bench run and start the job in the background."""
+    argv = [str(a) for a in spec.get("argv") or []]
+    engine_name = spec.get("engine")
+    parent = None
+    if engine_name:
+        h = service.engines.get(engine_name)
+        if h is None or h.status != "ready":
+            state = "not running" if h is None or h.final else h.status
+            raise UserError(f"engine {engine_name!r} is {state}: start it first (`iejtui engine start {engine_name} --wait`)")
+        if "--base-url" in argv or any(a.startswith("--base-url=") for a in argv):
+            raise UserError("give either --engine or --base-url, not both")
+        argv = ["--base-url", h.url, *argv]
+        parent = h.run_id
+    try:
+        cfg = parse_args(argv)
+    except BenchUsageError as exc:
+        raise UserError(str(exc)) from None
+    name = spec.get("name") or f"bench-{engine_name or 'url'}"
+    shown, _ = redact_argv(argv)
+    run_id = await service.db(service.writer.create_run, kind="bench", name=name, status="running",
+                              argv=shown, url=cfg.base_url, parent_id=parent, engine_kind=None,
+                              versions=service._versions(), cwd=spec.get("cwd"))
+    job = BenchJob(run_id, name, argv, engine_name)
+    service.benches[run_id] = job
+    await service.event(run_id, "started", f"{name}: benchmark started against {cfg.base_url}")
+    if parent:
+        await service.event(parent, "bench", f"benchmark run {run_id} ({name}) started against this engine")
+    job.task = asyncio.create_task(_run(service, job, cfg))
+    return job
+
+
+async def _run(service: "Service", job: BenchJob, cfg) -> None:
+    from collectors.loadgen.runner import run_bench
+    from collectors.loadgen.sweep import format_curve, run_sweep
+    sink = _Sink(service, job)
+    status, reason = "stopped", None
+    try:
+        if cfg.sweep_concurrency or cfg.sweep_rate or cfg.sweep_slo_search:
+            sweep = await run_sweep(cfg, sink, job.cancel)
+            points = sweep.points
+            job.result = {"sweep": [p.result for p in points], "curve": format_curve(sweep)}
+            job.summary_text = format_curve(sweep)
+            job.warnings = [w for p in points for w in p.warnings]
+            cancelled = any(p.cancelled for p in points)
+        else:
+            res = await run_bench(cfg, sink, job.cancel)
+            job.result, job.summary_text, job.warnings = res.result, res.summary + res.errors, res.warnings
+            job.result_file = res.result_file
+            cancelled = res.cancelled
+        if cancelled:
+            status, reason = "interrupted", job.reason or "cancelled; completed requests kept"
+    except BenchUsageError as exc:
+        status, reason = "failed", str(exc)
+    except asyncio.CancelledError:
+        status, reason = "interrupted", "the service stopped during the benchmark"
+    except Exception as exc:  # noqa: BLE001 - a job's failure must not take the service down
+        status, reason = "failed", f"{type(exc).__name__}: {exc}"
+    job.status, job.reason = status, reason
+    await service.db(service.writer.flush)
+    await service.db(service.writer.update_run, job.run_id, status=status, ended_at=time.time(),
+                     reason=reason, summary=job.result)
+    await service.event(job.run_id, status, f"{job.name}: benchmark {status}" + (f" ({reason})" if reason else ""),
+                        "info" if status == "stopped" else "warning")
+
+
+async def cancel_bench(service: "Service", run_id: int, reason: str = "cancelled by the user") -> BenchJob:
+    job = service.benches.get(run_id)
+    if job is None or job.status != "running":
+        raise UserError(f"no running benchmark with run id {run_id}")
+    job.reason = reason
+    job.cancel.set()
+    return job
