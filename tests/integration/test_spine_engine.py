@@ -120,6 +120,12 @@ def test_service_restart_readopts_then_engine_kill_is_a_crash(journal, demo_engi
              what="recording to go on after re-adoption")
     events = [ev["kind"] for ev in Reader(db).events(e["run_id"])]
     assert "adopted" in events
+    # a benchmark is running against it when it dies
+    p = cli(journal, "bench", "--engine", "eng", "--detach", "--num-prompts", "2000", "--max-concurrency", "4",
+            "--random-input-len", "32", "--random-output-len", "32", "--ignore-eos")
+    assert p.returncode == 0, p.stderr
+    bench_id = int(p.stdout.split("benchmark run ")[1].split()[0])
+    wait_for(lambda: len(Reader(db).requests(bench_id)) >= 4, 120, interval=0.5, what="some finished requests")
     # kill -9 the engine: crashed, with exit status and log tail, within 2 s
     os.kill(e["pid"], signal.SIGKILL)
     t_kill = time.monotonic()
@@ -130,3 +136,8 @@ def test_service_restart_readopts_then_engine_kill_is_a_crash(journal, demo_engi
     assert run["log_tail"] and "Application startup complete" in run["log_tail"]
     wait_for(lambda: not [p for p in psutil.process_iter() if _pgid(p.pid) == e["pgid"]
                           and p.status() != psutil.STATUS_ZOMBIE], 5, what="the engine's group to be gone")
+    # the benchmark stopped with a clear reason and kept what it had measured
+    bench = wait_for(lambda: (r := Reader(db).run(bench_id))["status"] != "running" and r, 30, what="bench end")
+    assert bench["status"] == "interrupted" and "crashed" in bench["reason"] and bench["parent_id"] == e["run_id"]
+    assert any(r["ok"] for r in Reader(db).requests(bench_id))
+    assert bench["summary"]["completed"] >= 4

@@ -1,0 +1,50 @@
+"""Benchmark jobs under the service against the real engine: vLLM's JSON, journal rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers import cli, cli_json
+from iejtui.store import Reader
+
+pytestmark = pytest.mark.integration
+
+VLLM_KEYS = json.loads((Path(__file__).resolve().parents[1] / "data" /
+                        "vllm-0.32-bench-serve-result.json").read_text()).keys()
+
+
+def test_bench_against_engine_writes_vllm_json_and_requests(shared_engine, tmp_path):
+    journal = shared_engine["journal"]
+    p = cli(journal, "bench", "--engine", "tiny", "--num-prompts", "24", "--max-concurrency", "6",
+            "--random-input-len", "64", "--random-output-len", "32", "--ignore-eos", "--seed", "3",
+            "--save-result", "--result-dir", str(tmp_path), timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "============ Serving Benchmark Result ============" in p.stdout
+    (result_file,) = tmp_path.glob("*.json")
+    result = json.loads(result_file.read_text())
+    missing = [k for k in VLLM_KEYS if k not in result]
+    assert not missing, missing
+    assert result["completed"] == 24 and result["total_output_tokens"] == 24 * 32
+    run_id = int(p.stdout.split("benchmark run ")[1].split()[0])
+    reader = Reader(journal / "journal.db")
+    run = reader.run(run_id)
+    engine_run = cli_json(journal, "engine", "list")[0]["run_id"]
+    assert run["kind"] == "bench" and run["status"] == "stopped" and run["parent_id"] == engine_run
+    rows = reader.requests(run_id)
+    assert len(rows) == 24 and all(r["ok"] for r in rows)
+    assert all(len(r["chunk_times"]) >= 1 and r["t_sent"] >= run["started_at"] for r in rows)
+    # the benchmark shows on the engine's timeline
+    assert any(e["kind"] == "bench" for e in reader.events(engine_run))
+    assert run["summary"]["output_throughput"] > 0
+
+
+def test_bench_bad_flags_are_user_errors(journal):
+    p = cli(journal, "bench", "--base-url", "http://127.0.0.1:9", "--frobnicate", "3")
+    assert p.returncode == 2 and "Traceback" not in p.stderr and "--frobnicate" in p.stderr
+    p = cli(journal, "bench", "--num-prompts", "3")
+    assert p.returncode == 2 and "--engine NAME" in p.stderr
+    p = cli(journal, "bench", "--engine", "ghost", "--num-prompts", "3")
+    assert p.returncode == 2 and "ghost" in p.stderr
