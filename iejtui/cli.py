@@ -194,6 +194,8 @@ cli_engine.register(main)
 cli_runs.register(main)
 cli_demo.register(main)
 cli_bench.register(main)
+from iejtui import cli_journal  # noqa: E402
+cli_journal.register(main)
 
 if __name__ == "__main__":
     main()

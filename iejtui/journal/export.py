@@ -1,0 +1,176 @@
+"""``iejtui export``: a day or some runs as GitHub-renderable markdown.
+
+Tables, charts linked (relative to where the file will live), launch commands, versions,
+percentiles, lifecycle and error events, crash log tails. Secrets are masked (argv, env,
+logs: the service's fingerprints are applied again), and everything that came from
+outside goes through ``mdsafe``. Figures of ended runs are taken from the day's
+metrics.json when it is newer than the run's end, else computed from journal.db.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+from iejtui import __version__, fmt
+from iejtui.errors import UserError
+from iejtui.journal import daylog as days_mod
+from iejtui.journal import metrics, render
+from iejtui.journal.mdsafe import code, esc, fence, table
+from iejtui.journal.sections import markdown_section
+
+LIFECYCLE = {"started", "ready", "stopping", "stopped", "crashed", "failed", "interrupted", "timeout",
+             "adopted", "attached", "warning", "oom", "error"}
+
+
+def neutralise_user_markdown(text: str) -> str:
+    """A person's markdown kept as written, raw HTML defused outside code (``<`` → ``&lt;``)."""
+    out, in_fence, fence_mark = [], False, ""
+    for line in text.split("\n"):
+        m = re.match(r"^\s*(`{3,}|~{3,})", line)
+        if m and (not in_fence or m.group(1)[0] == fence_mark[0] and len(m.group(1)) >= len(fence_mark)):
+            in_fence, fence_mark = (not in_fence), m.group(1)
+            out.append(line)
+            continue
+        if in_fence:
+            out.append(line)
+            continue
+        parts = re.split(r"(`+[^`]*`+)", line)
+        out.append("".join(p if p.startswith("`") else p.replace("<", "&lt;") for p in parts))
+    return "\n".join(out)
+
+
+def _cached_entries(root: Path) -> dict[int, tuple[dict, Path]]:
+    out: dict[int, tuple[dict, Path]] = {}
+    for d in days_mod.days(root):
+        try:
+            doc = days_mod.load_doc(d.path)
+        except UserError:
+            continue
+        for e in doc.get("runs", []):
+            if "id" in e:
+                out[e["id"]] = (e, d.path)
+    return out
+
+
+def _entry(reader, run: dict, cached: tuple[dict, Path] | None) -> dict:
+    if cached:
+        e = cached[0]
+        if run.get("ended_at") and (e.get("computed_at") or 0) >= run["ended_at"] and e.get("status") == run["status"]:
+            return e
+    e = metrics.run_metrics(reader, run)
+    if cached and cached[0].get("chart"):
+        e["chart"] = cached[0]["chart"]
+    return e
+
+
+def _link(root: Path, day_path: Path | None, name: str | None, base: Path) -> str | None:
+    if not name or day_path is None or not (day_path / name).exists():
+        return None
+    return os.path.relpath(day_path / name, base).replace(os.sep, "/")
+
+
+def _events_table(events: list[dict], limit: int = 25) -> str:
+    notable = [e for e in events if e.get("level") in ("warning", "error") or e.get("kind") in LIFECYCLE]
+    if not notable:
+        return "_No events recorded._"
+    rows = [[esc(time.strftime("%H:%M:%S", time.localtime(e["ts"]))), esc(e.get("level")), esc(e.get("kind")),
+             esc(e.get("message"), limit=200)] for e in notable[-limit:]]
+    more = f"\n\n<sub>{len(notable) - limit} earlier events not shown.</sub>" if len(notable) > limit else ""
+    return table(["Time", "Level", "Kind", "Message"], rows) + more
+
+
+def run_section(root: Path, reader, run: dict, e: dict, day_path: Path | None, base: Path) -> str:
+    dur = e.get("duration_s")
+    lines = [f"### r{e['id']} {code(e.get('name'))}: {esc(e.get('kind'))}"
+             + (f" ({esc(e.get('engine_kind'))})" if e.get("engine_kind") else "") + f", {render.status_text(e)}",
+             "",
+             f"- **Started** {esc(fmt.clock(run['started_at'], True))}, **duration** "
+             f"{fmt.duration(dur) if dur is not None else 'still running'}"
+             + (f", **ready after** {fmt.duration(e['startup_s'])}" if e.get("startup_s") is not None else ""),
+             f"- **Model** {code(e.get('model')) or '—'}"]
+    if e.get("reason"):
+        lines.append(f"- **Ended because** {esc(e['reason'], limit=300)}")
+    lines += [f"- **Versions** {render.versions_line(e)}", ""]
+    if e.get("argv"):
+        lines += ["**Launch command** (secrets masked as `***`):", "",
+                  fence(render._script_line(e["argv"], e.get("env") or {}), "sh"), ""]
+    lines += [render.figures_table(e), "", render.latency_table(e), ""]
+    link = _link(root, day_path, e.get("chart"), base)
+    if link:
+        alt = esc(f"r{e['id']} charts: tok/s, KV %, SM-active vs kernel-active, TTFT p50/p99")
+        lines += [f"[![{alt}]({link})]({link})", ""]
+    lines += ["**Events**", "", _events_table(reader.events(run["id"], limit=500)), ""]
+    if run.get("status") in ("crashed", "failed", "interrupted"):
+        tail = days_mod.log_tail(root, run)
+        if tail:
+            last = tail.splitlines()[-30:]
+            lines += [f"**Last {len(last)} log lines**", "", fence("\n".join(last), "text"), ""]
+    return "\n".join(lines)
+
+
+def export_markdown(root: Path, reader, day: int | None = None, run_ids: list[str | int] | None = None,
+                    link_base: Path | None = None) -> str:
+    """Markdown for day ``day`` or for ``run_ids``; chart links are relative to ``link_base``
+    (the folder the markdown will be written to; default: the journal root)."""
+    root = Path(root).resolve()
+    base = Path(link_base).resolve() if link_base else root
+    if (day is None) == (not run_ids):
+        raise UserError("export needs either --day N or --run RUN (one or more), not both")
+    cache = _cached_entries(root)
+    out: list[str] = []
+    doc: dict | None = None
+    if day is not None:
+        path = days_mod.find_day(root, day)
+        doc = days_mod.load_doc(path)
+        ids = [e["id"] for e in doc.get("runs", []) if "id" in e]
+        ids += [r["id"] for r in reader.runs() if r.get("day") == day and r["id"] not in ids]
+        runs = [r for r in (reader.run(i) for i in ids) if r is not None]
+        missing = [i for i in ids if reader.run(i) is None]
+        log = (path / "LOG.md").read_text() if (path / "LOG.md").exists() else ""
+        out += [f"# Day {day:03d}: {esc(doc.get('topic'))}", "",
+                f"**Date:** {esc(doc.get('date'))} · **Runs:** {', '.join(f'r{i}' for i in ids) or 'none'}"
+                f" · **Headline:** {esc(doc.get('headline') or '—')}", ""]
+        goal = markdown_section(log, "Goal")
+        if goal and "replace this line" not in goal:
+            out += ["## Goal", "", neutralise_user_markdown(goal), ""]
+        if missing:
+            out += [f"_Runs {', '.join(f'r{i}' for i in missing)} are listed in metrics.json but not in "
+                    "journal.db; their figures below come from metrics.json._", ""]
+    else:
+        runs = []
+        for ref in run_ids or []:
+            r = reader.resolve_run(str(ref))
+            if r["id"] not in {x["id"] for x in runs}:
+                runs.append(r)
+        refs = ", ".join(f"r{r['id']}" for r in runs)
+        out += [f"# iejtui runs {refs}", ""]
+    entries = []
+    for r in runs:
+        c = cache.get(r["id"])
+        entries.append((r, _entry(reader, r, c), c[1] if c else None))
+    es = [e for _, e, _ in entries]
+    out += ["## Runs", "", render.runs_table(es), "", "## Setup", "", render.setup_table(es), ""]
+    out += ["## Details", ""]
+    for r, e, dp in entries:
+        out += [run_section(root, reader, r, e, dp, base), ""]
+    broke = render.broke_section([(e, reader.events(r["id"], limit=500), None) for r, e, _ in entries])
+    out += ["## What broke", "", broke, ""]
+    if doc is not None:
+        for heading in ("What broke and how it was fixed", "Lessons", "Next steps"):
+            body = markdown_section(log, heading)
+            if body and body.strip() and "What did this day teach" not in body and "_See [TODO.md]" not in body:
+                title = "How it was fixed" if heading.startswith("What broke") else heading
+                body = body.replace(render_placeholder(), "").strip()
+                if body:
+                    out += [f"## {title}", "", neutralise_user_markdown(body), ""]
+    out += ["---", "", f"<sub>Exported by iejtui {esc(__version__)} on {esc(time.strftime('%Y-%m-%d %H:%M'))} "
+                       f"from {code(root.name)}. Secrets are masked as `***`.</sub>", ""]
+    return "\n".join(out)
+
+
+def render_placeholder() -> str:
+    from iejtui.journal.logmd import FIXED_PLACEHOLDER
+    return FIXED_PLACEHOLDER
