@@ -71,13 +71,17 @@ def _ttft_lines(reader, run_id: int, t0: float, t1: float, max_points: int) -> l
 
 
 def run_chart_data(reader, run: dict, max_points: int = MAX_POINTS) -> RunCharts:
-    """The four panels of ``run`` (an engine run; other kinds get the GPU panel only)."""
+    """The four panels of ``run``: an engine run's own series; a benchmark's engine series
+    over the benchmark's window; other kinds get the GPU panel only."""
     from iejtui.journal.gpu_window import read_gpu_window, run_span
     from iejtui.journal.metrics import token_rate
     t0, t1 = run_span(run)
     rc = RunCharts(run["id"], f"r{run['id']} {run.get('name') or ''}".strip(), t0, t1 - t0)
     rid = run["id"]
-    if run.get("kind") == "engine":
+    if run.get("kind") == "bench" and run.get("parent_id"):
+        rid = run["parent_id"]  # a benchmark: its engine's series over the benchmark's window
+        rc.title += f" (engine r{rid})"
+    if run.get("kind") == "engine" or rid != run["id"]:
         gen_ts, gen = token_rate(reader, rid, "vllm:generation_tokens_total", t0, t1)
         prm_ts, prm = token_rate(reader, rid, "vllm:prompt_tokens_total", t0, t1)
         rc.panels["throughput"] = [ln for ln in (shape("generation", gen_ts, gen, t0, how="max", max_points=max_points),

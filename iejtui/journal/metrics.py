@@ -37,8 +37,11 @@ def _finite(x: Any) -> float | None:
 
 
 def safe_argv(run: dict) -> list[str]:
-    """The run's argv with secrets masked (again: journal.db should already hold it masked)."""
+    """The run's command line with secrets masked (again: journal.db should already hold it
+    masked). A benchmark run stores only its arguments: ``iejtui bench`` is put in front."""
     argv = [str(a) for a in (run.get("argv") or [])]
+    if run.get("kind") == "bench" and argv and argv[0].startswith("-"):
+        argv = ["iejtui", "bench", *argv]
     return [redact_text(a) for a in redact_argv(argv)[0]]
 
 
@@ -155,7 +158,7 @@ def bench_metrics(reader, run: dict) -> dict[str, Any]:
         },
         "latency_s": {"ttft": _pcts([r.get("ttft") for r in ok]), "itl": _pcts(itl), "tpot": _pcts(tpot),
                       "e2e": _pcts([r.get("e2el") for r in ok])},
-        "duration_s": dur,
+        "requests_span_s": dur,
         "result": run.get("summary") if isinstance(run.get("summary"), dict) else None,
     }
 

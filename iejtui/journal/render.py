@@ -137,9 +137,10 @@ def latency_table(e: dict) -> str:
                      num(d.get("count"))])
     if not rows:
         return "_No latency observations in this run._"
-    src = "stored engine histograms" if e.get("kind") == "engine" else "the benchmark's own requests"
+    src = ("the engine's stored histograms (interpolated within buckets, as PromQL does)"
+           if e.get("kind") == "engine" else "each request's own timings, measured by the client")
     return (table(["Latency", "p50", "p90", "p99", "mean", "count"], rows, right={1, 2, 3, 4, 5})
-            + f"\n\n<sub>Percentiles from {src} (bucket-interpolated for histograms).</sub>")
+            + f"\n\n<sub>Percentiles from {src}.</sub>")
 
 
 def figures_table(e: dict) -> str:
@@ -152,10 +153,11 @@ def figures_table(e: dict) -> str:
         if e.get("kind") == "engine" else ["Output tok/s", num(tp.get("output_tok_s"), 1)],
         ["Requests finished (req/s)", f"{num(tp.get('requests_finished') or _g(e, 'requests', 'ok'))} "
                                       f"({num(tp.get('requests_per_s'), 2)})"],
-        ["KV cache peak", f"{pct(_g(e, 'kv', 'peak_pct'))} = {num(_g(e, 'kv', 'peak_tokens'), 0, 'tok')}"
-                          f" of {num(_g(e, 'kv', 'capacity_tokens'), 0, 'tok')}"],
-        ["Prefix-cache hit", pct(e.get("prefix_cache_hit_pct"))],
     ]
+    if e.get("kind") == "engine":
+        rows += [["KV cache peak", f"{pct(_g(e, 'kv', 'peak_pct'))} = {num(_g(e, 'kv', 'peak_tokens'), 0, 'tok')}"
+                                   f" of {num(_g(e, 'kv', 'capacity_tokens'), 0, 'tok')}"],
+                 ["Prefix-cache hit", pct(e.get("prefix_cache_hit_pct"))]]
     if g.get("count"):
         def pm(key: str, unit: str, scale: float = 1.0, digits: int = 0) -> str:
             d = g.get(key) or {}

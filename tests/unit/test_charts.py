@@ -76,3 +76,13 @@ def test_gpu_panel_from_a_gpu_recording(tmp_path):
     assert "gpu" not in rc.notes
     for p in PANELS:
         assert rc.panels[p]
+
+
+def test_bench_run_charts_its_engine_over_the_bench_window(tmp_path):
+    ids = seed_journal(tmp_path, runs=1, seconds=120)
+    reader = Reader(tmp_path / "journal.db")
+    bench = reader.run(ids["bench"])
+    rc = run_chart_data(reader, bench)
+    assert rc.title.endswith(f"(engine r{ids['engines'][0]})")
+    gen = rc.panels["throughput"][0]
+    assert gen.x and max(gen.x) <= bench["ended_at"] - bench["started_at"] + 1e-6

@@ -144,7 +144,8 @@ def seed_journal(root: Path, runs: int = 3, seconds: int = 3600, gpu: bool = Tru
         ids["engines"].append(rid)
     if bench:
         t0 = t_start + 10
-        bargv, _ = redact_argv(["iejtui", "bench", "--engine", "llama8b", "--num-prompts", "40",
+        # as the service stores it: the load generator's arguments only
+        bargv, _ = redact_argv(["--base-url", "http://127.0.0.1:8000", "--num-prompts", "40",
                                 "--request-rate", "4", "--api-key", key])
         bid = w.create_run(kind="bench", name="bench-rate4", status="stopped", argv=bargv, env={},
                            cwd="/srv/journal", model=MODEL, started_at=t0, ended_at=t0 + 20, exit_code=0,
@@ -215,6 +216,6 @@ def test_gpu_and_bench_figures_reach_the_day_and_the_export(tmp_path):
     assert "| GPU SM-active peak / mean |" in md and "| Energy / per token |" in md
     assert "J/tok" in (tmp_path / "JOURNAL_INDEX.md").read_text()
     script = (path / "code" / f"run-{ids['bench']}-bench-bench-rate4.sh").read_text()
-    assert "exec iejtui bench \\\n  --engine llama8b" in script and '"${IEJTUI_API_KEY:?' in script
+    assert "exec iejtui bench \\\n  --base-url http://127.0.0.1:8000" in script and '"${IEJTUI_API_KEY:?' in script
     for s in ("sk-synthetic-KEY-0001", "hf_syntheticTOKEN0001"):
         assert s not in md and s not in log and s not in script
