@@ -126,7 +126,7 @@ def spawn_service(paths: JournalPaths, timeout: float = 30.0) -> int:
                 time.sleep(0.05)  # another command started it at the same moment: wait for its socket
                 continue
             if proc.returncode == 2:
-                raise UserError(tail or "the service refused to start")
+                raise UserError(tail.removeprefix("iejtui service: ") or "the service refused to start")
             raise ServiceError(f"the service exited at start (code {proc.returncode}): {tail} "
                                f"(full log: {paths.service_log})")
         time.sleep(0.05)

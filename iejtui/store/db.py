@@ -30,6 +30,7 @@ def open_writer_connection(path: Path) -> tuple[sqlite3.Connection, str]:
         # page is partly empty; 1 KiB pages waste a quarter of what 4 KiB pages do.
         # (Only takes effect when the file is created.)
         conn.execute("PRAGMA page_size=1024")
+        check_readable(conn, str(path))  # before any pragma writes to a newer iejtui's file
         netfs = on_network_fs(path.parent)
         mode = "delete" if netfs else "wal"
         got = conn.execute(f"PRAGMA journal_mode={mode}").fetchone()[0]
