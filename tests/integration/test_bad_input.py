@@ -109,11 +109,20 @@ class _GarbageServer:
 
     def __enter__(self):
         self.thread.start()
-        wait_for(lambda: socket.create_connection(("127.0.0.1", self.port), 0.2).close() or True, 5)
+        def listening():
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return True
+            except OSError:
+                return False
+
+        wait_for(listening, 10, what="the garbage server")
         return self
 
     def __exit__(self, *exc):
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
 
 
 def test_garbage_metrics_records_events_and_crashes_nothing(journal):
