@@ -117,6 +117,12 @@ def build_app(service: "Service", on_stop) -> web.Application:
         from iejtui.service.bench import cancel_bench
         return web.json_response((await cancel_bench(service, _job(request).run_id)).public())
 
+    @routes.post(API + "/runs/{id}/tags")
+    async def run_tags(request):
+        from iejtui.journal.service_ops import apply_tags, parse_tag_request
+        run_id, add, remove, day = parse_tag_request(request.match_info["id"], await body(request))
+        return web.json_response(await service.db(apply_tags, service.writer, run_id, add, remove, day))
+
     @routes.post(f"{API}/recordings")
     async def record(request):
         return web.json_response(await service.start_recording(await body(request)))

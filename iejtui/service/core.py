@@ -378,8 +378,8 @@ class Service:
             await asyncio.sleep(delay)
 
     async def _sample_once(self) -> None:
-        targets = [h for h in self.engines.values()
-                   if h.status == "ready" and h.adapter.metrics_path and h.name not in self._scrape_inflight]
+        targets = [h for h in self.engines.values() if h.status == "ready" and not h.stopping
+                   and h.adapter.metrics_path and h.name not in self._scrape_inflight]
         await asyncio.gather(*(self._scrape(h) for h in targets), self.gpus.tick())
         for h in self.engines.values():  # attached engines: come back to life or go stale
             if not h.owned and h.status == "starting" and time.time() - h.last_probe >= 1:

@@ -128,7 +128,7 @@ def _decode_column(mode: int, width: int, payload: bytes, n: int) -> list[float]
         return a.tolist()
     ints = accumulate(_unpack_ints(width, _inflate(payload)))
     if mode == MODE_INT:
-        return [float(v) for v in ints]
+        return list(map(float, ints))
     scale = SCALE if mode == MODE_SCALED else 1000
     return [v / scale for v in ints]
 
@@ -191,7 +191,7 @@ def _read_header(data: bytes) -> tuple[int, list[tuple[int, int, int, int, int, 
 
 def decode_chunk(ts_blob: bytes, data: bytes, wanted: set[int] | None = None) -> Chunk:
     """Decode a chunk, only the series in ``wanted`` when given."""
-    ts = [t / 1000.0 for t in decode_timestamps(ts_blob)]
+    ts = [t / 1000.0 for t in decode_timestamps(ts_blob)]  # ms → s
     n, cols = _read_header(data)
     out: dict[int, tuple[list[int], list[float]]] = {}
     for sid, mode, width, has_bitmap, offset, length in cols:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from bisect import bisect_left, bisect_right
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,13 +146,17 @@ class Reader:
             (fid, lo if lo != -math.inf else -1e18, hi if hi != math.inf else 1e18))
         for ts_blob, data in chunks:
             chunk = codec.decode_chunk(ts_blob, data, ids)
+            cts = chunk.ts
+            i0, i1 = bisect_left(cts, lo), bisect_right(cts, hi)
             for sid, (idx, vals) in chunk.columns.items():
                 sd = wanted[sid]
-                for i, v in zip(idx, vals):
-                    t = chunk.ts[i]
-                    if lo <= t <= hi:
-                        sd.ts.append(t)
-                        sd.values.append(v)
+                if len(idx) == len(cts):  # present at every tick: plain slices
+                    sd.ts.extend(cts[i0:i1])
+                    sd.values.extend(vals[i0:i1])
+                else:
+                    j0, j1 = bisect_left(idx, i0), bisect_left(idx, i1)
+                    sd.ts.extend([cts[k] for k in idx[j0:j1]])
+                    sd.values.extend(vals[j0:j1])
         recent = self.conn.execute(
             "SELECT ts, payload FROM recent WHERE frame_id = ? AND ts >= ? AND ts <= ? ORDER BY ts",
             (fid, lo if lo != -math.inf else -1e18, hi if hi != math.inf else 1e18))
