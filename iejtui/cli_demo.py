@@ -10,6 +10,9 @@ import click
 from iejtui.errors import ServiceError, UserError
 
 DEMO_PROFILE = "demo"
+# The short benchmark the demo runs in the background (vllm bench serve flags).
+DEMO_BENCH = ["--dataset-name", "random", "--random-input-len", "128", "--random-output-len", "64",
+              "--num-prompts", "240", "--request-rate", "4", "--ignore-eos", "--seed", "1"]
 
 
 def _log(line: str) -> None:
@@ -30,8 +33,9 @@ def register(main: click.Group) -> None:
 
     @main.group(cls=Group, invoke_without_command=True)
     @click.option("--no-ui", is_flag=True, help="Start the demo and return instead of opening the dashboard.")
+    @click.option("--no-bench", is_flag=True, help="Do not start the short demo benchmark.")
     @click.pass_context
-    def demo(ctx: click.Context, no_ui: bool) -> None:
+    def demo(ctx: click.Context, no_ui: bool, no_bench: bool) -> None:
         """Set up and start the CPU demo engine in this journal, then open the dashboard."""
         if ctx.invoked_subcommand is not None:
             return
@@ -55,6 +59,10 @@ def register(main: click.Group) -> None:
             click.echo(f"starting the demo engine (run {e['run_id']})")
         e = wait_ready(paths, DEMO_PROFILE)
         click.echo(_describe_ready(e))
+        if not no_bench:
+            job = call(paths, "POST", "/benches", {"engine": DEMO_PROFILE, "name": "demo-bench", "argv": DEMO_BENCH})
+            click.echo(f"short benchmark running in the background (run {job['run_id']}): "
+                       f"Poisson arrivals at 4 req/s, 240 requests, 128 in / 64 out tokens")
         if no_ui or not sys.stdout.isatty():
             click.echo("dashboard: run `iejtui` here; stop the demo with `iejtui engine stop demo`")
             return
