@@ -231,6 +231,15 @@ class EngineAdapter:
             return ReadyState("loading", f"{type(e).__name__}: {e}")
 
     # metrics ---------------------------------------------------------------------------------
+    async def collect(self, scraper, base_url: str):
+        """One collection of this engine's telemetry: a ``ScrapeResult`` (frame + events).
+
+        The service calls this once per interval and never twice at once. The default
+        scrapes the Prometheus page; an engine with another protocol (TRT-LLM's JSON
+        iteration queue) overrides it."""
+        url = self.metrics_url(base_url)
+        return await scraper.scrape(url, keep=self.keep_family, source="engine")
+
     def keep_family(self, name: str) -> bool:
         """Whether a metric family is worth storing: drop HTTP-server, Python GC and most
         process families (noise for inference work); keep everything else."""

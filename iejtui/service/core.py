@@ -390,8 +390,7 @@ class Service:
     async def _scrape(self, h: EngineHandle) -> None:
         self._scrape_inflight.add(h.name)
         try:
-            res = await self.scraper.scrape(h.adapter.metrics_url(h.url), keep=h.adapter.keep_family,
-                                            source="engine")
+            res = await h.adapter.collect(self.scraper, h.url)
         finally:
             self._scrape_inflight.discard(h.name)
         if res.frame is not None:
