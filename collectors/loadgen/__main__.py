@@ -25,6 +25,9 @@ class TerminalProgress:
     def __init__(self, enabled: bool):
         self.enabled = enabled and sys.stderr.isatty()
 
+    def on_start(self, info: dict[str, Any]) -> None:
+        print("Starting main benchmark run...", flush=True)
+
     def on_request(self, record) -> None:
         pass
 

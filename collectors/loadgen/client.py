@@ -18,17 +18,14 @@ token chunk, valid JSON in every data event and a stream that ended cleanly.
 from __future__ import annotations
 
 import asyncio
-import json
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import perf_counter
 
 import aiohttp
 from yarl import URL
 
-# A blank line ends an SSE event; line ends are CRLF, LF or CR (atomic groups keep a
-# CRLF from being read as two line ends).
-_SEP_RE = re.compile(rb"(?>\r\n|\r|\n)(?>\r\n|\r|\n)")
+from .sse import ParsedStream, parse_stream, split_events  # noqa: F401  (re-exported)
 
 
 @dataclass(slots=True)
@@ -73,120 +70,13 @@ class RequestRecord:
         return self.send_time - self.ready_time
 
 
-def split_events(times: list[float], reads: list[bytes]) -> tuple[list[tuple[float, bytes]], bytes]:
-    """Complete SSE events, each with the arrival time of the read that completed it,
-    and the bytes left after the last event separator."""
-    buf = b"".join(reads)
-    ends, pos = [], 0
-    for r in reads:
-        pos += len(r)
-        ends.append(pos)
-    spans: list[tuple[int, int, int]] = []  # (start, end, separator end)
-    if b"\r" in buf:
-        start = 0
-        for m in _SEP_RE.finditer(buf):
-            spans.append((start, m.start(), m.end()))
-            start = m.end()
-        rest = buf[start:]
-    else:
-        start = 0
-        parts = buf.split(b"\n\n")
-        for part in parts[:-1]:
-            end = start + len(part)
-            spans.append((start, end, end + 2))
-            start = end + 2
-        rest = parts[-1]
-    events, k = [], 0
-    for s, e, sep_end in spans:
-        while ends[k] < sep_end:
-            k += 1
-        events.append((times[k], buf[s:e]))
-    return events, rest
-
-
-def _payload(ev: bytes) -> bytes | None:
-    ev = ev.strip()
-    if not ev or ev[:1] == b":":
-        return None
-    if ev[:5] == b"data:" and b"\n" not in ev and b"\r" not in ev:
-        data = ev[5:]
-        return data[1:] if data[:1] == b" " else data
-    lines = [ln[5:].removeprefix(b" ") for ln in ev.splitlines() if ln.startswith(b"data:")]
-    return b"\n".join(lines) if lines else None
-
-
-@dataclass(slots=True)
-class ParsedStream:
-    chunk_times: list[float] = field(default_factory=list)
-    text: str = ""
-    output_tokens: int = 0
-    prompt_tokens: int | None = None
-    done: bool = False
-    error: str = ""
-    error_kind: str = ""
-
-
-def parse_stream(times: list[float], reads: list[bytes], chat: bool) -> ParsedStream:
-    """Turn the raw reads of one response into token-chunk times, text and usage."""
-    out = ParsedStream()
-    events, rest = split_events(times, reads)
-    if rest.strip():  # vLLM accepts a last event without its blank line if it parses
-        events.append((times[-1], rest))
-    stamps, payloads = [], []
-    for t, ev in events:
-        p = _payload(ev)
-        if p is None:
-            continue
-        if p.strip() == b"[DONE]":
-            out.done = True
-            continue
-        stamps.append(t)
-        payloads.append(p)
-    try:  # one C call for the whole stream; per-event only to locate a bad one
-        items = json.loads(b"[" + b",".join(payloads) + b"]")
-        if len(items) != len(payloads):
-            raise ValueError("event count changed")
-    except ValueError:
-        for i, p in enumerate(payloads):
-            try:
-                json.loads(p)
-            except ValueError as exc:
-                out.error_kind = "bad_json"
-                out.error = f"invalid JSON in chunk {i}: {exc}: {p[:120]!r}"
-                return out
-        out.error_kind, out.error = "bad_json", "invalid JSON: several values in one event"
-        return out
-    pieces: list[str] = []
-    key = "delta" if chat else None
-    ct = out.chunk_times
-    for t, d in zip(stamps, items):
-        if not isinstance(d, dict):
-            out.error_kind, out.error = "bad_json", f"chunk is not a JSON object: {str(d)[:120]}"
-            return out
-        choices = d.get("choices")
-        if choices:
-            ct.append(t)
-            c0 = choices[0]
-            piece = (c0.get(key) or {}).get("content") if key else c0.get("text")
-            if piece:
-                pieces.append(piece)
-        elif usage := d.get("usage"):
-            out.output_tokens = usage.get("completion_tokens") or 0
-            out.prompt_tokens = usage.get("prompt_tokens")
-        elif err := d.get("error"):
-            msg = err.get("message", err) if isinstance(err, dict) else err
-            out.error_kind, out.error = "server_error", f"error event in stream: {str(msg)[:200]}"
-            return out
-    out.text = "".join(pieces)
-    return out
-
-
-def finish_record(rec: RequestRecord, times: list[float], reads: list[bytes], chat: bool) -> None:
+def finish_record(rec: RequestRecord, times: list[float], reads: list[bytes], chat: bool,
+                  keep_text: bool = True) -> None:
     """Fill ``rec`` from the raw reads of a 200 response whose stream ended cleanly."""
     if not reads:
         rec.error_kind, rec.error = "no_token", "empty response body"
         return
-    ps = parse_stream(times, reads, chat)
+    ps = parse_stream(times, reads, chat, keep_text)
     rec.chunk_times = ps.chunk_times
     rec.generated_text = ps.text
     rec.output_tokens = ps.output_tokens
@@ -245,10 +135,13 @@ class StreamClient:
         if self.session is not None:
             await self.session.close()
 
-    async def send(self, rec: RequestRecord, body: bytes, headers: dict[str, str] | None = None
-                   ) -> RequestRecord:
-        """POST ``body`` and stream the answer into ``rec`` (never raises, except
-        ``CancelledError``, after marking ``rec`` cancelled)."""
+    async def fetch(self, rec: RequestRecord, body: bytes, headers: dict[str, str] | None = None
+                    ) -> tuple[list[float], list[bytes]] | None:
+        """POST ``body`` and collect the answer's reads with their arrival stamps.
+
+        Returns ``(times, reads)`` for an HTTP 200 stream that ended cleanly (to be parsed
+        by ``finish_record``), else None with ``rec`` marked failed.  Never raises,
+        except ``CancelledError`` after marking ``rec`` cancelled."""
         assert self.session is not None
         times: list[float] = []
         reads: list[bytes] = []
@@ -260,9 +153,10 @@ class StreamClient:
                 rec.http_status = resp.status
                 if resp.status != 200:
                     detail = (await resp.content.read(300)).decode("utf-8", "replace")
+                    rec.end_time = perf_counter()
                     rec.error_kind = "http"
                     rec.error = f"HTTP {resp.status} {resp.reason or ''}: {detail}".strip()
-                    return rec
+                    return None
                 readany = resp.content.readany
                 while True:
                     data = await readany()
@@ -278,8 +172,53 @@ class StreamClient:
             rec.end_time = perf_counter()
             rec.error_kind, rec.error = classify_exception(exc, bool(reads))
             rec.bytes_received = sum(map(len, reads))
-            return rec
+            return None
         rec.end_time = perf_counter()
         rec.bytes_received = sum(map(len, reads))
-        finish_record(rec, times, reads, self.chat)
+        return times, reads
+
+    async def send(self, rec: RequestRecord, body: bytes, headers: dict[str, str] | None = None
+                   ) -> RequestRecord:
+        """``fetch`` and parse at once (warm-ups, readiness checks, tests)."""
+        raw = await self.fetch(rec, body, headers)
+        if raw is not None:
+            finish_record(rec, raw[0], raw[1], self.chat)
         return rec
+
+
+class DeferredParser:
+    """Parses finished streams in its own task, one per event-loop turn, so that sends
+    and arrival stamps of the other streams are never queued behind parsing work.
+
+    ``submit`` waits while ``maxsize`` streams are already waiting (bounded memory; a
+    lane blocked here shows up as send lag, i.e. as a client bottleneck)."""
+
+    def __init__(self, chat: bool, on_done: Callable[[RequestRecord], None], maxsize: int,
+                 keep_text: bool = True):
+        self.chat, self.on_done, self.keep_text = chat, on_done, keep_text
+        self.queue: asyncio.Queue = asyncio.Queue(max(1, maxsize))
+        self.task = asyncio.ensure_future(self._run())
+
+    async def submit(self, rec: RequestRecord, times: list[float], reads: list[bytes]) -> None:
+        await self.queue.put((rec, times, reads))
+
+    async def _run(self) -> None:
+        q, chat, on_done, keep = self.queue, self.chat, self.on_done, self.keep_text
+        while True:
+            rec, times, reads = await q.get()
+            try:
+                finish_record(rec, times, reads, chat, keep)
+                on_done(rec)
+            finally:
+                q.task_done()
+            await asyncio.sleep(0)  # let ready I/O run before the next stream
+
+    async def drain(self) -> None:
+        await self.queue.join()
+
+    async def close(self) -> None:
+        self.task.cancel()
+        try:
+            await self.task
+        except asyncio.CancelledError:
+            pass

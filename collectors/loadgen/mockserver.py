@@ -144,7 +144,7 @@ class MockServer:
         cfg = self.cfg
         chat = request.path.endswith("chat/completions")
         raw = await request.read()
-        if b'"mock"' in raw:
+        if b'"mock":' in raw:
             over = json.loads(raw).get("mock") or {}
             cfg = replace(cfg, **over)
         if self.fault_plan is not None:

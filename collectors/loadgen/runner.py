@@ -43,6 +43,9 @@ from .workers import ExecStats, LoadSpec, execute, run_workers
 
 
 class BenchSink(Protocol):
+    """``on_start(info)`` is also called, when the sink has it, once the dataset is
+    ready and just before the load starts."""
+
     def on_request(self, record: RequestRecord) -> None: ...
     def on_progress(self, done: int, total: int, snapshot: dict[str, Any]) -> None: ...
 
@@ -233,6 +236,9 @@ async def run_bench(config: BenchConfig, sink: BenchSink | None = None,
                         cfg.read_timeout, records, bodies, offsets, cfg.max_concurrency,
                         cfg.num_warmups, bodies[0], cfg.save_detailed)
         progress = Progress(sink, len(records), clock)
+        if sink is not None and hasattr(sink, "on_start"):
+            sink.on_start({"total": len(records), "tokenizer_source": ds.tokenizer_source,
+                           "prompt_salt": ds.prompt_salt, "clock": clock})
         if cfg.num_workers > 1:
             stats = await run_workers(spec, cfg.num_workers, progress.on_done, cancel)
             back = {r.index: r for r in progress.collected}  # pickled copies from workers

@@ -95,7 +95,9 @@ class LoopLagMonitor:
         return self.samples
 
 
-SendFn = Callable[[RequestRecord], Awaitable[RequestRecord]]
+# send(rec) -> True when rec is finished now (drive calls on_done), False when the
+# sender will call on_done itself later (deferred parsing).
+SendFn = Callable[[RequestRecord], Awaitable[bool]]
 
 
 async def _sleep_until(t: float, cancel: asyncio.Event | None = None) -> None:
@@ -128,11 +130,12 @@ async def drive(records: Sequence[RequestRecord], offsets: Sequence[float], t0: 
 
     async def one(rec: RequestRecord) -> None:
         try:
-            await send(rec)
+            done_now = await send(rec)
         except asyncio.CancelledError:
             on_done(rec)
             raise
-        on_done(rec)
+        if done_now:
+            on_done(rec)
 
     if closed_loop:
         it = iter(range(n))
@@ -148,7 +151,7 @@ async def drive(records: Sequence[RequestRecord], offsets: Sequence[float], t0: 
                 rec.sched_time = rec.dispatch_time = t0
                 rec.ready_time = max(t0, free)
                 await one(rec)
-                free = perf_counter()
+                free = rec.end_time or perf_counter()  # the slot was free at EOF
 
         lanes = [asyncio.ensure_future(lane()) for _ in range(min(max_concurrency or 1, n))]
         inflight.update(lanes)
@@ -163,7 +166,7 @@ async def drive(records: Sequence[RequestRecord], offsets: Sequence[float], t0: 
                     return
                 rec.ready_time = max(rec.sched_time, free)
                 await one(rec)
-                free = perf_counter()
+                free = rec.end_time or perf_counter()
 
         lanes = []
         if max_concurrency is not None:

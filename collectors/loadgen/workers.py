@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import perf_counter
 
-from .client import RequestRecord, StreamClient
+from .client import DeferredParser, RequestRecord, StreamClient
 from .schedule import LoopLagMonitor, drive
 
 
@@ -87,21 +87,28 @@ async def execute(spec: LoadSpec, on_done: Callable[[RequestRecord], None],
                 await asyncio.sleep(t0 - perf_counter())
         keep_text = spec.keep_text
 
-        async def send(rec: RequestRecord) -> RequestRecord:
+        parser = DeferredParser(spec.chat, on_done, spec.max_concurrency or 64, keep_text)
+
+        async def send(rec: RequestRecord) -> bool:
             rec.worker = worker
             h = dict(base)
             h["x-request-id"] = rec.request_id
-            await client.send(rec, spec.bodies[rec.index], h)
-            if not keep_text and rec.output_tokens:
-                rec.generated_text = ""
-            return rec
+            raw = await client.fetch(rec, spec.bodies[rec.index], h)
+            if raw is None:
+                return True
+            await parser.submit(rec, raw[0], raw[1])
+            return False
 
         monitor = LoopLagMonitor()
         monitor.start()
         cpu0 = time.process_time()
         stats.start = t0
-        await drive(spec.records, spec.offsets, t0, send, spec.max_concurrency, on_done,
-                    next_index=next_index, cancel=cancel)
+        try:
+            await drive(spec.records, spec.offsets, t0, send, spec.max_concurrency, on_done,
+                        next_index=next_index, cancel=cancel)
+            await parser.drain()
+        finally:
+            await parser.close()
         stats.end = perf_counter()
         stats.cpu_s = time.process_time() - cpu0
         stats.loop_lag = await monitor.stop()

@@ -88,11 +88,20 @@ async def test_cancel_keeps_partial_results():
     await srv.start()
     try:
         cancel = asyncio.Event()
+
+        class CancelAfter3:
+            n = 0
+
+            def on_request(self, rec):
+                self.n += 1
+                if self.n == 3:
+                    cancel.set()
+
+            def on_progress(self, done, total, snap):
+                pass
+
         cfg = args(srv.url, "--num-prompts", "40", "--max-concurrency", "2")
-        task = asyncio.ensure_future(run_bench(cfg, cancel=cancel))
-        await asyncio.sleep(0.8)
-        cancel.set()
-        r = await asyncio.wait_for(task, 10)
+        r = await asyncio.wait_for(run_bench(cfg, CancelAfter3(), cancel=cancel), 30)
     finally:
         await srv.stop()
     assert r.cancelled and r.result["iejtui"]["cancelled"]

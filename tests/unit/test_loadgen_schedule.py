@@ -78,7 +78,7 @@ async def test_lanes_cap_concurrency_and_measure_queueing():
         await asyncio.sleep(0.01)
         live -= 1
         r.end_time = perf_counter()
-        return r
+        return True
 
     done = []
     t0 = perf_counter()

@@ -117,3 +117,60 @@ def test_trailing_event_without_blank_line_is_accepted_if_json():
     reads = [tok("a"), b'data: {"choices": [{"text": "b"}]}']
     ps = parse_stream([1.0, 2.0], reads, chat=False)
     assert ps.chunk_times == [1.0, 2.0]
+
+
+def random_stream(rng, chat):
+    alphabet = ['a', ' ', '"', '\\', '\n', '{', '}', 'data: ', 'é', '漢', '\u2028', ',', ':']
+    cid = f"id-{rng.randint(0, 999)}"
+    events = []
+    if chat and rng.random() < 0.7:
+        events.append(ev({"id": cid, "choices": [{"index": 0, "delta": {"role": "assistant",
+                                                                          "content": ""}}]}))
+    n = rng.randint(0, 40)
+    for i in range(n):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 4)))
+        fin = "length" if i == n - 1 else None
+        c = {"index": 0, "logprobs": None, "finish_reason": fin}
+        if chat:
+            c["delta"] = {"content": text}
+        else:
+            c["text"] = text
+        events.append(ev({"id": cid, "object": "x", "created": 1, "model": "m",
+                          "choices": [c], "usage": None}))
+    if rng.random() < 0.8:
+        events.append(ev({"id": cid, "choices": [], "usage": {"prompt_tokens": 3,
+                                                              "completion_tokens": n}}))
+    if rng.random() < 0.1 and events:
+        events.insert(rng.randrange(len(events)), b'data: {"choices": [{"text": "x"\n\n')
+    if rng.random() < 0.8:
+        events.append(DONE)
+    body = b"".join(events)
+    cuts = sorted(rng.sample(range(1, len(body)), min(rng.randint(0, 5), len(body) - 1))) \
+        if len(body) > 1 else []
+    reads = [body[a:b] for a, b in zip([0] + cuts, cuts + [len(body)])]
+    return [0.1 * (i + 1) for i in range(len(reads))], reads
+
+
+@pytest.mark.parametrize("chat", [False, True])
+def test_fast_path_equals_generic_path_on_random_streams(chat, monkeypatch):
+    import random
+
+    from collectors.loadgen import sse
+
+    rng = random.Random(7)
+    streams = [random_stream(rng, chat) for _ in range(300)]
+    fast = [sse.parse_stream(t, r, chat) for t, r in streams]
+    monkeypatch.setattr(sse, "_fast", lambda *a: None)
+    slow = [sse.parse_stream(t, r, chat) for t, r in streams]
+    assert fast == slow
+    assert sum(1 for p in fast if p.error_kind == "bad_json") > 10
+
+
+def test_template_strips_constant_members_only():
+    from collectors.loadgen.sse import make_template
+
+    p = b'{"id":"a","choices":[{"index":0,"text":"x\\"y","logprobs":null,"finish_reason":null}]}'
+    tpl = make_template(p, json.loads(p), chat=False)
+    assert tpl[1] == b'{"choices":[{"text":' and tpl[3] == b"}]}"
+    p = b'{"id":"a","choices":[{"index":0,"text":"x"}],"usage":{"completion_tokens":1}}'
+    assert make_template(p, json.loads(p), chat=False) is None  # usage must not be dropped
