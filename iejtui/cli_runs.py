@@ -124,6 +124,9 @@ def register(main: click.Group) -> None:
             return
         s = st["service"]
         click.echo(f"service  pid {s['pid']}, up {fmt.duration(time.time() - s['started_at'])}, {s['journal']}")
+        if st.get("write_error"):
+            click.echo(f"journal  NOT RECORDING: cannot write journal.db ({st['write_error']}); "
+                       "free space or fix permissions — samples are held in memory meanwhile")
         gpus = st["gpus"]
         if isinstance(gpus, dict):
             click.echo(f"gpus     {gpus.get('reason') or 'none'}")

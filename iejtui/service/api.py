@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sqlite3
 import struct
 from typing import TYPE_CHECKING
 
@@ -38,12 +39,18 @@ async def guard(request: web.Request, handler):
         return web.json_response({"error": str(exc), "user_error": True}, status=400)
     except web.HTTPException:
         raise
+    except sqlite3.Error as exc:  # disk full, read-only, I/O error: say it plainly
+        service = request.app["service"]
+        service.write_error = str(exc)
+        return web.json_response({"error": f"cannot write {service.paths.db}: {exc} "
+                                           f"(free space or fix the filesystem, then retry)"}, status=507)
     except Exception as exc:  # report, never crash the service
         return web.json_response({"error": f"internal error: {type(exc).__name__}: {exc}"}, status=500)
 
 
 def build_app(service: "Service", on_stop) -> web.Application:
     app = web.Application(middlewares=[guard], client_max_size=1 << 20)
+    app["service"] = service
     routes = web.RouteTableDef()
 
     async def body(request: web.Request) -> dict:

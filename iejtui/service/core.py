@@ -11,6 +11,7 @@ import logging
 import os
 import platform
 import socket
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -49,7 +50,8 @@ class Service:
         self._http: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task] = []
         self._stopping = asyncio.Event()
-        self._scrape_inflight: set[str] = set()
+        self._inflight: dict[str, asyncio.Task] = {}  # background scrapes and probes by key
+        self.write_error: str | None = None
         self.benches: dict[int, Any] = {}  # run id -> BenchJob
 
     # ---- plumbing ----------------------------------------------------------------------
@@ -89,9 +91,10 @@ class Service:
         if stop_engines:
             await asyncio.gather(*(self.stop_engine(h.name) for h in list(self.engines.values()) if not h.final),
                                  return_exceptions=True)
-        for t in self._tasks:
+        pending = self._tasks + list(self._inflight.values())
+        for t in pending:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*pending, return_exceptions=True)
         await self.gpus.close()
         await self.event(None, "service", "service stopped")
         if self.scraper:
@@ -331,10 +334,12 @@ class Service:
                     continue
             if h.status == "starting" and now - h.last_probe >= 0.5:
                 h.last_probe = now
-                await self._probe(h)
+                self._spawn(f"probe:{h.name}", self._probe(h))
 
     async def _probe(self, h: EngineHandle) -> None:
         state = await h.adapter.probe_ready(self._http, h.url)
+        if h.final or h.status != "starting":
+            return  # it died or was stopped while we asked
         if state.ready:
             h.status, h.phase = "ready", "ready"
             versions = self._versions()
@@ -377,22 +382,37 @@ class Service:
                 delay = 0
             await asyncio.sleep(delay)
 
+    def _spawn(self, key: str, coro) -> None:
+        """Run ``coro`` in the background unless the previous one for ``key`` still runs:
+        a slow or hung target never delays the others, and never overlaps itself."""
+        if key in self._inflight:
+            coro.close()
+            return
+        task = asyncio.create_task(coro, name=key)
+        self._inflight[key] = task
+        task.add_done_callback(lambda t: self._inflight.pop(key, None))
+
     async def _sample_once(self) -> None:
-        targets = [h for h in self.engines.values() if h.status == "ready" and not h.stopping
-                   and h.adapter.metrics_path and h.name not in self._scrape_inflight]
-        await asyncio.gather(*(self._scrape(h) for h in targets), self.gpus.tick())
-        for h in self.engines.values():  # attached engines: come back to life or go stale
-            if not h.owned and h.status == "starting" and time.time() - h.last_probe >= 1:
-                h.last_probe = time.time()
-                await self._probe(h)
-        await self.db(self.writer.flush)
+        now = time.time()
+        for h in self.engines.values():
+            if h.status == "ready" and not h.stopping and h.adapter.metrics_path:
+                self._spawn(f"scrape:{h.name}", self._scrape(h))
+            elif not h.owned and h.status == "starting" and now - h.last_probe >= 1:
+                h.last_probe = now  # attached engines: come back to life
+                self._spawn(f"probe:{h.name}", self._probe(h))
+        self._spawn("gpu", self.gpus.tick())
+        try:
+            wrote = await self.db(self.writer.flush)
+            if self.write_error and wrote:
+                log.warning("journal writes work again")
+                self.write_error = None
+        except sqlite3.Error as exc:  # disk full, I/O error: keep running, say so, retry next tick
+            if self.write_error != str(exc):
+                log.error("cannot write journal.db: %s", exc)
+            self.write_error = str(exc)
 
     async def _scrape(self, h: EngineHandle) -> None:
-        self._scrape_inflight.add(h.name)
-        try:
-            res = await h.adapter.collect(self.scraper, h.url)
-        finally:
-            self._scrape_inflight.discard(h.name)
+        res = await h.adapter.collect(self.scraper, h.url)
         if res.frame is not None:
             await self.db(self.writer.add_frames, h.run_id, [res.frame])
             h.last_scrape_ok = res.frame.ts
@@ -414,6 +434,7 @@ class Service:
                         "journal_mode": self.writer.journal_mode if self.writer else None,
                         "version": __version__, "socket": str(self.paths.socket)},
             "engines": [h.public() for h in self.engines.values() if not h.final],
+            "write_error": self.write_error,
             "gpus": self.gpus.status(),
         }
 

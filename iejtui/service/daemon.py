@@ -18,6 +18,28 @@ from iejtui.errors import ServiceError, UserError
 from iejtui.paths import JournalPaths
 
 
+MIN_FREE_BYTES = 2 * 1024 * 1024
+
+
+def _preflight(paths: JournalPaths) -> None:
+    """Refuse clearly, before anything starts, a journal the service could not write."""
+    probe = paths.root if paths.root.exists() else paths.root.parent
+    if not os.access(probe, os.W_OK):
+        try:
+            st = os.statvfs(probe)
+            ro = bool(st.f_flag & os.ST_RDONLY)
+        except OSError:
+            ro = False
+        what = "is on a read-only filesystem" if ro else "is not writable"
+        raise UserError(f"{probe} {what}: the service must write journal.db there "
+                        f"(read commands still work; record into a writable copy)")
+    st = os.statvfs(probe)
+    free = st.f_bavail * st.f_frsize
+    if free < MIN_FREE_BYTES:
+        raise UserError(f"the filesystem of {probe} is full ({free // 1024} KiB free): "
+                        f"free some space before recording into this journal")
+
+
 def _prepare_runtime(paths: JournalPaths) -> None:
     try:
         paths.root.mkdir(parents=True, exist_ok=True)
@@ -107,6 +129,7 @@ def service_running(paths: JournalPaths) -> bool:
 
 def spawn_service(paths: JournalPaths, timeout: float = 30.0) -> int:
     """Start the service detached (own session) and wait until its socket answers."""
+    _preflight(paths)
     _prepare_runtime(paths)
     from iejtui.config import load_config
     load_config(paths.config)  # a broken iejtui.toml is reported here, not in a log

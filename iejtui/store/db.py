@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -52,10 +53,21 @@ def open_reader_connection(path: Path) -> sqlite3.Connection:
                             f"start an engine with `iejtui engine start NAME` or the service with `iejtui service start`")
         raise UserError(f"no journal at {path.parent}: run `iejtui init {path.parent}` or pass --journal DIR")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=10)
-        conn.execute("PRAGMA busy_timeout=10000")
-        conn.execute("PRAGMA query_only=1")
-        check_readable(conn, str(path))
+        return _reader(path, "mode=ro")
     except sqlite3.DatabaseError as exc:
+        if not os.access(path.parent, os.W_OK):
+            # A WAL journal on read-only media (a mounted copy, a snapshot): nobody writes
+            # it, so SQLite may skip its shared-memory index and locks.
+            try:
+                return _reader(path, "mode=ro&immutable=1")
+            except sqlite3.DatabaseError:
+                pass
         raise UserError(f"cannot read {path}: {exc}") from None
+
+
+def _reader(path: Path, params: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"file:{path}?{params}", uri=True, check_same_thread=False, timeout=10)
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA query_only=1")
+    check_readable(conn, str(path))
     return conn

@@ -23,6 +23,7 @@ from iejtui.store import codec
 from iejtui.store.db import labels_json, open_writer_connection
 
 SEAL_SPAN_S = 300.0
+MAX_PENDING = 20_000  # queued rows kept while journal.db cannot be written (disk full)
 # Series stored at 1e-3 resolution instead of 1e-6: GPU activity percentages and rates.
 COARSE_PREFIXES = ("gpu.",)
 
@@ -125,19 +126,29 @@ class Writer:
         ticks, events, reqs = self._pending_ticks, self._pending_events, self._pending_requests
         self._pending_ticks, self._pending_events, self._pending_requests = [], [], []
         if ticks or events or reqs:
-            with self.conn:
-                if ticks:
-                    self.conn.executemany(
-                        "INSERT OR REPLACE INTO recent (frame_id, ts, payload) VALUES (?, ?, ?)", ticks)
-                    for fid, ts, _ in ticks:
-                        first, last = self._span.get(fid, (ts, ts))
-                        self._span[fid] = (min(first, ts), max(last, ts))
-                if events:
-                    self.db["events"].insert_all(events)
-                if reqs:
-                    self.db["requests"].insert_all(reqs, replace=True)
+            try:
+                self._write(ticks, events, reqs)
+            except sqlite3.Error:
+                # Disk full or I/O error: keep the batch (bounded) for the next flush.
+                self._pending_ticks = (ticks + self._pending_ticks)[-MAX_PENDING:]
+                self._pending_events = (events + self._pending_events)[-MAX_PENDING:]
+                self._pending_requests = (reqs + self._pending_requests)[-MAX_PENDING:]
+                raise
         self.seal()
-        return len(ticks)
+        return len(ticks) + len(events) + len(reqs)
+
+    def _write(self, ticks, events, reqs) -> None:
+        with self.conn:
+            if ticks:
+                self.conn.executemany(
+                    "INSERT OR REPLACE INTO recent (frame_id, ts, payload) VALUES (?, ?, ?)", ticks)
+            if events:
+                self.db["events"].insert_all(events)
+            if reqs:
+                self.db["requests"].insert_all(reqs, replace=True)
+        for fid, ts, _ in ticks:  # only once committed
+            first, last = self._span.get(fid, (ts, ts))
+            self._span[fid] = (min(first, ts), max(last, ts))
 
     # ---- sealing -----------------------------------------------------------------------
     def seal(self, force: bool = False, run_id: int | None = None) -> int:

@@ -1,0 +1,95 @@
+"""The Textual app: top-level screens as modes, global keys, the command palette.
+
+``run_app(paths)`` is what the CLI calls; ``make_app(paths, clock=...)`` is the factory the
+tests use (a frozen clock makes snapshots deterministic). Quitting stops nothing: engines,
+benchmarks and recording live in the service.
+
+A new top-level screen (Benchmark, Journal) plugs in with one ``NAV`` entry: a mode name,
+its key, its title and a factory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from iejtui.paths import JournalPaths
+from iejtui.ui.screens.dashboard import DashboardScreen
+from iejtui.ui.screens.engines import EnginesScreen
+from iejtui.ui.screens.help import HelpScreen
+from iejtui.ui.screens.run_view import RunScreen
+from iejtui.ui.screens.runs import RunsScreen
+from iejtui.ui.widgets.panels import EnginePanelView
+
+#: top-level screens: (mode, key, title, factory)
+NAV: tuple[tuple[str, str, str, Callable[[], Screen]], ...] = (
+    ("dashboard", "d", "Dashboard", DashboardScreen),
+    ("runs", "r", "Runs", RunsScreen),
+    ("engines", "e", "Engines", EnginesScreen),
+)
+
+
+class IejtuiApp(App):
+    """iejtui: GPUs, engines and runs of one journal."""
+
+    TITLE = "iejtui"
+    CSS_PATH = "app.tcss"
+    MODES = {mode: factory for mode, _, _, factory in NAV}
+    DEFAULT_MODE = "dashboard"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
+    BINDINGS = [
+        *(Binding(key, f"switch_mode('{mode}')", title, tooltip=f"Show the {title} screen")
+          for mode, key, title, _ in NAV),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and what the figures mean"),
+        Binding("q", "quit", "Quit", tooltip="Leave the TUI; engines and recording keep running"),
+    ]
+
+    def __init__(self, paths: JournalPaths, clock: Callable[[], float] = time.time, refresh_s: float = 1.0):
+        super().__init__()
+        self.paths = paths
+        self.clock = clock
+        self.refresh_s = refresh_s
+        self.sub_title = str(paths.root)
+
+    def now(self) -> float:
+        return self.clock()
+
+    # ---- actions ------------------------------------------------------------------------------
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def open_run(self, run_id: int) -> None:
+        """Show run ``run_id`` in the history view (over the current mode's screen)."""
+        self.push_screen(RunScreen(run_id))
+
+    def on_engine_panel_view_open(self, message: EnginePanelView.Open) -> None:
+        self.open_run(message.run_id)
+
+    # ---- command palette: every binding of the screen and the app ------------------------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            b = active.binding
+            if not b.description or b.action in seen or b.action == "command_palette":
+                continue
+            seen.add(b.action)
+            shown = b.key_display or self.get_key_display(b)
+            yield SystemCommand(f"{b.description}", f"{b.tooltip or b.description} (key: {shown})",
+                                partial(self.run_action, b.action, active.node))
+
+
+def make_app(paths: JournalPaths, clock: Callable[[], float] = time.time, refresh_s: float = 1.0) -> IejtuiApp:
+    return IejtuiApp(paths, clock=clock, refresh_s=refresh_s)
+
+
+def run_app(paths: JournalPaths) -> None:
+    """Open the dashboard on ``paths`` (the CLI has started the service already)."""
+    make_app(paths).run()

@@ -1,0 +1,88 @@
+"""A screen's read path to journal.db: its own read-only connection and snapshot cache.
+
+Calls run on a worker thread (never the UI thread); one feed serves one screen and is
+never used by two threads at once (the screen re-arms its timer only after a refresh
+completed, so refreshes cannot overlap).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from iejtui.config import load_config
+from iejtui.errors import UserError
+from iejtui.paths import JournalPaths
+from iejtui.store import Reader
+from iejtui.viewmodel import SnapshotCache, dashboard_snapshot, run_history
+from iejtui.viewmodel.models import RunRow, Snapshot
+from iejtui.viewmodel.runs import run_headline, run_rows
+from iejtui.viewmodel.windows import Window, extend, run_bounds
+
+LIVE_POINTS = 400  # live plots: no downsampling up to this many samples per line
+HISTORY_POINTS = 240
+
+
+def scrape_interval(paths: JournalPaths) -> float:
+    try:
+        return load_config(paths.config).service.scrape_interval
+    except UserError:
+        return 1.0
+
+
+class Feed:
+    def __init__(self, paths: JournalPaths, clock: Callable[[], float]):
+        self.paths = paths
+        self.clock = clock
+        self.cache = SnapshotCache()
+        self.interval_s = scrape_interval(paths)
+        self._reader: Reader | None = None
+        self.error: str | None = None
+
+    def reader(self) -> Reader | None:
+        """The read-only connection, opened on first use (None while journal.db is missing)."""
+        if self._reader is None:
+            try:
+                self._reader = Reader(self.paths.db)
+                self.error = None
+            except UserError as exc:
+                self.error = str(exc)
+        return self._reader
+
+    def live(self, window_s: float) -> Snapshot | None:
+        reader = self.reader()
+        if reader is None:
+            return None
+        return dashboard_snapshot(reader, self.clock(), window_s, cache=self.cache, max_points=LIVE_POINTS,
+                                  interval_s=self.interval_s)
+
+    def run(self, run_id: int) -> dict | None:
+        reader = self.reader()
+        return None if reader is None else reader.run(run_id)
+
+    def bounds(self, run: dict) -> tuple[float, float]:
+        return run_bounds(self.reader(), run, self.clock())
+
+    def history(self, run_id: int, window: Window, follow: bool) -> tuple[Snapshot, Window, dict]:
+        """The run over ``window``; a window at the end of a live run follows its growth."""
+        reader = self.reader()
+        run = reader.run(run_id)
+        start, end = run_bounds(reader, run, self.clock())
+        window = extend(window, end) if follow else window
+        cache = self.cache if follow and window.span <= 3600 else None
+        snap = run_history(reader, run_id, window.t0, window.t1, HISTORY_POINTS if cache is None else LIVE_POINTS,
+                           cache=cache, interval_s=self.interval_s)
+        return snap, window, run
+
+    def runs(self, headlines: dict[int, str]) -> list[RunRow]:
+        reader = self.reader()
+        return [] if reader is None else run_rows(reader, self.clock(), headlines)
+
+    def headline(self, run_id: int) -> str:
+        reader = self.reader()
+        run = reader.run(run_id) if reader else None
+        return run_headline(reader, run, self.clock()) if run else ""
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None

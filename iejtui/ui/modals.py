@@ -1,0 +1,135 @@
+"""Modal dialogs: start an engine (a profile or an ad-hoc command), confirm a stop."""
+
+from __future__ import annotations
+
+import shlex
+
+from textual import on
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from iejtui.config import ENGINE_KINDS, EngineProfile
+
+ADHOC = "__adhoc__"
+
+
+def start_payload(profile: str, name: str, kind: str, command: str, url: str) -> dict:
+    """The service's POST /v1/engines body for the dialog's fields (raises ValueError)."""
+    name = name.strip()
+    if profile != ADHOC:
+        return {"name": name or profile, "profile": profile}
+    if not name:
+        raise ValueError("give the engine a name")
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise ValueError(f"command: {exc}") from None
+    url = url.strip()
+    if not argv and not url:
+        raise ValueError("give a command to launch, or a URL to attach to")
+    if not argv:
+        return {"name": name, "kind": kind, "url": url, "attach": True}
+    body = {"name": name, "kind": kind, "argv": argv}
+    if url:
+        body["url"] = url
+    return body
+
+
+class StartEngineModal(ModalScreen[dict | None]):
+    """Pick a profile from iejtui.toml, or type a command line (or a URL to attach to)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Start")]
+    DEFAULT_CSS = """
+    StartEngineModal { align: center middle; }
+    StartEngineModal > Vertical {
+        width: 76; max-width: 100%; height: auto; padding: 1 2;
+        border: round $accent; background: $surface;
+    }
+    StartEngineModal Label { color: $text-muted; margin-top: 1; }
+    StartEngineModal #error { color: $error; height: auto; }
+    StartEngineModal Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
+    StartEngineModal Button { margin-left: 2; }
+    StartEngineModal .-adhoc-only { display: none; }
+    StartEngineModal.-adhoc .-adhoc-only { display: block; }
+    """
+
+    def __init__(self, profiles: dict[str, EngineProfile], error: str | None = None):
+        super().__init__()
+        self.profiles = profiles
+        self.initial_error = error
+
+    def compose(self):
+        options = [(f"{n}  ({p.kind}: {' '.join(p.argv)[:48] or p.url})", n) for n, p in self.profiles.items()]
+        options.append(("ad-hoc command or URL…", ADHOC))
+        with Vertical():
+            yield Static("[b]Start an engine[/b]   [$text-muted]ctrl+s starts · esc cancels[/]")
+            yield Label("profile (iejtui.toml)")
+            yield Select(options, value=options[0][1], allow_blank=False, id="profile")
+            yield Label("name")
+            yield Input(placeholder="engine name (default: the profile's)", id="name")
+            yield Label("kind", classes="-adhoc-only")
+            yield Select([(k, k) for k in ENGINE_KINDS], value="vllm", allow_blank=False, id="kind",
+                         classes="-adhoc-only")
+            yield Label("command (argv; shell quoting)", classes="-adhoc-only")
+            yield Input(placeholder="vllm serve /models/x --port 8000", id="command", classes="-adhoc-only")
+            yield Label("url (optional; alone: attach to a running engine)", classes="-adhoc-only")
+            yield Input(placeholder="http://127.0.0.1:8000", id="url", classes="-adhoc-only")
+            yield Static(self.initial_error or "", id="error", markup=False)
+            with Horizontal():
+                yield Button("Cancel", id="cancel")
+                yield Button("Start", id="start", variant="primary")
+
+    def on_mount(self) -> None:
+        for box in self.query(Input):
+            box.cursor_blink = False  # no redraw twice a second over SSH
+        self._sync()
+        self.query_one("#profile", Select).focus()
+
+    @on(Select.Changed, "#profile")
+    def _sync(self) -> None:
+        adhoc = self.query_one("#profile", Select).value == ADHOC
+        self.set_class(adhoc, "-adhoc")
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#start")
+    @on(Input.Submitted)
+    def action_submit(self) -> None:
+        q = self.query_one
+        try:
+            body = start_payload(str(q("#profile", Select).value), q("#name", Input).value,
+                                 str(q("#kind", Select).value), q("#command", Input).value, q("#url", Input).value)
+        except ValueError as exc:
+            q("#error", Static).update(str(exc))
+            return
+        self.dismiss(body)
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """A yes/no question answered from the keyboard (y / n, enter / esc)."""
+
+    BINDINGS = [Binding("y,enter", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+    DEFAULT_CSS = """
+    ConfirmModal { align: center middle; }
+    ConfirmModal > Vertical {
+        width: 60; max-width: 100%; height: auto; padding: 1 2;
+        border: round $warning; background: $surface;
+    }
+    ConfirmModal .hint { color: $text-muted; margin-top: 1; }
+    """
+
+    def __init__(self, question: str):
+        super().__init__()
+        self.question = question
+
+    def compose(self):
+        with Vertical():
+            yield Static(self.question, markup=False)
+            yield Static("y / enter: yes    n / esc: no", classes="hint")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

@@ -1,0 +1,1 @@
+"""Screens: dashboard, runs, run (history), engines, help."""

@@ -1,0 +1,113 @@
+"""The live dashboard: what the GPUs and engines do now, refreshed at the data's rate."""
+
+from __future__ import annotations
+
+import time
+
+from textual import work
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Header
+
+from iejtui.ui.feed import Feed
+from iejtui.ui.widgets.snapshot_view import SnapshotView
+from iejtui.viewmodel.models import Snapshot
+from iejtui.viewmodel.text import span
+
+WINDOWS = (60.0, 300.0, 900.0, 3600.0)
+
+
+class DashboardScreen(Screen):
+    """GPU panels, engine panels, time plots and the event log over the last few minutes."""
+
+    AUTO_FOCUS = "SnapshotView"  # arrows and page keys scroll the whole dashboard
+    BINDINGS = [
+        Binding("w", "window", "Window", tooltip="Cycle the plotted window: 1 min, 5 min, 15 min, 1 h"),
+        Binding("p", "pause", "Pause", tooltip="Freeze the display (recording goes on)"),
+        Binding("tab", "app.focus_next", "Next panel", show=False),
+        Binding("shift+tab", "app.focus_previous", "Previous panel", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.window_s = WINDOWS[1]
+        self.paused = False
+        self.feed: Feed | None = None
+        self.refresh_cost_s: list[float] = []
+        self._timer: Timer | None = None
+        self._busy = False
+
+    def compose(self):
+        yield Header()
+        yield SnapshotView(id="view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.feed = Feed(self.app.paths, self.app.clock)
+        self._title()
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        if self.feed is not None and not self._busy and self._timer is None:
+            self.load()
+
+    def on_screen_suspend(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def on_unmount(self) -> None:
+        if self.feed is not None:
+            self.feed.close()
+
+    def _title(self) -> None:
+        state = "paused" if self.paused else "live"
+        self.sub_title = f"{state} · last {span(self.window_s)}"
+
+    # ---- refresh loop: one read at a time, re-armed when it is done ----------------------------
+    def load(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if self._busy or self.paused:
+            return
+        self._busy = True
+        self._read(self.window_s)
+
+    @work(thread=True, exit_on_error=False, group="dashboard")
+    def _read(self, window_s: float) -> None:
+        t = time.perf_counter()
+        try:
+            snap = self.feed.live(window_s)
+            error = None
+        except Exception as exc:  # the screen must keep going whatever one read does
+            snap, error = None, f"{type(exc).__name__}: {exc}"
+        cost = time.perf_counter() - t
+        self.app.call_from_thread(self._apply, snap, error or self.feed.error, cost)
+
+    def _apply(self, snap: Snapshot | None, error: str | None, cost: float) -> None:
+        self._busy = False
+        self.refresh_cost_s = (self.refresh_cost_s + [cost])[-60:]
+        if snap is not None:
+            self.query_one(SnapshotView).show(snap)
+        elif error:
+            self.notify(error, title="journal", severity="warning", timeout=5)
+        if self.is_current and not self.paused:
+            self._timer = self.set_timer(self.app.refresh_s, self.load)
+
+    # ---- actions -----------------------------------------------------------------------------
+    def action_window(self) -> None:
+        i = WINDOWS.index(self.window_s) if self.window_s in WINDOWS else 0
+        self.window_s = WINDOWS[(i + 1) % len(WINDOWS)]
+        self._title()
+        self.load()
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self._title()
+        if not self.paused:
+            self.load()
+        elif self._timer is not None:
+            self._timer.stop()
+            self._timer = None

@@ -1,0 +1,154 @@
+"""One run over any window of its life, drawn by the dashboard's widgets (replay)."""
+
+from __future__ import annotations
+
+import time
+
+from textual import work
+from textual.binding import Binding
+from textual.content import Content
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Header, Static
+
+from iejtui.ui.feed import Feed
+from iejtui.ui.widgets.snapshot_view import SnapshotView
+from iejtui.viewmodel.models import Snapshot
+from iejtui.viewmodel.text import clock, span
+from iejtui.viewmodel.windows import LIVE, ZOOMS, Window, seek, zoom
+
+
+def run_info(run: dict, w: Window) -> Content:
+    """One line: run, kind, status, lifetime, the window shown."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run["started_at"]))
+    end = run.get("ended_at")
+    dur = span((end or w.end) - run["started_at"])
+    status_style = {"ready": "$success", "crashed": "$error", "failed": "$error",
+                    "interrupted": "$warning", "starting": "$warning"}.get(run["status"], "$text-muted")
+    where = "whole run" if w.whole else f"{clock(w.t0)} → {clock(w.t1)} ({span(w.span)})"
+    parts = [(f"r{run['id']} ", "bold"), (run["name"], "bold $accent"), f"  {run['kind']}",
+             (f" {run.get('engine_kind')}" if run.get("engine_kind") else "", "$text-muted"), "  ",
+             (run["status"], status_style), ("  since " if end is None else "  ", "$text-muted"),
+             f"{when} · {dur}", ("   window ", "$text-muted"), (where, "bold")]
+    if run.get("reason"):
+        parts += [("   ", ""), (run["reason"], "$text-muted")]
+    return Content.assemble(*parts)
+
+
+class RunScreen(Screen):
+    """History of a run: zoom (last 5 min, 1 h, whole run) and seek through its life."""
+
+    AUTO_FOCUS = "SnapshotView"  # arrows and page keys scroll the whole dashboard
+    BINDINGS = [
+        Binding("escape", "back", "Back", tooltip="Return to the previous screen"),
+        Binding("1", "zoom(0)", "5 min", tooltip="Show 5 minutes (ending at the window's end)"),
+        Binding("2", "zoom(1)", "1 h", tooltip="Show 1 hour (ending at the window's end)"),
+        Binding("3", "zoom(2)", "Whole run", tooltip="Show the run from start to end"),
+        Binding("left", "seek(-1)", "Earlier", priority=True, key_display="←",
+                tooltip="Move the window back by half its width"),
+        Binding("right", "seek(1)", "Later", priority=True, key_display="→",
+                tooltip="Move the window forward by half its width"),
+        Binding("home", "edge(-1)", "Start", priority=True, tooltip="Jump to the run's start"),
+        Binding("end", "edge(1)", "End", priority=True, tooltip="Jump to the run's end (follows a live run)"),
+    ]
+
+    def __init__(self, run_id: int):
+        super().__init__()
+        self.run_id = run_id
+        self.window: Window | None = None
+        self.run: dict | None = None
+        self.feed: Feed | None = None
+        self._timer: Timer | None = None
+        self._busy = False
+        self._pending = False
+        self.load_cost_s: float | None = None
+
+    def compose(self):
+        yield Header()
+        yield Static("", id="run-info")
+        yield SnapshotView(id="view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.feed = Feed(self.app.paths, self.app.clock)
+        self.sub_title = f"run r{self.run_id}"
+        self.load()
+
+    def on_unmount(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        if self.feed is not None:
+            self.feed.close()
+
+    @property
+    def following(self) -> bool:
+        return bool(self.run and self.run["status"] in LIVE and self.run.get("ended_at") is None
+                    and self.window is not None and self.window.at_end)
+
+    def load(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if self._busy:
+            self._pending = True
+            return
+        self._busy = True
+        self._read(self.window)
+
+    @work(thread=True, exit_on_error=False, group="history")
+    def _read(self, window: Window | None) -> None:
+        t = time.perf_counter()
+        try:
+            if window is None:
+                run = self.feed.run(self.run_id)
+                if run is None:
+                    raise LookupError(f"no run r{self.run_id} in this journal")
+                start, end = self.feed.bounds(run)
+                window = zoom(start, end, None)
+            follow = window.at_end
+            snap, window, run = self.feed.history(self.run_id, window, follow)
+            error = None
+        except Exception as exc:
+            snap, run, error = None, None, f"{type(exc).__name__}: {exc}"
+        self.app.call_from_thread(self._apply, snap, window, run, error, time.perf_counter() - t)
+
+    def _apply(self, snap: Snapshot | None, window: Window | None, run: dict | None, error: str | None,
+               cost: float) -> None:
+        self._busy = False
+        self.load_cost_s = cost
+        if error:
+            self.notify(error, title=f"run r{self.run_id}", severity="error")
+        if snap is not None:
+            self.run, self.window = run, window
+            self.query_one("#run-info", Static).update(run_info(run, window))
+            self.query_one(SnapshotView).show(snap)
+            self.sub_title = f"r{run['id']} {run['name']}" + (" · following" if self.following else "")
+        if self._pending:
+            self._pending = False
+            self.load()
+        elif self.following:
+            self._timer = self.set_timer(self.app.refresh_s, self.load)
+
+    # ---- actions ------------------------------------------------------------------------------
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_zoom(self, index: int) -> None:
+        if self.window is None:
+            return
+        w = self.window
+        self.window = zoom(w.start, w.end, ZOOMS[index][1], w.t1)
+        self.load()
+
+    def action_seek(self, direction: int) -> None:
+        if self.window is not None and not self.window.whole:
+            self.window = seek(self.window, direction)
+            self.load()
+
+    def action_edge(self, direction: int) -> None:
+        if self.window is None:
+            return
+        w = self.window
+        anchor = w.start + w.span if direction < 0 else w.end
+        self.window = zoom(w.start, w.end, None if w.whole else w.span, anchor)
+        self.load()

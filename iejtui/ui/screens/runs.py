@@ -1,0 +1,210 @@
+"""All runs of the journal: filter, multi-select, open one in the history view."""
+
+from __future__ import annotations
+
+import time
+
+from textual import on, work
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from iejtui.ui.widgets.cells import cell
+from iejtui.ui.feed import Feed
+from iejtui.viewmodel.models import RunRow
+from iejtui.viewmodel.text import span
+
+COLUMNS = (("sel", " "), ("id", "run"), ("kind", "kind"), ("name", "name"), ("status", "status"),
+           ("started", "started"), ("duration", "duration"), ("tags", "tags"), ("headline", "headline"))
+STATUS_STYLE = {"ready": "$success", "starting": "$warning", "crashed": "$error", "failed": "$error",
+                "interrupted": "$warning", "stopped": "dim"}
+RELOAD_S = 2.0
+LIVE = ("starting", "ready", "running")  # headline figures come once a run has ended
+
+
+def cells(row: RunRow, selected: bool) -> dict:
+    when = time.strftime("%m-%d %H:%M:%S", time.localtime(row.started_at))
+    return {
+        "sel": cell("●", "$accent") if selected else " ",
+        "id": f"r{row.id}", "kind": row.kind, "name": cell(row.name, "bold"),
+        "status": cell(row.status, STATUS_STYLE.get(row.status, "")),
+        "started": when, "duration": span(row.duration_s),
+        "headline": cell(row.headline, "$text-muted" if not row.headline else ""),
+        "tags": ", ".join(row.tags),
+    }
+
+
+class RunsScreen(Screen):
+    """Every run: kind, name, status, start, duration, headline figures, tags."""
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter runs by name, kind, status or tag"),
+        Binding("space", "toggle", "Select", tooltip="Select or unselect the run under the cursor"),
+        Binding("enter", "open", "Open", tooltip="Open the run under the cursor in the history view"),
+        Binding("a", "select_all", "Select all", tooltip="Select every run the filter shows"),
+        Binding("escape", "clear", "Clear", tooltip="Clear the filter, then the selection"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.feed: Feed | None = None
+        self.rows: list[RunRow] = []
+        self.selected: set[int] = set()
+        self.headlines: dict[int, str] = {}
+        self._shown: dict[int, dict] = {}
+        self._timer: Timer | None = None
+        self._busy = False
+
+    def compose(self):
+        yield Header()
+        yield Input(placeholder="filter: name, kind, status, tag…  (/ to focus, esc to clear)", id="filter")
+        yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="runs-info")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.feed = Feed(self.app.paths, self.app.clock)
+        self.query_one("#filter", Input).cursor_blink = False  # no redraw twice a second over SSH
+        table = self.query_one(DataTable)
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        table.focus()
+        self.sub_title = "runs"
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        if self.feed is not None and self._timer is None and not self._busy:
+            self.load()
+
+    def on_screen_suspend(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def on_unmount(self) -> None:
+        if self.feed is not None:
+            self.feed.close()
+
+    @property
+    def selected_run_ids(self) -> list[int]:
+        """The selected runs, newest first (for features that act on several runs)."""
+        return [r.id for r in self.rows if r.id in self.selected]
+
+    # ---- loading ----------------------------------------------------------------------------
+    def load(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if not self._busy:
+            self._busy = True
+            self._read()
+
+    @work(thread=True, exit_on_error=False, group="runs")
+    def _read(self) -> None:
+        try:
+            rows = self.feed.runs(self.headlines)
+            todo = [r for r in rows if r.kind == "engine" and r.id not in self.headlines
+                    and r.status not in LIVE][:8]
+            for r in todo:  # a few per pass: the table shows at once, figures fill in
+                self.headlines[r.id] = self.feed.headline(r.id)
+            if todo:
+                rows = self.feed.runs(self.headlines)
+            error = self.feed.error
+        except Exception as exc:
+            rows, error = None, f"{type(exc).__name__}: {exc}"
+        self.app.call_from_thread(self._apply, rows, error)
+
+    def _apply(self, rows: list[RunRow] | None, error: str | None) -> None:
+        self._busy = False
+        if rows is not None:
+            self.rows = rows
+            self._refresh_table()
+        elif error:
+            self.notify(error, title="runs", severity="warning")
+        if self.is_current:
+            self._timer = self.set_timer(RELOAD_S, self.load)
+
+    def _visible(self) -> list[RunRow]:
+        text = self.query_one("#filter", Input).value.strip()
+        return [r for r in self.rows if r.matches(text)]
+
+    def _refresh_table(self) -> None:
+        table = self.query_one(DataTable)
+        visible = self._visible()
+        keys = [str(r.id) for r in visible]
+        if keys != list(self._shown):
+            cursor = table.cursor_row
+            table.clear()
+            self._shown = {}
+            for r in visible:
+                c = cells(r, r.id in self.selected)
+                table.add_row(*(c[k] for k, _ in COLUMNS), key=str(r.id))
+                self._shown[str(r.id)] = c
+            if visible:
+                table.move_cursor(row=min(cursor, len(visible) - 1))
+        else:
+            for r in visible:
+                c = cells(r, r.id in self.selected)
+                old = self._shown[str(r.id)]
+                for k, _ in COLUMNS:
+                    if c[k] != old.get(k):
+                        table.update_cell(str(r.id), k, c[k])
+                self._shown[str(r.id)] = c
+        n = len(self.selected)
+        info = f"{len(visible)} of {len(self.rows)} runs"
+        if n:
+            info += f" · {n} selected: " + ", ".join(f"r{i}" for i in self.selected_run_ids[:12])
+        self.query_one("#runs-info", Static).update(info)
+
+    # ---- actions ----------------------------------------------------------------------------
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self) -> None:
+        self._refresh_table()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.query_one(DataTable).focus()
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.app.open_run(int(event.row_key.value))
+
+    def _cursor_id(self) -> int | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return int(key.value)
+
+    def action_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_toggle(self) -> None:
+        rid = self._cursor_id()
+        if rid is None:
+            return
+        self.selected.symmetric_difference_update({rid})
+        self._refresh_table()
+        table = self.query_one(DataTable)
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+
+    def action_select_all(self) -> None:
+        visible = {r.id for r in self._visible()}
+        self.selected = set() if visible <= self.selected else self.selected | visible
+        self._refresh_table()
+
+    def action_open(self) -> None:
+        rid = self._cursor_id()
+        if rid is not None:
+            self.app.open_run(rid)
+
+    def action_clear(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.value:
+            box.value = ""
+        elif self.selected:
+            self.selected.clear()
+        self.query_one(DataTable).focus()
+        self._refresh_table()

@@ -1,0 +1,109 @@
+"""The dashboard body: engine panels, GPU panels, four time plots and the event log.
+
+The live dashboard and the history view both draw a ``Snapshot`` with this widget, so a
+past window looks exactly like the live edge did.
+"""
+
+from __future__ import annotations
+
+from textual.containers import Container, Grid, VerticalScroll
+from textual.widgets import Static
+
+from iejtui.ui.widgets.event_log import EventLog
+from iejtui.ui.widgets.panels import EnginePanelView, GpuPanelView
+from iejtui.ui.widgets.time_plot import TimePlot
+from iejtui.viewmodel.models import Snapshot
+
+PLOT_KEYS = ("tokens", "kv", "gpu", "ttft")
+GPU_MIN_WIDTH = 40  # panels per row: as many of this width as fit
+ENGINE_MIN_WIDTH = 78
+
+
+class SnapshotView(VerticalScroll):
+    """Draws a ``Snapshot``; panels are mounted or removed as engines and GPUs come and go."""
+
+    DEFAULT_CSS = """
+    SnapshotView { height: 1fr; }
+    SnapshotView #panels { height: auto; layout: vertical; }
+    SnapshotView #engines { height: auto; layout: grid; grid-size: 1; grid-gutter: 0 1; grid-rows: auto; }
+    SnapshotView #gpus { height: auto; layout: grid; grid-size: 2; grid-gutter: 0 1; grid-rows: auto; }
+    SnapshotView #plots { height: auto; grid-size: 2; grid-gutter: 0 1; grid-rows: 9; }
+    SnapshotView #plots > TimePlot { height: 9; }
+    SnapshotView EventLog { height: 10; }
+    SnapshotView .note { color: $text-muted; padding: 0 2; height: auto; }
+    SnapshotView #gpus > .note { column-span: 2; }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None):
+        super().__init__(id=id, classes=classes)
+        self.snapshot: Snapshot | None = None
+
+    def compose(self):
+        with Container(id="panels"):
+            yield Container(id="engines")
+            yield Container(id="gpus")
+        with Grid(id="plots"):
+            for key in PLOT_KEYS:
+                yield TimePlot(key)
+        yield EventLog(id="events")
+
+    def show(self, snap: Snapshot) -> None:
+        self.snapshot = snap
+        self._sync_engines(snap)
+        self._sync_gpus(snap)
+        by_key = {p.key: p for p in snap.plots}
+        for plot in self.query(TimePlot):
+            plot.show(by_key.get(plot.key), snap.live)
+        self.query_one(EventLog).show(snap.events)
+
+    def _sync_engines(self, snap: Snapshot) -> None:
+        box = self.query_one("#engines")
+        views = {v.run_id: v for v in box.query_children(EnginePanelView)}
+        wanted = [p.run_id for p in snap.engines]
+        for rid, view in views.items():
+            if rid not in wanted:
+                view.remove()
+        notes = list(box.query_children(".note"))
+        if not snap.engines:
+            if not notes:
+                box.mount(Static("No engine in this window. Start one on the Engines screen (e), "
+                                 "or with `iejtui engine start NAME`.", classes="note"))
+            return
+        for n in notes:
+            n.remove()
+        cols = max(1, min(len(snap.engines), (self.size.width or 80) // ENGINE_MIN_WIDTH))
+        if box.styles.grid_size_columns != cols:
+            box.styles.grid_size_columns = cols
+        for panel in snap.engines:
+            view = views.get(panel.run_id)
+            if view is None:
+                view = EnginePanelView(panel.run_id, id=f"engine-{panel.run_id}")
+                box.mount(view)
+            view.show(panel, snap.live)
+
+    def _sync_gpus(self, snap: Snapshot) -> None:
+        box = self.query_one("#gpus")
+        views = {v.uuid: v for v in box.query_children(GpuPanelView)}
+        wanted = [p.uuid for p in snap.gpus]
+        for uuid, view in views.items():
+            if uuid not in wanted:
+                view.remove()
+        notes = list(box.query_children(".note"))
+        if not snap.gpus:
+            text = f"No GPU panels: {snap.gpu_note or 'no GPU recording in this window'}"
+            if notes:
+                notes[0].update(text)
+            else:
+                box.mount(Static(text, classes="note", markup=False))
+            return
+        for n in notes:
+            n.remove()
+        cols = max(1, min(len(snap.gpus), (self.size.width or 80) // GPU_MIN_WIDTH))
+        if box.styles.grid_size_columns != cols:
+            box.styles.grid_size_columns = cols
+        for i, panel in enumerate(snap.gpus):
+            view = views.get(panel.uuid)
+            if view is None:
+                view = GpuPanelView(panel.uuid, id=f"gpu-{i}")
+                box.mount(view)
+            view.show(panel, snap.live)

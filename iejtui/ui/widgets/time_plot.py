@@ -1,0 +1,160 @@
+"""A time plot: braille lines over ``[t0, t1]``, y axis from 0, legend with latest values."""
+
+from __future__ import annotations
+
+import time
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Size
+from textual.strip import Strip
+from textual.widget import Widget
+
+from iejtui.ui.widgets.braille import nice_top, render
+from iejtui.viewmodel.models import Plot
+
+#: theme variables of the series colours, in order (the legend uses the same)
+SERIES = ("$accent", "$primary-lighten-2", "$success", "$error")
+
+
+def _compact(value: float, unit: str) -> str:
+    if unit == "%":
+        return f"{value:g}%"
+    if unit == "ms":
+        return f"{value / 1000:g}s" if value >= 1000 else (f"{value:g}ms" if value else "0")
+    if value >= 1000:
+        return f"{value / 1000:g}k"
+    return f"{value:g}"
+
+
+def _latest(value: float, unit: str) -> str:
+    if unit == "%":
+        return f"{value:.0f}%"
+    if unit == "ms":
+        return f"{value:.0f} ms" if value < 10000 else f"{value / 1000:.1f} s"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _x_label(t: float, live_end: bool, t0: float, t1: float) -> str:
+    if live_end:
+        return "now"
+    fmt = "%H:%M" if t1 - t0 >= 600 else "%H:%M:%S"
+    if t1 - t0 >= 2 * 86400:
+        fmt = "%m-%d %H:%M"
+    return time.strftime(fmt, time.localtime(t))
+
+
+class TimePlot(Widget):
+    """Draws one ``Plot`` view model; re-rasterises only when the plot or the size changes."""
+
+    DEFAULT_CSS = """
+    TimePlot {
+        height: 10;
+        border: round $panel-lighten-2;
+        border-title-color: $text;
+        border-title-style: bold;
+        border-subtitle-color: $text-muted;
+        padding: 0 1 0 0;
+    }
+    TimePlot > .timeplot--axis { color: $text-muted; }
+    TimePlot > .timeplot--note { color: $text-muted; text-style: italic; }
+    """ + "\n".join(f"TimePlot > .timeplot--s{i} {{ color: {v}; }}" for i, v in enumerate(SERIES))
+
+    COMPONENT_CLASSES = {"timeplot--axis", "timeplot--note", *(f"timeplot--s{i}" for i in range(len(SERIES)))}
+
+    def __init__(self, key: str, *, live_edge: bool = True, id: str | None = None, classes: str | None = None):
+        super().__init__(id=id or f"plot-{key}", classes=classes)
+        self.key = key
+        self.plot: Plot | None = None
+        self.live_edge = live_edge
+        self._strips: list[Strip] | None = None
+        self._drawn_size: Size | None = None
+
+    def show(self, plot: Plot | None, live_edge: bool) -> None:
+        """Draw ``plot``; ``live_edge`` labels the window's end "now"."""
+        if plot == self.plot and live_edge == self.live_edge:
+            return
+        self.plot, self.live_edge = plot, live_edge
+        if plot is not None:
+            self.border_title = plot.title
+            self.border_subtitle = self._legend(plot)
+        self._strips = None
+        self.refresh()
+
+    def _legend(self, plot: Plot) -> str:
+        parts = []
+        for i, line in enumerate(plot.lines[: len(SERIES)]):
+            value = f" {_latest(line.values[-1], plot.unit)}" if line.values else ""
+            label = line.label.replace("[", r"\[")
+            parts.append(f"[{SERIES[i]}]━[/] {label}{value}")
+        return "  ".join(parts)
+
+    def on_resize(self) -> None:
+        self._strips = None
+
+    def render_line(self, y: int) -> Strip:
+        size = self.content_size
+        if self._strips is None or self._drawn_size != size:
+            self._drawn_size = size
+            self._strips = self._build(size.width, size.height)
+        return self._strips[y] if y < len(self._strips) else Strip.blank(size.width, self.rich_style)
+
+    def _build(self, width: int, height: int) -> list[Strip]:
+        axis = self.get_component_rich_style("timeplot--axis")
+        plot = self.plot
+        if plot is None or height < 2 or width < 8:
+            return [Strip.blank(width, self.rich_style) for _ in range(height)]
+        if plot.empty:
+            note = self.get_component_rich_style("timeplot--note")
+            text = (plot.note or "no data in this window")[:width]
+            rows = [Strip.blank(width, self.rich_style) for _ in range(height)]
+            rows[(height - 1) // 2] = Strip([Segment(text.center(width), note)], width)
+            return rows
+        peak = max((v for line in plot.lines for v in line.values), default=0.0)
+        top = plot.y_max if plot.y_max is not None and peak <= plot.y_max else nice_top(peak)
+        labels = [_compact(top, plot.unit), _compact(top / 2, plot.unit), "0"]
+        lw = max(len(s) for s in labels) + 1
+        pw, ph = max(1, width - lw), height - 1
+        grid = render([(line.ts, line.values) for line in plot.lines[: len(SERIES)]],
+                      plot.t0, plot.t1, top, pw, ph)
+        styles = [self.get_component_rich_style(f"timeplot--s{i}") for i in range(len(SERIES))]
+        base = self.rich_style
+        y_at = {0: labels[0], ph // 2: labels[1], ph - 1: labels[2]}
+        out = []
+        for r, row in enumerate(grid):
+            segs = [Segment(y_at.get(r, "").rjust(lw - 1) + " ", axis)]
+            segs.extend(_runs(row, styles, base))
+            out.append(Strip(segs, width))
+        left = _x_label(plot.t0, False, plot.t0, plot.t1)
+        if self.live_edge:
+            left = f"-{_ago(plot.t1 - plot.t0)}"
+        right = _x_label(plot.t1, self.live_edge, plot.t0, plot.t1)
+        gap = max(1, pw - len(left) - len(right))
+        out.append(Strip([Segment(" " * lw + left + " " * gap + right, axis)], width))
+        return out
+
+
+def _ago(seconds: float) -> str:
+    s = int(round(seconds))
+    if s < 120:
+        return f"{s}s"
+    if s < 7200:
+        return f"{s // 60}m"
+    return f"{s // 3600}h"
+
+
+def _runs(row: list[tuple[str, int]], styles: list[Style], base: Style) -> list[Segment]:
+    """Join neighbouring cells of one colour into one segment (fewer bytes over SSH)."""
+    segs: list[Segment] = []
+    text: list[str] = []
+    current = None
+    for ch, k in row:
+        style = styles[k] if k >= 0 else base
+        if style is not current and text:
+            segs.append(Segment("".join(text), current))
+            text = []
+        current = style
+        text.append(ch)
+    if text:
+        segs.append(Segment("".join(text), current))
+    return segs

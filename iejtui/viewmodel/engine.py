@@ -1,0 +1,187 @@
+"""Engine panels and engine plot lines, from a run's stored series (through a getter).
+
+Live, rates and gauges cover the last ``RATE_WINDOW_S`` and latency percentiles the last
+``LATENCY_WINDOW_S`` before the window's end; for a past window both cover the whole
+window (what the engine did over it). Figures an engine does not report stay ``None``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
+
+from iejtui.derive import counters
+from iejtui.derive.engine import EngineFigures, engine_figures
+from iejtui.derive.histograms import merge_series, quantile_series
+from iejtui.derive.metric_map import HISTOGRAM_KEYS, VLLM, EngineMetricMap
+from iejtui.derive.series import SeriesGetter, first_present, histogram_series
+from iejtui.viewmodel.models import EnginePanel
+
+RATE_WINDOW_S = 10.0
+LATENCY_WINDOW_S = 60.0
+LIVE_STATUSES = ("starting", "ready")
+
+METRIC_MAPS: dict[str, EngineMetricMap] = {"vllm": VLLM}
+PANEL_SKIP = ("prefill", "decode")  # not shown in panels: skip their histograms
+
+
+def metric_map(kind: str | None) -> EngineMetricMap | None:
+    return METRIC_MAPS.get(kind or "")
+
+
+def panel_map(kind: str | None, part: str = "all") -> EngineMetricMap | None:
+    """The engine's metric map without the histograms the panel does not show; ``part``
+    "rates" keeps only counters and gauges, "latency" only the histograms."""
+    mmap = metric_map(kind)
+    if mmap is None:
+        return None
+    keep = {k: v for k, v in mmap.aliases.items() if k not in PANEL_SKIP
+            and (part == "all" or (k in HISTOGRAM_KEYS) == (part == "latency"))}
+    return dataclasses.replace(mmap, aliases=keep)
+
+
+def engine_names(mmap: EngineMetricMap) -> frozenset[str]:
+    """Every stored name the engine figures and plots may ask for (read in one query)."""
+    out: set[str] = set()
+    for key, names in mmap.aliases.items():
+        for name in names:
+            if key in HISTOGRAM_KEYS:
+                out.update((name + "_bucket", name + "_sum", name + "_count"))
+            else:
+                out.add(name)
+    return frozenset(out)
+
+
+def plot_names(mmap: EngineMetricMap) -> frozenset[str]:
+    """The stored names the plot lines read (token counters, KV gauge, TTFT histogram)."""
+    out = set(mmap.names("generation_tokens")) | set(mmap.names("prompt_tokens")) | set(mmap.names("kv_usage"))
+    out |= set(mmap.names("cache_config_info"))
+    for name in mmap.names("ttft"):
+        out.update((name + "_bucket", name + "_sum", name + "_count"))
+    return frozenset(out)
+
+
+def stale_after(interval_s: float) -> float:
+    """A source is stale when its newest sample is older than ~3 intervals (+1 s of flush)."""
+    return 3.0 * interval_s + 1.0
+
+
+def engine_panel(run: Mapping, get: SeriesGetter | None, t1: float, *, live: bool, interval_s: float,
+                 newest: float | None, t0: float | None = None,
+                 kv_getter: SeriesGetter | None = None) -> EnginePanel:
+    """The panel of engine run ``run`` at ``t1`` (live) or over ``[t0, t1]`` (a past window).
+
+    ``kv_getter`` serves full-resolution KV series when ``get`` is thinned (long windows):
+    the KV peak must see every sample.
+    """
+    kind = run.get("engine_kind")
+    mmap = panel_map(kind)
+    if live or t0 is None:
+        rate_w, lat_w = RATE_WINDOW_S, LATENCY_WINDOW_S
+    else:
+        rate_w = lat_w = max(t1 - t0, interval_s)
+    figs = lat = None
+    if get is not None and mmap is not None and newest is not None:
+        if lat_w == rate_w:
+            figs = lat = engine_figures(get, t1 - rate_w, t1, mmap)
+        else:
+            figs = engine_figures(get, t1 - rate_w, t1, panel_map(kind, "rates"))
+            lat = engine_figures(get, t1 - lat_w, t1, panel_map(kind, "latency"))
+        if kv_getter is not None:
+            kv = engine_figures(kv_getter, t1 - rate_w, t1, mmap)
+            figs = dataclasses.replace(figs, kv_usage_pct_peak=kv.kv_usage_pct_peak)
+            lat = figs if lat_w == rate_w else lat
+    stale = None
+    active_at_t1 = run["status"] in LIVE_STATUSES and (run.get("ended_at") is None or run["ended_at"] > t1)
+    if active_at_t1 and run["status"] == "ready" and newest is not None and t1 - newest > stale_after(interval_s):
+        stale = newest
+    return EnginePanel(
+        run_id=run["id"], name=run["name"], engine_kind=run.get("engine_kind"), status=run["status"],
+        phase=run.get("phase"), model=run.get("model"), url=run.get("url"), started_at=run["started_at"],
+        ended_at=run.get("ended_at"), reason=run.get("reason"), newest=newest, stale_since=stale,
+        rate_window_s=rate_w, latency_window_s=lat_w, figures=figs, latency=lat)
+
+
+# ---- plot lines ------------------------------------------------------------------------
+# Each ``*_points`` function returns the points with ``t_from < ts <= t1`` at the data's own
+# resolution, reading back only as far as its sliding window needs; so the live edge can
+# compute just the newest points (``SnapshotCache.line``) and a past window all at once.
+def _sum_by_ts(parts: list[tuple[list[float], list[float]]]) -> tuple[list[float], list[float]]:
+    parts = [p for p in parts if p[0]]
+    if len(parts) <= 1:
+        return parts[0] if parts else ([], [])
+    acc: dict[float, float] = {}
+    for ts, vs in parts:
+        for t, v in zip(ts, vs):
+            acc[t] = acc.get(t, 0.0) + v
+    keys = sorted(acc)
+    return keys, [acc[k] for k in keys]
+
+
+def _tail(ts: list[float], vs: list[float], t_from: float, t1: float) -> tuple[list[float], list[float]]:
+    i, j = bisect_left(ts, t_from), bisect_right(ts, t1)
+    return ts[i:j], vs[i:j]
+
+
+def rate_points(get: SeriesGetter, names: tuple[str, ...], t_from: float, t1: float,
+                window_s: float) -> tuple[list[float], list[float]]:
+    """Summed per-second rate of a counter (all engines) at each sample in ``(t_from, t1]``."""
+    hit = first_present(get, names)
+    if hit is None:
+        return [], []
+    parts = []
+    for _, ts, vs in hit[1]:
+        sts, svs = _tail(ts, vs, t_from - window_s - 1.0, t1)
+        rts, rvs = counters.rate_series(sts, svs, window_s)
+        parts.append(_tail(rts, rvs, t_from + 1e-9, t1))
+    return _sum_by_ts(parts)
+
+
+def kv_points(get: SeriesGetter, mmap: EngineMetricMap, t_from: float, t1: float) -> tuple[list[float], list[float]]:
+    """KV-cache usage in percent (mean of data-parallel engines) at each sample."""
+    hit = first_present(get, mmap.names("kv_usage"))
+    if hit is None:
+        return [], []
+    parts = [_tail(ts, vs, t_from + 1e-9, t1) for _, ts, vs in hit[1]]
+    ts, vs = _sum_by_ts(parts)
+    k = mmap.kv_usage_scale / max(1, len(parts))
+    return ts, [v * k for v in vs]
+
+
+def quantile_points(get: SeriesGetter, mmap: EngineMetricMap, key: str, q: float, t_from: float, t1: float,
+                    window_s: float) -> tuple[list[float], list[float]]:
+    """Sliding-window quantile (seconds) of histogram ``key``, engines merged, at each scrape."""
+    hit = first_present(get, mmap.names(key), histogram=True)
+    if hit is None:
+        return [], []
+    lo = t_from - window_s - 1.0
+
+    def sliced(name: str, flt=None):
+        return [(lab, *_tail(ts, vs, lo, t1)) for lab, ts, vs in get(name, flt)]
+
+    series = merge_series(list(histogram_series(sliced, hit[0]).values()))
+    ts, vs = quantile_series(series, window_s, q)
+    keep = [(t, v) for t, v in zip(ts, vs) if t > t_from and math.isfinite(v)]
+    return [k[0] for k in keep], [k[1] for k in keep]
+
+
+def line_specs(name: str, kind: str | None, single: bool, interval_s: float, bucket_s: float):
+    """The engine's plot lines as ``(plot key, label, line id, points function, scale)``;
+    ``points(get, t_from, t1)`` computes the line's points in ``(t_from, t1]``."""
+    mmap = metric_map(kind)
+    if mmap is None:
+        return []
+    rate_w = bucket_s + 2.0 * interval_s  # thinned points are ~a bucket apart: reach the previous one
+    q_w = max(10.0, bucket_s * 1.01 + 2.0 * interval_s)
+    gen, prm = mmap.names("generation_tokens"), mmap.names("prompt_tokens")
+    specs = [("tokens", "generation" if single else f"{name} gen", "gen",
+              lambda g, a, b: rate_points(g, gen, a, b, rate_w), 1.0)]
+    if single:
+        specs.append(("tokens", "prompt", "prompt", lambda g, a, b: rate_points(g, prm, a, b, rate_w), 1.0))
+    specs.append(("kv", name, "kv", lambda g, a, b: kv_points(g, mmap, a, b), 1.0))
+    for q, lab in (((0.5, "p50"), (0.99, "p99")) if single else ((0.99, f"{name} p99"),)):
+        specs.append(("ttft", lab, f"ttft{q}",
+                      lambda g, a, b, q=q: quantile_points(g, mmap, "ttft", q, a, b, q_w), 1000.0))
+    return specs

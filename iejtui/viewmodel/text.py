@@ -1,0 +1,194 @@
+"""Panel figures as text: units, "n/a" for what a source does not report, stale notices.
+
+Pure functions from the view models to ``Field`` rows; the widgets only lay them out and
+map ``Field.level`` to theme variables.
+"""
+
+from __future__ import annotations
+
+import time
+
+from iejtui.derive.engine import LatencySummary
+from iejtui.viewmodel.models import EnginePanel, Field, GpuPanel
+
+NA = "n/a"
+GIB = 1024 ** 3
+HW_REASONS = ("hw_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown")
+
+
+def clock(ts: float | None) -> str:
+    return "—" if ts is None else time.strftime("%H:%M:%S", time.localtime(ts))
+
+
+def span(seconds: float) -> str:
+    """A window length the way people say it: 10 s, 5 min, 1 h, 1 h 30 min, 2 d."""
+    s = int(round(seconds))
+    if s < 120:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min"
+    if s < 172800:
+        h, m = divmod(s // 60, 60)
+        return f"{h} h" + (f" {m} min" if m else "")
+    return f"{s // 86400} d" + (f" {s % 86400 // 3600} h" if s % 86400 >= 3600 else "")
+
+
+def pct(v: float | None, digits: int = 0) -> str:
+    return NA if v is None else f"{v:.{digits}f}%"
+
+
+def num(v: float | None, digits: int = 1, unit: str = "") -> str:
+    if v is None:
+        return NA
+    text = f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.{digits}f}"
+    return f"{text} {unit}".rstrip()
+
+
+def tokens(v: float | None) -> str:
+    if v is None:
+        return NA
+    if v >= 1e6:
+        return f"{v / 1e6:.2f}M"
+    if v >= 1e4:
+        return f"{v / 1e3:.0f}k"
+    return f"{v:,.0f}"
+
+
+def ms(seconds: float | None) -> str:
+    if seconds is None:
+        return NA
+    if seconds >= 10:
+        return f"{seconds:.1f} s"
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    value = seconds * 1000
+    return f"{value:.0f} ms" if value >= 100 else f"{value:.1f} ms"
+
+
+def _lvl(value: float | None, warn: float, bad: float) -> str:
+    if value is None:
+        return "muted"
+    return "bad" if value >= bad else "warn" if value >= warn else ""
+
+
+def _frac(v: float | None, top: float | None = 100.0) -> float | None:
+    if v is None or not top:
+        return None
+    return max(0.0, min(1.0, v / top))
+
+
+# ---- GPU ---------------------------------------------------------------------------------------
+def gpu_fields(p: GpuPanel) -> list[Field]:
+    """The figures of a GPU panel, most telling first (kernel-active vs SM-active)."""
+    if p.stale_since is not None:
+        return [Field("status", f"no sample since {clock(p.stale_since)}", "bad")]
+    if p.newest is None:
+        return [Field("samples", "none in this window", "muted")]
+    mem = NA
+    mem_frac = None
+    if p.mem_used is not None and p.mem_total:
+        mem = f"{p.mem_used / GIB:.1f}/{p.mem_total / GIB:.1f} GiB"
+        mem_frac = p.mem_used / p.mem_total
+    power = NA if p.power_w is None else (
+        f"{p.power_w:.0f}/{p.power_limit_w:.0f} W" if p.power_limit_w else f"{p.power_w:.0f} W")
+    power_frac = _frac(p.power_w, p.power_limit_w) if p.power_limit_w else None
+    temp = "" if p.temp_c is None else f" · {p.temp_c:.0f}°C"
+    power_level = _lvl(None if power_frac is None else power_frac * 100, 95, 101)
+    if p.temp_c is not None and _lvl(p.temp_c, 80, 87) in ("warn", "bad"):
+        power_level = _lvl(p.temp_c, 80, 87)
+    sm_clk = NA if p.clock_sm_mhz is None else f"{p.clock_sm_mhz:.0f}"
+    if p.clock_sm_mhz is not None and p.clock_sm_max_mhz and p.clock_sm_mhz < p.clock_sm_max_mhz:
+        sm_clk += f"/{p.clock_sm_max_mhz:.0f}"
+    clk = f"{sm_clk} · {NA if p.clock_mem_mhz is None else f'{p.clock_mem_mhz:.0f}'} MHz"
+    if p.clock_sm_mhz is None and p.clock_mem_mhz is None:
+        clk = NA
+    if p.throttle is None:
+        throttle = Field("throttle", NA, "muted")
+    elif not p.throttle:
+        throttle = Field("throttle", "none", "muted")
+    else:
+        level = "bad" if any(r in HW_REASONS for r in p.throttle) else (
+            "muted" if p.throttle == ("gpu_idle",) else "warn")
+        throttle = Field("throttle", ", ".join(p.throttle), level)
+    return [
+        Field("kernel-active", pct(p.kernel_active), "" if p.kernel_active is not None else "muted",
+              _frac(p.kernel_active)),
+        Field("SM-active", pct(p.sm_active), "" if p.sm_active is not None else "muted", _frac(p.sm_active)),
+        Field("tensor·DRAM", f"{pct(p.tensor_active)} · {pct(p.dram_active)}",
+              "" if p.tensor_active is not None or p.dram_active is not None else "muted"),
+        Field("memory", mem, _lvl(None if mem_frac is None else mem_frac * 100, 95, 99), mem_frac),
+        Field("power·temp", power + temp, power_level if p.power_w is not None else "muted", power_frac),
+        Field("clock SM·mem", clk, "" if clk != NA else "muted"),
+        throttle,
+    ]
+
+
+def gpu_subtitle(p: GpuPanel, live: bool) -> str:
+    if p.stale_since is not None:
+        return f"stale since {clock(p.stale_since)}"
+    return "now" if live else "window mean"
+
+
+# ---- engines -------------------------------------------------------------------------------------
+def _lat(label: str, s: LatencySummary | None) -> Field:
+    if s is None:
+        return Field(label, NA, "muted")
+    if not s.count:
+        return Field(label, "no requests", "muted")
+    return Field(label, f"p50 {ms(s.p50)}  p99 {ms(s.p99)}")
+
+
+def engine_state(p: EnginePanel) -> tuple[str, str]:
+    """(text, level) of the engine's lifecycle, for the panel's title."""
+    if p.stale_since is not None:
+        return f"stale since {clock(p.stale_since)}", "bad"
+    if p.status == "starting":
+        return f"starting: {p.phase or 'launching'}", "warn"
+    if p.status == "ready":
+        return "ready", "good"
+    if p.status == "crashed":
+        return f"crashed {clock(p.ended_at)}", "bad"
+    if p.status in ("failed", "interrupted"):
+        return f"{p.status} {clock(p.ended_at)}", "bad"
+    return f"{p.status} {clock(p.ended_at)}", "muted"
+
+
+def engine_fields(p: EnginePanel) -> list[Field]:
+    """The figures of an engine panel (rates, queue, KV, latencies), or why there are none."""
+    if p.stale_since is not None:
+        return [Field("stale", f"no metrics since {clock(p.stale_since)}", "bad"),
+                Field("url", p.url or NA, "muted")]
+    f, lat = p.figures, p.latency
+    if f is None:
+        if p.status == "starting":
+            return [Field("phase", p.phase or "launching", "warn"), Field("url", p.url or NA, "muted")]
+        if p.status not in ("starting", "ready"):
+            return [Field("ended", p.reason or p.status, "bad" if p.status == "crashed" else "muted")]
+        return [Field("metrics", "no samples yet", "muted"), Field("url", p.url or NA, "muted")]
+    kv = pct(f.kv_usage_pct, 1)
+    if f.kv_usage_pct is not None and f.kv_capacity_tokens:
+        kv += f" of {tokens(f.kv_capacity_tokens)} tok"
+    out = [
+        Field("gen", num(f.generation_tok_s, 1, "tok/s"), "" if f.generation_tok_s is not None else "muted"),
+        Field("prompt", num(f.prompt_tok_s, 1, "tok/s"), "" if f.prompt_tok_s is not None else "muted"),
+        Field("running", num(f.running, 0), "" if f.running is not None else "muted"),
+        Field("waiting", num(f.waiting, 0), "muted" if f.waiting is None else ("warn" if f.waiting > 0 else "")),
+        Field("KV", kv, _lvl(f.kv_usage_pct, 90, 98), _frac(f.kv_usage_pct)),
+        Field("KV peak", pct(f.kv_usage_pct_peak, 1), _lvl(f.kv_usage_pct_peak, 90, 98)),
+        _lat("TTFT", lat.ttft if lat else None),
+        _lat("ITL", lat.itl if lat else None),
+        _lat("e2e", lat.e2e if lat else None),
+        _lat("queue", lat.queue if lat else None),
+        Field("prefix hit", pct(f.prefix_cache_hit_pct, 0), "" if f.prefix_cache_hit_pct is not None else "muted"),
+        Field("preempt", num(f.preemptions_per_s, 2, "/s"),
+              "muted" if f.preemptions_per_s is None else ("warn" if f.preemptions_per_s > 0 else "")),
+    ]
+    if p.status not in ("starting", "ready"):
+        out.insert(0, Field("ended", p.reason or p.status, "bad" if p.status == "crashed" else "muted"))
+    return out
+
+
+def engine_subtitle(p: EnginePanel, live: bool) -> str:
+    if live:
+        return f"r{p.run_id} · rates {span(p.rate_window_s)} · latency {span(p.latency_window_s)}"
+    return f"r{p.run_id} · over {span(p.rate_window_s)}"
