@@ -100,7 +100,7 @@ class BenchConfig:
 
     @property
     def chat(self) -> bool:
-        return BACKENDS.get(self.backend) == "chat" or self.endpoint.endswith("chat/completions")
+        return BACKENDS.get(self.backend) == "chat"
 
     def model_name(self) -> str:
         return self.served_model_name or self.model or ""
@@ -245,6 +245,13 @@ def config_from_namespace(ns: argparse.Namespace) -> BenchConfig:
         raise BenchUsageError("--request-rate must be positive (inf: all at once)")
     if ns.num_workers < 1:
         raise BenchUsageError("--num-workers must be at least 1")
+    chat_endpoint = ns.endpoint.rstrip("/").endswith("chat/completions")
+    if BACKENDS[ns.backend] == "chat" and not chat_endpoint:
+        raise BenchUsageError(f"--backend {ns.backend} needs a */chat/completions --endpoint")
+    if BACKENDS[ns.backend] == "completions" and (chat_endpoint or not
+                                                  ns.endpoint.rstrip("/").endswith("completions")):
+        raise BenchUsageError(f"--backend {ns.backend} sends completions requests: use "
+                              "--endpoint /v1/completions (or --backend openai-chat)")
     dataset = ns.dataset_name.replace("-", "_")
     if dataset in ("random", "prefix_repetition") and ns.dataset_path:
         raise BenchUsageError(f"--dataset-name {dataset} takes no --dataset-path")

@@ -186,10 +186,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--chunks", type=int, default=256)
     ap.add_argument("--itl-ms", type=float, default=0.0)
     ap.add_argument("--ttft-ms", type=float, default=0.0)
+    ap.add_argument("--procs", type=int, default=1, help="server processes (SO_REUSEPORT)")
     a = ap.parse_args(argv)
     cfg = MockConfig(chunks=a.chunks, itl_s=a.itl_ms / 1000, ttft_s=a.ttft_ms / 1000)
-    srv = MockServer(cfg, a.host, a.port)
-    web.run_app(srv.app(), host=a.host, port=a.port, access_log=None, print=None)
+    if a.procs > 1:
+        import multiprocessing as mp
+        for _ in range(a.procs - 1):
+            mp.get_context("spawn").Process(target=_serve, args=(cfg, a.host, a.port, True),
+                                            daemon=True).start()
+    _serve(cfg, a.host, a.port, a.procs > 1)
+
+
+def _serve(cfg: MockConfig, host: str, port: int, reuse_port: bool) -> None:
+    srv = MockServer(cfg, host, port)
+    web.run_app(srv.app(), host=host, port=port, access_log=None, print=None,
+                reuse_port=reuse_port or None)
 
 
 if __name__ == "__main__":

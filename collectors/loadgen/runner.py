@@ -35,7 +35,7 @@ import aiohttp
 from .client import RequestRecord, StreamClient
 from .config import BenchConfig, BenchUsageError
 from .datasets import Dataset, SampleRequest, load_dataset
-from .metrics import BenchmarkMetrics, calculate_metrics, median, percentile
+from .metrics import BenchmarkMetrics, calculate_metrics, percentile
 from .report import format_errors, format_summary, result_json, save_result
 from .schedule import arrival_offsets
 from .tokenizer import LocalTokenizer, open_tokenizer
@@ -169,6 +169,7 @@ def client_health(records: list[RequestRecord], stats: list[ExecStats], duration
                          "p99": ms(percentile(loop_lag, 99, True)),
                          "max": ms(loop_lag[-1]) if loop_lag else 0.0},
          "cpu_s": cpu_s, "cpu_util": util,
+         "event_loop": sorted({s.event_loop for s in stats if s.event_loop}),
          "cpu_util_per_worker": [s.cpu_s / duration if duration > 0 else 0.0 for s in stats],
          "lag_threshold_ms": thr}
     reasons = []
@@ -257,8 +258,7 @@ async def run_bench(config: BenchConfig, sink: BenchSink | None = None,
                               counts.__getitem__ if counts else None)
     finally:
         await tok.close()
-    itl_med = median(sorted(x for r in measured if r.success for x in r.itl)) * 1000
-    health = client_health(measured, stats, duration, itl_med)
+    health = client_health(measured, stats, duration, m.itl.median)
     warnings = list(ds.notes)
     if m.completed == 0:
         warnings.append("All requests failed.")

@@ -4,9 +4,8 @@ Arrivals, as in vLLM 0.32 ``get_request``: with a finite ``request_rate`` the ga
 Gamma(shape=burstiness, scale=theta) with ``theta = 1 / (rate * burstiness)``
 (burstiness 1: Poisson; ``inf``: constant ``1/rate``), accumulated, and - without a
 ramp-up - rescaled so the last arrival is exactly at ``n / rate``; with an infinite
-rate every request is due at t=0.  vLLM draws from numpy's global RNG; we draw from
-``random.Random(seed)``, so the distribution and the normalisation are the same but the
-individual draws differ.
+rate every request is due at t=0.  The draws are numpy's (``LegacyNumpyRandom``), so
+the same ``--seed`` gives the same arrival times as ``vllm bench serve``.
 
 Concurrency, as vLLM's semaphore: a request due at its arrival time waits for one of
 ``max_concurrency`` slots (FIFO).  Here the slots are "lanes", coroutines that take due
@@ -41,13 +40,90 @@ def request_rates(n: int, rate: float, ramp: str | None = None, start_rps: float
     return out
 
 
+class LegacyNumpyRandom:
+    """``numpy.random.seed(seed)`` + ``numpy.random.gamma`` reproduced without numpy.
+
+    vLLM draws its inter-arrival gaps from numpy's global legacy RandomState seeded with
+    ``--seed``; drawing the same numbers makes our arrival times identical to vLLM's for
+    the same flags (verified against numpy 2.x in the tests).  MT19937 is seeded the
+    legacy way (``init_genrand``) and loaded into ``random.Random``, whose ``random()``
+    is the same 53-bit double as numpy's; gamma, exponential and gauss follow numpy's
+    ``legacy_standard_gamma`` (Marsaglia-Tsang for shape > 1, Johnk-like rejection for
+    shape < 1, ``-log(1-U)`` for shape 1) and its polar ``legacy_gauss``."""
+
+    def __init__(self, seed: int):
+        mt, x = [], seed & 0xFFFFFFFF
+        for i in range(624):
+            mt.append(x)
+            x = (1812433253 * (x ^ (x >> 30)) + i + 1) & 0xFFFFFFFF
+        self._r = random.Random()
+        self._r.setstate((3, tuple(mt) + (624,), None))
+        self._gauss: float | None = None
+
+    def double(self) -> float:
+        return self._r.random()
+
+    def standard_exponential(self) -> float:
+        return -math.log(1.0 - self._r.random())
+
+    def gauss(self) -> float:
+        if self._gauss is not None:
+            g, self._gauss = self._gauss, None
+            return g
+        while True:
+            x1 = 2.0 * self._r.random() - 1.0
+            x2 = 2.0 * self._r.random() - 1.0
+            r2 = x1 * x1 + x2 * x2
+            if r2 < 1.0 and r2 != 0.0:
+                break
+        f = math.sqrt(-2.0 * math.log(r2) / r2)
+        self._gauss = f * x1
+        return f * x2
+
+    def standard_gamma(self, shape: float) -> float:
+        if shape == 1.0:
+            return self.standard_exponential()
+        if shape == 0.0:
+            return 0.0
+        if shape < 1.0:
+            while True:
+                u = self.double()
+                v = self.standard_exponential()
+                if u <= 1.0 - shape:
+                    x = u ** (1.0 / shape)
+                    if x <= v:
+                        return x
+                else:
+                    y = -math.log((1 - u) / shape)
+                    x = (1.0 - shape + shape * y) ** (1.0 / shape)
+                    if x <= v + y:
+                        return x
+        b = shape - 1.0 / 3.0
+        c = 1.0 / math.sqrt(9 * b)
+        while True:
+            while True:
+                x = self.gauss()
+                v = 1.0 + c * x
+                if v > 0.0:
+                    break
+            v = v * v * v
+            u = self.double()
+            if u < 1.0 - 0.0331 * (x * x) * (x * x):
+                return b * v
+            if math.log(u) < 0.5 * x * x + b * (1.0 - v + math.log(v)):
+                return b * v
+
+    def gamma(self, shape: float, scale: float) -> float:
+        return scale * self.standard_gamma(shape)
+
+
 def arrival_offsets(n: int, rate: float, burstiness: float = 1.0, seed: int = 0,
                     ramp: str | None = None, start_rps: float | None = None,
                     end_rps: float | None = None) -> list[float]:
     """Seconds after the start at which each of ``n`` requests is due."""
     if burstiness <= 0:
         raise ValueError("burstiness must be positive")
-    rng = random.Random(seed)
+    rng = LegacyNumpyRandom(seed)
     delays: list[float] = []
     for r in request_rates(n, rate, ramp, start_rps, end_rps):
         if r <= 0:
@@ -57,7 +133,7 @@ def arrival_offsets(n: int, rate: float, burstiness: float = 1.0, seed: int = 0,
         elif burstiness == math.inf:
             delays.append(1.0 / r)
         else:
-            delays.append(rng.gammavariate(burstiness, 1.0 / (r * burstiness)))
+            delays.append(rng.gamma(burstiness, 1.0 / (r * burstiness)))
     for i in range(1, n):
         delays[i] += delays[i - 1]
     if not ramp and n and delays[-1] != 0:

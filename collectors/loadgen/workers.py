@@ -56,6 +56,7 @@ class ExecStats:
     loop_lag: list[float] = field(default_factory=list)
     warmup_failed: int = 0
     warmup_errors: list[str] = field(default_factory=list)
+    event_loop: str = ""  # "asyncio" or "uvloop"
 
 
 async def execute(spec: LoadSpec, on_done: Callable[[RequestRecord], None],
@@ -64,6 +65,7 @@ async def execute(spec: LoadSpec, on_done: Callable[[RequestRecord], None],
                   next_index: Callable[[], int | None] | None = None) -> ExecStats:
     """Warm up, wait for the start (``start_at`` may be async and return t0), run."""
     stats = ExecStats(worker=worker)
+    stats.event_loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
     limit = spec.max_concurrency or max(len(spec.records), spec.num_warmups, 1)
     base = {"Content-Type": "application/json", **spec.headers}
     async with StreamClient(spec.api_url, spec.headers, spec.chat, limit,

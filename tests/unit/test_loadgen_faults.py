@@ -107,3 +107,14 @@ async def test_cancel_keeps_partial_results():
     assert r.cancelled and r.result["iejtui"]["cancelled"]
     assert 0 < r.metrics.completed < 40 and r.result["iejtui"]["not_sent"] > 0
     assert any("cancelled" in w for w in r.warnings)
+
+
+async def test_chat_endpoint_end_to_end(server):
+    cfg = parse_args(["--base-url", server.url, "--backend", "openai-chat", "--endpoint",
+                      "/v1/chat/completions", "--model", "mock", "--random-input-len", "12",
+                      "--random-output-len", "8", "--num-prompts", "1", "--save-detailed"])
+    r = await run_bench(cfg)
+    rec = r.records[0]
+    # role chunk + 8 token chunks (the role chunk counts, as in vLLM 0.32), usage 8 tokens
+    assert rec.success and len(rec.chunk_times) == 9 and rec.output_tokens == 8
+    assert rec.generated_text == " tok" * 8 and r.result["generated_texts"] == [" tok" * 8]

@@ -43,6 +43,8 @@ def test_vllm_flags_parse():
     (["--dataset-name", "sharegpt"], "needs --dataset-path"),
     (["--dataset-name", "nope"], "invalid choice"),
     (["--percentile-metrics", "ttft,xyz"], "unknown metric"),
+    (["--backend", "openai-chat"], "chat/completions"),
+    (["--endpoint", "/v1/chat/completions"], "openai-chat"),
 ])
 def test_bad_flags_are_one_line_usage_errors(argv, msg):
     with pytest.raises(BenchUsageError, match=msg) as e:
@@ -132,3 +134,20 @@ async def test_slo_search_finds_a_rate():
     finally:
         await srv.stop()
     assert sweep.best_rate is None and "misses the SLOs" in sweep.stopped
+
+
+def test_gaps_are_numpys_legacy_draws_so_arrivals_match_vllm():
+    from collectors.loadgen.schedule import LegacyNumpyRandom
+
+    # np.random.seed(s); np.random.gamma(shape, scale) with numpy 2.x (as vLLM draws)
+    cases = {(42, 1.0, 0.25): [0.11731702249421477, 0.7525303577293803, 0.32918642338636234],
+             (7, 0.5, 0.5): [0.0029114775135897926, 0.09610132710629746, 0.03602974301906639],
+             (7, 4.0, 0.0625): [0.49686561008685026, 0.17780461821265944, 0.1471227000860846]}
+    for (seed, shape, scale), expected in cases.items():
+        r = LegacyNumpyRandom(seed)
+        assert [r.gamma(shape, scale) for _ in range(3)] == pytest.approx(expected, rel=1e-14)
+    # vLLM: cumulative gaps rescaled to end at n / rate
+    off = arrival_offsets(3, 4.0, 1.0, seed=42)
+    raw = [0.11731702249421477, 0.7525303577293803, 0.32918642338636234]
+    cum = [raw[0], raw[0] + raw[1], sum(raw)]
+    assert off == pytest.approx([c * (3 / 4.0) / cum[-1] for c in cum], rel=1e-12)
