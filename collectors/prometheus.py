@@ -211,6 +211,9 @@ def parse_text(text: str, keep: KeepFn | None = None) -> ParsedPage:
     return page
 
 
+THREAD_PARSE_BYTES = 256 * 1024
+
+
 @dataclass(slots=True)
 class ScrapeResult:
     """One scrape: a frame when the page was read, events explaining any trouble."""
@@ -224,6 +227,7 @@ class ScrapeResult:
     parse_s: float = 0.0
     families: int = 0
     dropped: int = 0
+    frames: list[Frame] = field(default_factory=list)  # more frames to store (other sources)
 
     @property
     def ok(self) -> bool:
@@ -312,7 +316,9 @@ class Scraper:
             warn("decode", f"body is not valid UTF-8 (first bad byte at offset {e.start}); "
                  "decoded with replacement characters")
         p0 = time.perf_counter()
-        page = parse_text(text, keep)
+        # a large page is parsed off the event loop, so other targets keep their schedule
+        page = (parse_text(text, keep) if len(body) < THREAD_PARSE_BYTES
+                else await asyncio.to_thread(parse_text, text, keep))
         res.parse_s = time.perf_counter() - p0
         res.families, res.dropped = page.families, page.dropped
         res.frame = Frame(source, ts, page.samples)
