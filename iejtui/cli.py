@@ -196,6 +196,8 @@ cli_demo.register(main)
 cli_bench.register(main)
 from iejtui import cli_journal  # noqa: E402
 cli_journal.register(main)
+from iejtui import cli_matrix  # noqa: E402
+cli_matrix.register(main)
 
 if __name__ == "__main__":
     main()

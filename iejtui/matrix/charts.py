@@ -53,8 +53,10 @@ def render_workload_svg(title: str, groups: list[dict[str, Any]], workload: str,
                     ax.annotate(lp, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7, color=color)
             ax.set_title(label, loc="left", fontsize=9)
             ax.set_xlabel("output throughput (tok/s)")
-            ax.set_ylim(bottom=0)
-            ax.set_xlim(left=0)
+            tops = [(g.get(key) or 0) + (g.get(f"{key}_sd") or 0) for gs in data.values() for g in gs]
+            rights = [g["output_tok_s"] + (g.get("output_tok_s_sd") or 0) for gs in data.values() for g in gs]
+            ax.set_ylim(0, max(tops, default=1.0) * 1.18 or 1.0)
+            ax.set_xlim(0, max(rights, default=1.0) * 1.12 or 1.0)
         axes[0].legend(loc="upper left", fontsize=8, frameon=True, framealpha=0.8, edgecolor="none")
         fig.suptitle(title, x=0.01, ha="left", fontsize=10, fontweight="bold")
         fig.tight_layout()

@@ -38,6 +38,10 @@ def _write(path: Path, text: str) -> None:
 def write_entry(root: Path, reader, run: dict[str, Any], cost: dict[str, Any] | None = None) -> Path:
     """(Re)write benchmarks/NAME/ for matrix run ``run``; returns the folder."""
     res = collect(reader, run, cost)
+    try:
+        res["file_rel"] = str(Path(res["file"]).relative_to(Path(root).resolve()))
+    except ValueError:
+        res["file_rel"] = res["file"]
     dest = Path(root) / "benchmarks" / res["name"]
     dest.mkdir(parents=True, exist_ok=True)
     charts: dict[str, str] = {}

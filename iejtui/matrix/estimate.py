@@ -85,10 +85,10 @@ def eta(state: dict[str, Any], est: Estimate, now: float | None = None) -> float
         e = est.cells_s.get(k)
         if e is None:
             continue
-        if c["status"] == "done" and c.get("started_at") and c.get("ended_at"):
+        if c["status"] == "done" and c.get("started_at") is not None and c.get("ended_at") is not None:
             done_est += e
             done_act += c["ended_at"] - c["started_at"]
-        elif c["status"] == "running" and c.get("started_at"):
+        elif c["status"] == "running" and c.get("started_at") is not None:
             left += max(e - (now - c["started_at"]), 0.0)
         elif c["status"] == "pending":
             left += e
@@ -141,3 +141,13 @@ def gather_history(reader, spec: MatrixSpec, limit: int = 200) -> History:
             if c.get("status") == "done" and c.get("started_at") and c.get("ended_at"):
                 h.cell_s.setdefault(c["hash"], c["ended_at"] - c["started_at"])
     return h
+
+
+def estimate_from_db(db_path, spec: MatrixSpec, only: set[str] | None = None) -> Estimate:
+    """``estimate`` with the history of the journal at ``db_path`` (read-only)."""
+    from iejtui.store import Reader
+    reader = Reader(db_path)
+    try:
+        return estimate(spec, gather_history(reader, spec), only)
+    finally:
+        reader.close()

@@ -137,7 +137,7 @@ def _setup(res: dict) -> str:
                 f"{k[:-3].upper()} ≤ {s[k]:g} ms" for k in ("ttft_ms", "tpot_ms", "e2el_ms") if s.get(k) is not None))
                 for s in res["slos"]) or "none set (goodput not computed)"],
             ["Price", esc(res["cost"]["basis"])]]
-    return table(["", ""], rows)
+    return "\n".join(f"- **{k}**: {v}" for k, v in rows)
 
 
 def _variants(res: dict) -> str:
@@ -176,8 +176,16 @@ def _efficiency(res: dict, w: dict) -> str:
                          _n(g.get("joules_per_token"), 3), kv, head, _n(g.get("request_s"), 2)])
     if not rows:
         return "_Nothing measured._"
-    return table(["Variant", "Load", "$ / 1M output tokens", "J / token", "KV peak tokens (% of capacity)",
-                  "GPU memory headroom", "Requests/s"], rows, right={2, 3, 4, 5, 6})
+    headers = ["Variant", "Load", "$ / 1M output tokens", "J / token", "KV peak tokens (% of capacity)",
+               "GPU memory headroom", "Requests/s"]
+    why = {2: "no price was set ([cost] gpu_hour_usd)", 3: "J/token needs a sampled NVIDIA GPU",
+           4: "the engine exported no KV-cache gauge", 5: "memory headroom needs a sampled NVIDIA GPU"}
+    empty = [i for i in why if all(r[i] == "—" for r in rows)]
+    keep = [i for i in range(len(headers)) if i not in empty]
+    text = table([headers[i] for i in keep], [[r[i] for i in keep] for r in rows],
+                 right={n for n, i in enumerate(keep) if i >= 2})
+    notes = list(dict.fromkeys(why[i] for i in empty))
+    return text + (f"\n\n<sub>Not shown: {esc('; '.join(notes))}.</sub>" if notes else "")
 
 
 def _workload_section(res: dict, w: dict, charts: dict[str, str]) -> list[str]:
@@ -219,16 +227,37 @@ def _problems(res: dict) -> list[str]:
     return out + [""]
 
 
+def wrap_command(argv: list[str], width: int = 90) -> str:
+    """A shell command on several lines (``\\`` continuations), each flag with its values."""
+    groups: list[list[str]] = []
+    for a in argv:
+        if a.startswith("-") or not groups or (groups[-1] and not groups[-1][0].startswith("-")):
+            groups.append([a])
+        else:
+            groups[-1].append(a)
+    lines, cur = [], ""
+    for g in groups:
+        part = shlex.join(g)
+        if cur and len(cur) + 1 + len(part) > width:
+            lines.append(cur)
+            cur = "  " + part
+        else:
+            cur = f"{cur} {part}" if cur else part
+    return " \\\n".join([*lines, cur])
+
+
 def _reproduce(res: dict) -> list[str]:
     out = ["## Reproduce", "", "The whole grid (the service runs it; it resumes where it stopped if interrupted):", "",
-           fence(f"iejtui matrix run {shlex.quote(res['file'])}", "sh"), "",
+           fence(f"iejtui matrix run {shlex.quote(res.get('file_rel') or res['file'])}", "sh"), "",
            "Engine command line of each variant (secrets masked as `***`):", ""]
     for v in res["variants"]:
         envs = " ".join(f"{k}={shlex.quote(str(x))}" for k, x in sorted((v.get("engine_env") or {}).items()))
-        out += [f"{code(v['name'])}:", "", fence((envs + " \\\n  " if envs else "") + shlex.join(v["argv"]), "sh"), ""]
+        out += [f"{code(v['name'])}:", "", fence((envs + " \\\n  " if envs else "") + wrap_command(v["argv"]), "sh"), ""]
     if res.get("example_bench_argv"):
-        out += ["Benchmark of one cell (the others differ in the load point and workload flags):", "",
-                fence("iejtui bench --engine ENGINE " + shlex.join(res["example_bench_argv"]), "sh"), ""]
+        first = res["variants"][0]["name"]
+        out += ["Benchmark of one cell (the others differ in their load point and workload flags):", "",
+                fence(wrap_command(["iejtui", "bench", "--engine", f"{res['name']}.{first}",
+                                    *res["example_bench_argv"]]), "sh"), ""]
     return out
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from iejtui.matrix.estimate import Estimate, eta
 from iejtui.matrix.spec import MatrixSpec
 
 FINISHED = ("done", "failed", "skipped")
@@ -140,3 +141,19 @@ def note(state: dict[str, Any], what: str, now: float | None = None, keep: int =
     """A line in the state's short history (starts, resumes, failures)."""
     state.setdefault("log", []).append({"at": time.time() if now is None else now, "what": what})
     del state["log"][:-keep]
+
+
+def progress_view(run_id: int, st: dict[str, Any], est: Estimate | None = None, current: dict | None = None,
+                  now: float | None = None) -> dict[str, Any]:
+    """The progress dict of the API and ``iejtui matrix status`` (pure)."""
+    now = time.time() if now is None else now
+    running = st.get("state") == "running"
+    return {"name": st["name"], "run_id": run_id, "file": st.get("file"), "state": st.get("state"),
+            "reason": st.get("reason"), "cells": counts(st),
+            "variants": [{"name": n, "status": v["status"], "reason": v.get("reason"), "engine_run": v.get("engine_run"),
+                          "startup_s": v.get("start_s")} for n, v in st["variants"].items()],
+            "current": current or {}, "started_at": st.get("created_at"),
+            "elapsed_s": (now if running else st.get("ended_at") or now) - st.get("created_at", now),
+            "eta_s": eta(st, est, now) if est and running else (0.0 if not running else None),
+            "estimate_s": est.total_s if est else None, "estimate_basis": est.basis if est else [],
+            "results": f"benchmarks/{st['name']}", "log": (st.get("log") or [])[-8:]}

@@ -148,5 +148,29 @@ def build_app(service: "Service", on_stop) -> web.Application:
         asyncio.get_running_loop().call_soon(on_stop, not data.get("keep_engines", False))
         return web.json_response({"stopping": True, "pid": os.getpid()})
 
+    # ---- matrix ----
+    # A benchmark grid owned by the service (iejtui.service.matrix_job); the progress dict:
+    # iejtui.matrix.state.progress_view. POST /matrices {"file", "fresh", "retry_failed"}.
+    @routes.post(f"{API}/matrices")
+    async def matrix_start(request):
+        from iejtui.service.matrix_job import start_matrix
+        return web.json_response(await start_matrix(service, await body(request)))
+
+    @routes.get(f"{API}/matrices")
+    async def matrix_list(request):
+        from iejtui.service.matrix_job import matrix_status
+        return web.json_response(await matrix_status(service))
+
+    @routes.get(API + "/matrices/{name}")
+    async def matrix_get(request):
+        from iejtui.service.matrix_job import matrix_status
+        return web.json_response((await matrix_status(service, request.match_info["name"]))[0])
+
+    @routes.post(API + "/matrices/{name}/cancel")
+    async def matrix_cancel(request):
+        from iejtui.service.matrix_job import cancel_matrix
+        return web.json_response(await cancel_matrix(service, request.match_info["name"]))
+    # ---- /matrix ----
+
     app.add_routes(routes)
     return app

@@ -53,6 +53,7 @@ class Service:
         self._inflight: dict[str, asyncio.Task] = {}  # background scrapes and probes by key
         self.write_error: str | None = None
         self.benches: dict[int, Any] = {}  # run id -> BenchJob
+        self.matrices: dict[str, Any] = {}  # matrix name -> MatrixJob (iejtui.service.matrix_job)
 
     # ---- plumbing ----------------------------------------------------------------------
     async def db(self, fn: Callable, *args, **kwargs) -> Any:
@@ -126,6 +127,8 @@ class Service:
                 await self.event(rid, "interrupted", f"{run['name']}: interrupted (service restarted)", "warning")
         for rec in recs.values():  # pidfiles of runs already final
             (self.paths.pids / f"{rec.run_id}.json").unlink(missing_ok=True)
+        from iejtui.service.matrix_job import resume_matrices  # a grid that was running goes on
+        await resume_matrices(self)
 
     async def _recover_owned(self, run: dict, rec: procs.PidRecord) -> None:
         rid = run["id"]

@@ -1,0 +1,396 @@
+"""The matrix job the service owns: variants × workloads × load points × repetitions.
+
+For each variant (file order) the job starts its engine (the profile's argv + the
+variant's args, env merged), waits until it is ready, runs its pending cells as bench
+jobs (``iejtui.service.bench``), stops it and goes on. An engine that fails to start or
+dies mid-grid marks its variant failed (with the reason) and its remaining cells skipped;
+the grid goes on. The state (``iejtui.matrix.state``) is written to the matrix run row's
+``facts`` after every change; a service that starts again resumes every matrix still
+``running`` (``resume_matrices``, called from ``Service._recover``), re-using an engine
+of the current variant that it re-adopted. ``benchmarks/NAME/`` is rewritten after each
+variant and at the end.
+
+The API routes (``iejtui.service.api``, block "matrix") call ``start_matrix``,
+``matrix_status`` and ``cancel_matrix``; the progress dict is ``iejtui.matrix.state.progress_view``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from iejtui.errors import UserError
+from iejtui.matrix import state as stm
+from iejtui.matrix.estimate import Estimate, estimate_from_db
+from iejtui.matrix.spec import MatrixSpec, spec_from_dict
+from iejtui.matrix.state import progress_view
+
+if TYPE_CHECKING:
+    from iejtui.service.core import Service
+
+log = logging.getLogger("iejtui.service.matrix")
+POLL_S = 0.25
+
+
+class MatrixJob:
+    def __init__(self, service: "Service", run_id: int, spec: MatrixSpec, state: dict[str, Any], est: Estimate):
+        self.service, self.run_id, self.spec, self.state, self.est = service, run_id, spec, state, est
+        self.cells = {c.key: c for c in spec.cells()}
+        self.current: dict[str, Any] = {}
+        self.bench = None
+        self.engine = None
+        self.cancelled = False
+        self.task: asyncio.Task | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def public(self) -> dict[str, Any]:
+        cur = dict(self.current)
+        if self.engine is not None:
+            cur.update(engine_status=self.engine.status, engine_phase=self.engine.phase)
+        if self.bench is not None:
+            cur.update(bench_run=self.bench.run_id, bench_status=self.bench.status,
+                       bench_progress={k: v for k, v in self.bench.progress.items() if k != "clock"})
+        view = progress_view(self.run_id, self.state, self.est, cur)
+        if self.task is not None and not self.task.done() and view["state"] != "running":
+            view.update(state="running", current={"phase": "writing results"})  # final once the report is out
+        return view
+
+    # ---- plumbing ----------------------------------------------------------------------
+    def _stopping(self) -> bool:  # the service is shutting down: leave the state as it is
+        return self.service._stopping.is_set()
+
+    async def _save(self, **fields: Any) -> None:
+        s = self.service
+        self.state["updated_at"] = time.time()
+        with contextlib.suppress(RuntimeError):  # the writer is closing with the service: the last state stands
+            await s.db(s.writer.update_run, self.run_id, facts=self.state, **fields)
+
+    async def _event(self, message: str, level: str = "info", run_id: int | None = None) -> None:
+        with contextlib.suppress(RuntimeError):
+            await self.service.event(run_id or self.run_id, "matrix", f"matrix {self.name}: {message}", level)
+
+    async def _report(self) -> None:
+        from iejtui.matrix.entry import config_cost, write_entry
+        from iejtui.store import Reader
+        s = self.service
+        self.current = {"variant": self.current.get("variant"), "phase": "writing results"}
+
+        def write() -> Path:
+            reader = Reader(s.paths.db)
+            try:
+                return write_entry(s.paths.root, reader, reader.run(self.run_id), config_cost(s.config))
+            finally:
+                reader.close()
+        try:
+            await s.db(s.writer.flush)
+            await asyncio.to_thread(write)
+        except Exception as exc:  # noqa: BLE001 - a report error must not stop the grid
+            log.exception("matrix report")
+            await self._event(f"could not write benchmarks/{self.name}: {type(exc).__name__}: {exc}", "warning")
+
+    # ---- the grid ----------------------------------------------------------------------
+    async def run(self) -> None:
+        while not self.service._tasks and not self._stopping():  # resumed during _recover: wait for the loops
+            await asyncio.sleep(0.1)
+        try:
+            c = stm.counts(self.state)
+            await self._event(f"{c['total'] - c['finished']} of {c['total']} cells to run, "
+                              f"about {self.est.total_s / 60:.0f} min")
+            while not self.cancelled and not self._stopping():
+                v = stm.next_variant(self.state)
+                if v is None:
+                    break
+                await self._variant(v)
+            if self._stopping():
+                return  # the state stays "running": the next service resumes it
+            await self._finish("cancelled" if self.cancelled else "done")
+        except asyncio.CancelledError:
+            return
+        except Exception as exc:  # noqa: BLE001 - a job's failure must not take the service down
+            log.exception("matrix %s", self.name)
+            if not self._stopping():
+                await self._finish("failed", f"{type(exc).__name__}: {exc}")
+
+    async def _finish(self, final: str, reason: str | None = None) -> None:
+        now = time.time()
+        self.state.update(state=final, ended_at=now, reason=reason or ("cancelled by the user" if final == "cancelled"
+                                                                       else None))
+        self.current = {}
+        c = stm.counts(self.state)
+        status = {"done": "stopped", "cancelled": "interrupted", "failed": "failed"}[final]
+        await self._save(status=status, ended_at=now, reason=self.state["reason"], summary=c)
+        await self._report()
+        await self._event(f"{final}: {c['done']} cells measured, {c['failed']} failed, {c['skipped']} skipped, "
+                          f"{c['pending']} not run; results in benchmarks/{self.name}/",
+                          "info" if final == "done" else "warning")
+
+    async def _variant(self, v: str) -> None:
+        vs = self.state["variants"][v]
+        vs["status"] = "starting"
+        self.current = {"variant": v, "engine": self.spec.engine_name(v), "phase": "engine starting"}
+        await self._save()
+        h, why = await self._start_engine(v)
+        if h is None:
+            self.engine = None
+            if self._stopping():
+                return
+            if self.cancelled:
+                vs["status"] = "pending"
+                await self._stop_engine(v)
+                await self._save()
+                return
+            n = stm.fail_variant(self.state, v, why)
+            stm.note(self.state, f"variant {v} failed: {why}")
+            await self._save()
+            await self._event(f"variant {v} failed ({why}); {n} cells skipped, the grid goes on", "error")
+            await self._report()
+            return
+        vs.update(status="running", facts=dict(h.facts))
+        await self._save()
+        for key in stm.cells_of(self.state, v, "pending"):
+            if self.cancelled or self._stopping():
+                break
+            outcome = await self._cell(key, h)
+            if outcome == "stopping":
+                return
+            if outcome == "engine":
+                why = await self._engine_reason(h)
+                n = stm.fail_variant(self.state, v, f"engine {h.status} during {key}: {why}")
+                await self._save()
+                await self._event(f"variant {v}: engine {h.status} during {key} ({why}); {n} cells skipped", "error")
+                break
+        if self._stopping():
+            return
+        self.current = {"variant": v, "engine": self.spec.engine_name(v), "phase": "stopping the engine"}
+        await self._stop_engine(v)
+        self.engine = None
+        if vs["status"] != "failed":
+            vs["status"] = "pending" if stm.cells_of(self.state, v, "pending") else "done"
+        await self._save()
+        await self._report()
+
+    async def _engine_reason(self, h) -> str:
+        with contextlib.suppress(RuntimeError):
+            return (await self.service.db(self.service.writer.run_row, h.run_id)).get("reason") or h.status
+        return h.status
+
+    async def _start_engine(self, v: str):
+        s, vs = self.service, self.state["variants"][v]
+        name = self.spec.engine_name(v)
+        h = s.engines.get(name)
+        if h is not None and not h.final:
+            if h.run_id == vs.get("engine_run"):
+                stm.note(self.state, f"variant {v}: re-using its engine r{h.run_id} (adopted after a restart)")
+            else:
+                await self._stop_engine(v)
+                h = None
+        if h is None or h.final:
+            try:
+                await s.start_engine({"name": name, "kind": self.spec.kind, "argv": self.spec.engine_argv(v),
+                                      "url": self.spec.url, "env": self.spec.engine_env(v)})
+            except UserError as exc:
+                return None, str(exc)
+            h = s.engines[name]
+            h.ready_timeout, h.stop_timeout = self.spec.ready_timeout, self.spec.stop_timeout
+            vs["engine_run"] = h.run_id
+            vs.setdefault("engine_runs", []).append(h.run_id)
+            await s.db(s.writer.update_run, h.run_id, tags=[f"matrix:{self.name}", f"variant:{v}"])
+            await self._save()
+        self.engine = h
+        while h.status != "ready":
+            if h.final:
+                return None, await self._engine_reason(h)
+            if self.cancelled or self._stopping():
+                return None, "cancelled"
+            await asyncio.sleep(POLL_S)
+        if vs.get("start_s") is None:
+            row = await s.db(s.writer.run_row, h.run_id)
+            if row.get("ready_at"):
+                vs["start_s"] = row["ready_at"] - row["started_at"]
+        return h, None
+
+    async def _stop_engine(self, v: str) -> None:
+        h = self.service.engines.get(self.spec.engine_name(v))
+        if h is not None and not h.final:
+            with contextlib.suppress(UserError):
+                await self.service.stop_engine(h.name)
+
+    async def _cell(self, key: str, h) -> str:
+        from iejtui.service.bench import start_bench
+        s, cell = self.service, self.cells[key]
+        stm.mark_cell(self.state, key, "running", run_id=None, reason=None)
+        self.current.update(phase="benchmark", cell=key, workload=cell.workload, load=cell.load.label, rep=cell.rep)
+        await self._save()
+        try:
+            job = await start_bench(s, {"engine": h.name, "argv": self.spec.bench_argv(cell),
+                                        "name": f"{self.name}.{key.replace('/', '.')}", "cwd": str(s.paths.root)})
+        except UserError as exc:
+            if h.final:
+                stm.mark_cell(self.state, key, "pending")
+                return "engine"
+            stm.mark_cell(self.state, key, "failed", reason=str(exc))
+            await self._save()
+            return "failed"
+        self.bench = job
+        self.state["cells"][key]["run_id"] = job.run_id
+        await s.db(s.writer.update_run, job.run_id, tags=[f"matrix:{self.name}"],
+                   facts={"matrix": self.name, "matrix_run": self.run_id, "cell": key, "variant": cell.variant,
+                          "workload": cell.workload, "load": cell.load.label, "rep": cell.rep})
+        await self._save()
+        await asyncio.wait([job.task])
+        self.bench = None
+        if self._stopping():
+            return "stopping"
+        if self.cancelled and job.status == "interrupted":
+            stm.mark_cell(self.state, key, "pending")
+            await self._save()
+            return "cancelled"
+        if h.final:
+            stm.mark_cell(self.state, key, "failed", reason=job.reason or f"engine {h.status}")
+            await self._save()
+            return "engine"
+        res = job.result or {}
+        if job.status == "stopped" and res.get("completed"):
+            stm.mark_cell(self.state, key, "done")
+        else:
+            first = await s.db(lambda: s.writer.conn.execute(
+                "SELECT error FROM requests WHERE run_id = ? AND ok = 0 LIMIT 1", (job.run_id,)).fetchone())
+            why = job.reason or f"no request completed ({res.get('failed', '?')} failed)"
+            stm.mark_cell(self.state, key, "failed", reason=why + (f": {first[0]}" if first and first[0] else ""))
+            await self._event(f"cell {key} failed: {self.state['cells'][key]['reason']}", "warning", job.run_id)
+        await self._save()
+        return self.state["cells"][key]["status"]
+
+
+# ---- entry points (API handlers, the service's recovery) -------------------------------
+def _latest_row(service: "Service", name: str | None) -> dict | None:
+    where, args = ("kind = 'matrix' AND name = ?", [name]) if name else ("kind = 'matrix'", [])
+    rows = list(service.writer.db["runs"].rows_where(where, args, order_by="id desc", limit=1))
+    if not rows:
+        return None
+    row = dict(rows[0])
+    row["facts"] = json.loads(row["facts"] or "{}")
+    return row
+
+
+async def _estimate(service: "Service", spec: MatrixSpec, todo: set[str]) -> Estimate:
+    return await asyncio.to_thread(estimate_from_db, service.paths.db, spec, todo)
+
+
+def _launch(service: "Service", run_id: int, spec: MatrixSpec, st: dict, est: Estimate) -> MatrixJob:
+    job = MatrixJob(service, run_id, spec, st, est)
+    service.matrices[spec.name] = job
+    job.task = asyncio.create_task(job.run(), name=f"matrix-{spec.name}")
+    return job
+
+
+def running_job(service: "Service") -> MatrixJob | None:
+    return next((j for j in getattr(service, "matrices", {}).values() if j.task and not j.task.done()), None)
+
+
+async def start_matrix(service: "Service", data: dict[str, Any]) -> dict[str, Any]:
+    """POST /v1/matrices: validate the file, then start it or resume its earlier run."""
+    from iejtui.config import load_config
+    from iejtui.matrix.hardware import describe
+    from iejtui.matrix.parse import load_matrix
+    if not isinstance(data.get("file"), str):
+        raise UserError("give the matrix file: {\"file\": PATH}")
+    service.config = load_config(service.paths.config)
+    spec = await asyncio.to_thread(load_matrix, Path(data["file"]), service.config)
+    busy = running_job(service)
+    if busy is not None:
+        if busy.name == spec.name and not data.get("fresh"):
+            return {**busy.public(), "attached": True}
+        raise UserError(f"matrix {busy.name!r} is running ({stm.counts(busy.state)['finished']}/"
+                        f"{len(busy.state['order'])} cells): wait for it or `iejtui matrix cancel {busy.name}`")
+    if not any(not h.final and h.name.startswith(spec.name + ".") for h in service.engines.values()):
+        from iejtui.service import procs
+        from iejtui.service.core import _adapter
+        adapter = _adapter(spec.kind)
+        url = spec.url or adapter.default_url(adapter.build_argv(spec.base_argv))
+        try:
+            await asyncio.to_thread(procs.check_port_free, url)
+        except UserError as exc:
+            raise UserError(f"profile {spec.profile!r}: {exc} (every variant of the matrix listens there)") from None
+    prev = await service.db(_latest_row, service, spec.name)
+    hw = describe(service.gpus.static)
+    if prev and not data.get("fresh") and prev["facts"].get("cells"):
+        old_host = (prev["facts"].get("hardware") or {}).get("host")
+        if old_host and old_host != hw["host"]:
+            raise UserError(f"matrix {spec.name!r} was started on host {old_host}, this is {hw['host']}: "
+                            "pass --fresh to run it here from the start")
+        st = stm.merge(stm.reset_running(prev["facts"]), spec, retry_failed=bool(data.get("retry_failed")))
+        st["resumes"] = st.get("resumes", 0) + 1
+        stm.note(st, f"run again from {spec.path}: {stm.counts(st)['finished']} cells kept")
+        run_id = prev["id"]
+        await service.db(service.writer.update_run, run_id, status="running", ended_at=None, reason=None, facts=st)
+    else:
+        st = stm.new_state(spec, hardware=hw)
+        stm.note(st, f"started from {spec.path}")
+        run_id = await service.db(service.writer.create_run, kind="matrix", name=spec.name, status="running",
+                                  argv=["iejtui", "matrix", "run", spec.path], cwd=str(service.paths.root),
+                                  versions=service._versions(), facts=st, tags=[f"matrix:{spec.name}"])
+    todo = {k for k, c in st["cells"].items() if c["status"] == "pending"}
+    est = await _estimate(service, spec, todo)
+    job = _launch(service, run_id, spec, st, est)
+    return job.public()
+
+
+async def cancel_matrix(service: "Service", name: str | None) -> dict[str, Any]:
+    from iejtui.service.bench import cancel_bench
+    job = running_job(service)
+    if job is None or (name and job.name != name):
+        raise UserError(f"no matrix {name + ' ' if name else ''}is running in this service")
+    job.cancelled = True
+    stm.note(job.state, "cancelled by the user")
+    if job.bench is not None and job.bench.status == "running":
+        await cancel_bench(service, job.bench.run_id, f"matrix {job.name} cancelled")
+    return job.public()
+
+
+async def matrix_status(service: "Service", name: str | None = None) -> list[dict[str, Any]]:
+    """Progress of this service's matrices, or of the latest run of ``name`` from journal.db."""
+    jobs = getattr(service, "matrices", {})
+    if name:
+        if name in jobs:
+            return [jobs[name].public()]
+        row = await service.db(_latest_row, service, name)
+        if row is None:
+            raise UserError(f"no matrix named {name!r} in this journal")
+        return [progress_view(row["id"], row["facts"])]
+    out = sorted((j.public() for j in jobs.values()), key=lambda p: p["state"] != "running")
+    if not out:
+        row = await service.db(_latest_row, service, None)
+        out = [progress_view(row["id"], row["facts"])] if row else []
+    return out
+
+
+async def resume_matrices(service: "Service") -> None:
+    """At service start: resume every matrix whose state is still ``running``."""
+    rows = await service.db(lambda: list(service.writer.db["runs"].rows_where(
+        "kind = 'matrix'", order_by="id desc", limit=50)))
+    seen = set()
+    for row in rows:
+        if row["name"] in seen:
+            continue
+        seen.add(row["name"])
+        st = json.loads(row["facts"] or "{}")
+        if st.get("state") != "running" or running_job(service) is not None:
+            continue
+        spec = spec_from_dict(st["spec"])
+        st = stm.reset_running(st)
+        st["resumes"] = st.get("resumes", 0) + 1
+        stm.note(st, "resumed after a service restart")
+        await service.db(service.writer.update_run, row["id"], status="running", ended_at=None, reason=None, facts=st)
+        await service.event(row["id"], "matrix", f"matrix {spec.name}: resumed after a service restart "
+                                                 f"({stm.counts(st)['finished']}/{len(st['order'])} cells done)")
+        todo = {k for k, c in st["cells"].items() if c["status"] == "pending"}
+        _launch(service, row["id"], spec, st, await _estimate(service, spec, todo))
