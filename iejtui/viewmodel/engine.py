@@ -13,7 +13,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 
 from iejtui.derive import counters
-from iejtui.derive.engine import EngineFigures, engine_figures
+from iejtui.derive.engine import engine_figures
 from iejtui.derive.histograms import merge_series, quantile_series
 from iejtui.derive.metric_map import HISTOGRAM_KEYS, VLLM, EngineMetricMap
 from iejtui.derive.series import SeriesGetter, first_present, histogram_series

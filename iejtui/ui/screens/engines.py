@@ -9,12 +9,12 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Log, Static
 
-from iejtui.ui.widgets.cells import cell
 from iejtui.config import load_config
 from iejtui.errors import ServiceError, UserError
 from iejtui.redact import MASK
 from iejtui.service.client import call_async
 from iejtui.ui.modals import ConfirmModal, StartEngineModal
+from iejtui.ui.widgets.cells import cell
 from iejtui.viewmodel.text import clock
 
 COLUMNS = (("name", "name"), ("kind", "kind"), ("status", "status"), ("phase", "phase"), ("pid", "pid"),

@@ -10,8 +10,8 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from iejtui.ui.widgets.cells import cell
 from iejtui.ui.feed import Feed
+from iejtui.ui.widgets.cells import cell
 from iejtui.viewmodel.models import RunRow
 from iejtui.viewmodel.text import span
 
