@@ -7,7 +7,9 @@ from dataclasses import asdict
 from typing import Any
 
 from iejtui.derive import counters
-from iejtui.derive.engine import engine_figures
+from iejtui.derive.engine import pad_lazy, scrape_times, engine_figures
+from iejtui.derive.metric_map import metric_map_for
+from iejtui.derive.series import first_present
 from iejtui.derive.gpu import gpu_window_summary
 from iejtui.derive.series import labels_match
 from iejtui.store import Reader
@@ -35,20 +37,22 @@ def run_window(reader: Reader, run: dict) -> tuple[float, float] | None:
 
 
 def engine_summary(reader: Reader, run: dict) -> dict[str, Any]:
-    """Tokens, throughput, KV peak and latency percentiles over the whole engine run."""
+    """Tokens, throughput, KV peak and latency percentiles over the whole engine run, read
+    through the metric map of the run's engine kind (what it lacks stays absent/None)."""
     win = run_window(reader, run)
-    if win is None:
+    mmap = metric_map_for(run.get("engine_kind") or "vllm")
+    if win is None or mmap is None:
         return {}
     t0, t1 = win
     get = store_getter(reader, run["id"])
-    figs = engine_figures(get, t0, t1)
+    figs = engine_figures(get, t0, t1, mmap)
     out: dict[str, Any] = {}
-    gen = get("vllm:generation_tokens_total")
-    prm = get("vllm:prompt_tokens_total")
-    if gen:
-        out["generation_tokens"] = sum(counters.increase(ts, vs, t0, t1) or 0.0 for _, ts, vs in gen)
-    if prm:
-        out["prompt_tokens"] = sum(counters.increase(ts, vs, t0, t1) or 0.0 for _, ts, vs in prm)
+    for key, rate in (("generation_tokens", figs.generation_tok_s), ("prompt_tokens", figs.prompt_tok_s)):
+        total = _counter_total(get, mmap, key, t0, t1)
+        if total is None and rate == 0.0:  # a lazily created counter, not created yet
+            total = 0.0
+        if total is not None:
+            out[key] = total
     if figs.request_success is not None:
         out["requests_finished"] = sum(figs.request_success.values())
         out["requests_by_reason"] = figs.request_success
@@ -63,6 +67,15 @@ def engine_summary(reader: Reader, run: dict) -> dict[str, Any]:
             out[f"{key}_s"] = asdict(lat)
     out["window"] = [t0, t1]
     return out
+
+
+def _counter_total(get, mmap, key: str, t0: float, t1: float) -> float | None:
+    """Increase over ``[t0, t1]`` of the first stored alias of counter ``key`` (all label sets)."""
+    hit = first_present(get, mmap.names(key))
+    if hit is None:
+        return None
+    found = pad_lazy(hit[1], scrape_times(get, mmap, None)) if key in mmap.zero_when_absent else hit[1]
+    return sum(counters.increase(ts, vs, t0, t1) or 0.0 for _, ts, vs in found)
 
 
 def run_summary(reader: Reader, run: dict) -> dict[str, Any]:

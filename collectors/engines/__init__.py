@@ -8,12 +8,15 @@ register an instance below.
 from __future__ import annotations
 
 from collectors.engines.base import EngineAdapter, LogFact, ReadyState, later_phase
+from collectors.engines.llamacpp import LlamaCppAdapter
 from collectors.engines.openai import OpenAIAdapter
+from collectors.engines.sglang import SGLangAdapter
+from collectors.engines.trtllm import TrtllmAdapter
 from collectors.engines.vllm import VLLMAdapter
 
 # Kinds named in the design that have no adapter yet: the error says so instead of
 # calling them unknown.
-PLANNED_KINDS = ("trtllm", "sglang", "llamacpp")
+PLANNED_KINDS: tuple[str, ...] = ()
 
 ADAPTERS: dict[str, EngineAdapter] = {}
 
@@ -47,6 +50,9 @@ def get_adapter(kind: str) -> EngineAdapter:
 
 
 register(VLLMAdapter())
+register(TrtllmAdapter())
+register(SGLangAdapter())
+register(LlamaCppAdapter())
 register(OpenAIAdapter())
 
 __all__ = [

@@ -10,6 +10,13 @@ bucket-wise before the quantile, KV usage weighted by each engine's capacity.
 Pass ``labels_filter`` (e.g. ``{"model_name": "m"}`` or ``{"engine": "0"}``)
 to narrow it.
 
+Per-engine rules come from the map: KV capacity from an info gauge's labels or
+a plain ``kv_capacity_tokens`` gauge; prefix hits paired with the queries of
+the same alias position (same unit); counters the engine creates on first
+increment (``zero_when_absent``) read as zero before they appear, and start
+from zero at the scrape before their first sample; ``mean_pairs`` give a
+latency mean (no percentiles) from a seconds counter and a count counter.
+
 Units: token rates tok/s; preemptions per second; percentages 0–100; KV in
 tokens; latencies in seconds; counts in requests.
 """
@@ -17,6 +24,7 @@ tokens; latencies in seconds; counts in requests.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -32,7 +40,8 @@ from iejtui.derive.series import (
     labels_match,
 )
 
-__all__ = ["EngineFigures", "LatencySummary", "engine_figures", "kv_capacity_tokens", "latency_summary"]
+__all__ = ["EngineFigures", "LatencySummary", "engine_figures", "kv_capacity_tokens", "latency_summary",
+           "pad_lazy", "scrape_times"]
 
 
 @dataclass(frozen=True)
@@ -132,6 +141,16 @@ def _capacities(
                 best[eng] = (seen[-1], cap)
         if best:
             break
+    if not best:  # a plain capacity gauge (SGLang max_total_num_tokens, TRT-LLM, llama.cpp)
+        for name in mmap.names("kv_capacity_tokens"):
+            for labels, ts, vs in get_series(get, name, None):
+                cap = gauges.last_value(ts, vs, -math.inf, t1) if labels_match(labels, flt) else None
+                if cap is None or cap <= 0:
+                    continue
+                eng = labels.get(mmap.engine_label)  # TP ranks report the same pool: keep one
+                best[eng] = (0.0, max(cap, best.get(eng, (0.0, 0.0))[1]))
+            if best:
+                break
     return {eng: cap for eng, (_, cap) in best.items()}
 
 
@@ -211,6 +230,60 @@ def latency_summary(
     )
 
 
+def scrape_times(get: SeriesGetter, mmap: EngineMetricMap, flt: Mapping[str, str] | None) -> list[float]:
+    """When the engine's always-present series were scraped (sorted Unix seconds)."""
+    times: set[float] = set()
+    for key in ("running", "kv_capacity_tokens", "kv_usage"):
+        hit = first_present(get, mmap.names(key), flt)
+        for _, ts, _ in hit[1] if hit else ():
+            times.update(ts)
+    return sorted(times)
+
+
+def pad_lazy(found: list[Series], presence: list[float]) -> list[Series]:
+    """A counter created on its first increment was zero at the scrape before it appeared."""
+    out = []
+    for labels, ts, vs in found:
+        k = bisect_left(presence, ts[0]) - 1 if ts else -1
+        out.append((labels, [presence[k], *ts], [0.0, *vs]) if k >= 0 else (labels, ts, vs))
+    return out
+
+
+def _prefix_hit_pct(get: SeriesGetter, mmap: EngineMetricMap, flt: Mapping[str, str] | None,
+                    presence: list[float], t0: float, t1: float, resolved: dict[str, str]) -> float | None:
+    """Δhits / Δqueries × 100, hits and queries taken from the same alias position (the
+    same unit: tokens or blocks); hits the engine creates lazily count as zero."""
+    hits_names = mmap.names("prefix_cache_hits")
+    for i, qname in enumerate(mmap.names("prefix_cache_queries")):
+        queries = get_series(get, qname, flt)
+        if not queries:
+            continue
+        hname = hits_names[i] if i < len(hits_names) else None
+        hits = get_series(get, hname, flt) if hname else []
+        lazy = "prefix_cache_hits" in mmap.zero_when_absent
+        if not hits and not (lazy and hname):
+            return None
+        if lazy:
+            queries, hits = pad_lazy(queries, presence), pad_lazy(hits, presence)
+        dq = _counter_increase(queries, t0, t1)
+        dh = _counter_increase(hits, t0, t1) if hits else (0.0 if dq is not None else None)
+        resolved["prefix_cache_queries"], resolved["prefix_cache_hits"] = qname, hname or ""
+        return 100.0 * dh / dq if dq is not None and dh is not None and dq > 0 else None
+    return None
+
+
+def _mean_pair(get: SeriesGetter, pair: tuple[str, str], flt: Mapping[str, str] | None,
+               t0: float, t1: float) -> tuple[str, LatencySummary] | None:
+    """Window mean from a (seconds counter, count counter) pair: no percentiles."""
+    secs, count = get_series(get, pair[0], flt), get_series(get, pair[1], flt)
+    if not secs or not count:
+        return None
+    ds, dn = _counter_increase(secs, t0, t1), _counter_increase(count, t0, t1)
+    if ds is None or dn is None:
+        return pair[0], LatencySummary(None, None, None, None, 0.0)
+    return pair[0], LatencySummary(None, None, None, ds / dn if dn > 0 else None, dn)
+
+
 def engine_figures(
     get: SeriesGetter,
     t0: float,
@@ -223,13 +296,20 @@ def engine_figures(
     resolved: dict[str, str] = {}
     values: dict[str, object] = {}
 
+    presence = scrape_times(get, mmap, flt)
+    seen = len(presence[bisect_left(presence, t0):bisect_right(presence, t1)]) >= 2
+
     def find(key: str, extra: Mapping[str, str] | None = None) -> list[Series] | None:
         merged = {**(flt or {}), **(extra or {})} or None
         hit = first_present(get, mmap.names(key), merged)
         if hit is None:
             return None
         resolved[key] = hit[0]
-        return hit[1]
+        return pad_lazy(hit[1], presence) if key in mmap.zero_when_absent else hit[1]
+
+    def lazy_zero(key: str) -> float | None:
+        """Zero for a lazily created counter not created yet while the engine is scraped."""
+        return 0.0 if key in mmap.zero_when_absent and mmap.names(key) and seen else None
 
     for key, fld in (
         ("prompt_tokens", "prompt_tok_s"),
@@ -237,8 +317,7 @@ def engine_figures(
         ("preemptions", "preemptions_per_s"),
     ):
         found = find(key)
-        if found is not None:
-            values[fld] = _counter_rate(found, t0, t1)
+        values[fld] = _counter_rate(found, t0, t1) if found is not None else lazy_zero(key)
     found = find("prompt_tokens_by_source", mmap.computed_prompt_filter)
     if found is not None:
         values["prompt_computed_tok_s"] = _counter_rate(found, t0, t1)
@@ -248,22 +327,22 @@ def engine_figures(
         if found is not None:
             values[key] = _gauge_last(found, t0, t1)
 
-    queries, hits = find("prefix_cache_queries"), find("prefix_cache_hits")
-    if queries is not None and hits is not None:
-        dq, dh = _counter_increase(queries, t0, t1), _counter_increase(hits, t0, t1)
-        if dq is not None and dh is not None and dq > 0:
-            values["prefix_cache_hit_pct"] = 100.0 * dh / dq
+    pct = _prefix_hit_pct(get, mmap, flt, presence, t0, t1, resolved)
+    if pct is not None:
+        values["prefix_cache_hit_pct"] = pct
 
     found = find("request_success")
-    if found is not None:
+    if found is None and lazy_zero("request_success") == 0.0:
+        values["request_success"] = {}
+    elif found is not None:
         by_reason: dict[str, list[float | None]] = {}
         for labels, ts, vs in found:
-            reason = labels.get(mmap.reason_label, "")
+            reason = labels.get(mmap.reason_label, labels.get("finish_reason", ""))
             by_reason.setdefault(reason, []).append(counters.increase(ts, vs, t0, t1))
         success = {r: _sum_present(incs) for r, incs in by_reason.items()}
         values["request_success"] = {r: v for r, v in sorted(success.items()) if v is not None}
 
-    if mmap.names("kv_usage") or mmap.names("cache_config_info"):
+    if mmap.names("kv_usage") or mmap.names("cache_config_info") or mmap.names("kv_capacity_tokens"):
         kv_name, kv = _kv_figures(get, mmap, flt, t0, t1)
         if kv_name is not None:
             resolved["kv_usage"] = kv_name
@@ -271,6 +350,8 @@ def engine_figures(
 
     for key in ("ttft", "itl", "tpot", "e2e", "queue", "prefill", "decode"):
         summary = latency_summary(get, mmap.names(key), flt, t0, t1)
+        if summary is None and key in mmap.mean_pairs:
+            summary = _mean_pair(get, mmap.mean_pairs[key], flt, t0, t1)
         if summary is not None:
             resolved[key] = summary[0]
             values[key] = summary[1]

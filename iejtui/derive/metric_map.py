@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["EngineMetricMap", "VLLM", "VLLM_ALIASES", "COUNTER_KEYS", "GAUGE_KEYS", "HISTOGRAM_KEYS"]
+__all__ = ["EngineMetricMap", "VLLM", "VLLM_ALIASES", "TRTLLM", "SGLANG", "LLAMACPP", "OPENAI",
+           "METRIC_MAPS", "metric_map_for", "COUNTER_KEYS", "GAUGE_KEYS", "HISTOGRAM_KEYS"]
 
 #: Canonical counter keys (monotonic; rates and window increases).
 COUNTER_KEYS = (
@@ -32,6 +33,7 @@ GAUGE_KEYS = (
     "waiting",  # requests waiting
     "kv_usage",  # KV-cache usage (unit: see EngineMetricMap.kv_usage_scale)
     "cache_config_info",  # info gauge: KV capacity in its labels
+    "kv_capacity_tokens",  # plain gauge: KV capacity in tokens (when no info gauge)
 )
 #: Canonical histogram keys (seconds).
 HISTOGRAM_KEYS = (
@@ -96,9 +98,96 @@ class EngineMetricMap:
         }
     )
 
+    #: Counter keys whose series the engine creates on first increment (prometheus_client
+    #: children of labelled families): absent while the engine is scraped means zero.
+    zero_when_absent: frozenset[str] = frozenset()
+    #: Latency keys the engine reports only as a (seconds counter, count counter) pair:
+    #: the window mean, no percentiles (llama.cpp).
+    mean_pairs: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
     def names(self, key: str) -> tuple[str, ...]:
         """Candidate names for ``key``; empty when this engine has none."""
         return tuple(self.aliases.get(key, ()))
 
 
 VLLM = EngineMetricMap(kind="vllm", aliases=VLLM_ALIASES)
+
+#: TensorRT-LLM: ``/prometheus/metrics`` families (``trtllm_`` prefix, or none up to ~1.2)
+#: first, then what iejtui derives from the JSON iteration records (``trtllm:``, see
+#: ``collectors.engines.trtllm``). Prefix hits pair by position with queries: prompt
+#: tokens (Prometheus) or KV blocks (iteration records). TPOT is per-request mean.
+TRTLLM_ALIASES: dict[str, tuple[str, ...]] = {
+    "prompt_tokens": ("trtllm_prompt_tokens_total",),
+    "prompt_tokens_by_source": ("trtllm:context_tokens_total",),
+    "generation_tokens": ("trtllm_generation_tokens_total", "trtllm:generation_tokens_total"),
+    "prefix_cache_queries": ("trtllm_prompt_tokens_total", "trtllm:kv_cache_lookup_blocks_total"),
+    "prefix_cache_hits": ("trtllm_prompt_cached_tokens_total", "trtllm:kv_cache_reused_blocks_total"),
+    "request_success": ("trtllm_request_success_total", "request_success_total"),
+    "running": ("trtllm_num_requests_running", "trtllm:num_requests_running"),
+    "waiting": ("trtllm_num_requests_waiting", "trtllm:num_requests_waiting"),
+    "kv_usage": ("trtllm_kv_cache_utilization", "trtllm:kv_cache_utilization"),
+    "kv_capacity_tokens": ("trtllm:kv_capacity_tokens",),
+    "ttft": ("trtllm_time_to_first_token_seconds", "time_to_first_token_seconds"),
+    "tpot": ("trtllm_time_per_output_token_seconds", "time_per_output_token_seconds"),
+    "e2e": ("trtllm_e2e_request_latency_seconds", "e2e_request_latency_seconds"),
+    "queue": ("trtllm_request_queue_time_seconds", "request_queue_time_seconds"),
+    "prefill": ("trtllm_request_prefill_time_seconds",),
+    "decode": ("trtllm_request_decode_time_seconds",),
+}
+TRTLLM = EngineMetricMap(kind="trtllm", aliases=TRTLLM_ALIASES, computed_prompt_filter={},
+                         zero_when_absent=frozenset({"prefix_cache_hits"}))
+
+#: SGLang 0.5.x. Token counters grow when a request finishes; ``cached_tokens`` (by
+#: ``cache_source``) and retractions (SGLang's preemptions) appear on first increment.
+SGLANG_ALIASES: dict[str, tuple[str, ...]] = {
+    "prompt_tokens": ("sglang:prompt_tokens_total",),
+    "generation_tokens": ("sglang:generation_tokens_total",),
+    "prefix_cache_queries": ("sglang:prompt_tokens_total",),
+    "prefix_cache_hits": ("sglang:cached_tokens_total",),
+    "preemptions": ("sglang:num_retracted_requests_total",),
+    "request_success": ("sglang:num_requests_total",),
+    "running": ("sglang:num_running_reqs",),
+    "waiting": ("sglang:num_queue_reqs",),
+    "kv_usage": ("sglang:token_usage",),
+    "kv_capacity_tokens": ("sglang:max_total_num_tokens",),
+    "ttft": ("sglang:time_to_first_token_seconds",),
+    "itl": ("sglang:inter_token_latency_seconds",),
+    "tpot": ("sglang:request_time_per_output_token_seconds",),
+    "e2e": ("sglang:e2e_request_latency_seconds",),
+    "queue": ("sglang:queue_time_seconds",),
+}
+SGLANG = EngineMetricMap(kind="sglang", aliases=SGLANG_ALIASES, engine_label="dp_rank",
+                         zero_when_absent=frozenset({"prompt_tokens", "generation_tokens",
+                                                     "prefix_cache_queries", "prefix_cache_hits",
+                                                     "preemptions", "request_success"}))
+
+#: llama.cpp ``llama-server --metrics``: ``prompt_tokens_total`` counts evaluated prompt
+#: tokens only (cache reuse excluded), so it is the *computed* rate; all prompt tokens need
+#: ``prompt_tokens_cached_total`` (recent builds). KV use comes from ``/slots``
+#: (``llamacpp_slots:*``, see ``collectors.engines.llamacpp``; the KV gauges of builds
+#: before mid-2025 first); no latency histograms: TPOT is the window mean of decode
+#: seconds per generated token.
+LLAMACPP_ALIASES: dict[str, tuple[str, ...]] = {
+    "prompt_tokens": ("llamacpp_derived:prompt_tokens_total",),  # evaluated + cached (recent builds)
+    "prompt_tokens_by_source": ("llamacpp:prompt_tokens_total",),
+    "generation_tokens": ("llamacpp:tokens_predicted_total",),
+    "prefix_cache_queries": ("llamacpp_derived:prompt_tokens_total",),
+    "prefix_cache_hits": ("llamacpp:prompt_tokens_cached_total",),
+    "running": ("llamacpp:requests_processing",),
+    "waiting": ("llamacpp:requests_deferred",),
+    "kv_usage": ("llamacpp:kv_cache_usage_ratio", "llamacpp_slots:context_usage"),
+    "kv_capacity_tokens": ("llamacpp_slots:context_capacity_tokens",),
+}
+LLAMACPP = EngineMetricMap(
+    kind="llamacpp", aliases=LLAMACPP_ALIASES, computed_prompt_filter={},
+    mean_pairs={"tpot": ("llamacpp:tokens_predicted_seconds_total", "llamacpp:tokens_predicted_total")})
+
+#: Any OpenAI-compatible endpoint: no engine metrics at all (benchmarks measure latency).
+OPENAI = EngineMetricMap(kind="openai", aliases={})
+
+METRIC_MAPS: dict[str, EngineMetricMap] = {m.kind: m for m in (VLLM, TRTLLM, SGLANG, LLAMACPP, OPENAI)}
+
+
+def metric_map_for(kind: str | None) -> EngineMetricMap | None:
+    """The metric map of engine kind ``kind`` (case-insensitive); None for an unknown kind."""
+    return METRIC_MAPS.get((kind or "").strip().lower())

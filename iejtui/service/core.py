@@ -417,7 +417,7 @@ class Service:
     async def _scrape(self, h: EngineHandle) -> None:
         res = await h.adapter.collect(self.scraper, h.url)
         if res.frame is not None:
-            await self.db(self.writer.add_frames, h.run_id, [res.frame])
+            await self.db(self.writer.add_frames, h.run_id, [res.frame, *res.frames])
             h.last_scrape_ok = res.frame.ts
             h.scrape_error = None
         else:
