@@ -113,12 +113,36 @@ async def start_bench(service: "Service", spec: dict[str, Any]) -> BenchJob:
                               argv=shown, url=cfg.base_url, parent_id=parent, engine_kind=None,
                               versions=service._versions(), cwd=spec.get("cwd"))
     job = BenchJob(run_id, name, argv, engine_name)
+    _forget_old_jobs(service)
     service.benches[run_id] = job
     await service.event(run_id, "started", f"{name}: benchmark started against {cfg.base_url}")
     if parent:
         await service.event(parent, "bench", f"benchmark run {run_id} ({name}) started against this engine")
     job.task = asyncio.create_task(_run(service, job, cfg))
     return job
+
+
+KEEP_FINISHED_JOBS = 10
+# Per-request lists of the vLLM result JSON: the requests table holds them already, so the
+# run's summary keeps the figures only (the --save-result file keeps everything).
+PER_REQUEST_KEYS = {"ttfts", "itls", "input_lens", "output_lens", "generated_texts", "errors",
+                    "latencies", "queue_times", "start_times", "request_ids"}
+
+
+def figures_only(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The result without its per-request lists (pure)."""
+    if result is None:
+        return None
+    if "sweep" in result:
+        return {**result, "sweep": [figures_only(r) for r in result["sweep"]]}
+    return {k: v for k, v in result.items() if k not in PER_REQUEST_KEYS}
+
+
+def _forget_old_jobs(service: "Service") -> None:
+    """Finished jobs live in journal.db; keep only the newest few in memory for the API."""
+    done = [rid for rid, j in service.benches.items() if j.status != "running"]
+    for rid in done[:-KEEP_FINISHED_JOBS]:
+        del service.benches[rid]
 
 
 async def _run(service: "Service", job: BenchJob, cfg) -> None:
@@ -149,6 +173,7 @@ async def _run(service: "Service", job: BenchJob, cfg) -> None:
         status, reason = "failed", f"{type(exc).__name__}: {exc}"
     job.status, job.reason = status, reason
     await service.db(service.writer.flush)
+    job.result = figures_only(job.result)
     await service.db(service.writer.update_run, job.run_id, status=status, ended_at=time.time(),
                      reason=reason, summary=job.result)
     await service.event(job.run_id, status, f"{job.name}: benchmark {status}" + (f" ({reason})" if reason else ""),
