@@ -74,7 +74,7 @@ def _counter_total(get, mmap, key: str, t0: float, t1: float) -> float | None:
     hit = first_present(get, mmap.names(key))
     if hit is None:
         return None
-    found = pad_lazy(hit[1], scrape_times(get, mmap, None)) if key in mmap.zero_when_absent else hit[1]
+    found = pad_lazy(hit[1], scrape_times(get, mmap, None)) if key in mmap.lazy else hit[1]
     return sum(counters.increase(ts, vs, t0, t1) or 0.0 for _, ts, vs in found)
 
 

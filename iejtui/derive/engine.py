@@ -13,8 +13,8 @@ to narrow it.
 Per-engine rules come from the map: KV capacity from an info gauge's labels or
 a plain ``kv_capacity_tokens`` gauge; prefix hits paired with the queries of
 the same alias position (same unit); counters the engine creates on first
-increment (``zero_when_absent``) read as zero before they appear, and start
-from zero at the scrape before their first sample; ``mean_pairs`` give a
+increment read as zero before they appear (``zero_when_absent``) and start
+from zero at the scrape before their first sample (``lazy``); ``mean_pairs`` give a
 latency mean (no percentiles) from a seconds counter and a count counter.
 
 Units: token rates tok/s; preemptions per second; percentages 0–100; KV in
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from iejtui.derive import counters, gauges
 from iejtui.derive.histograms import merge, quantile, snapshot_mean
-from iejtui.derive.metric_map import VLLM, EngineMetricMap
+from iejtui.derive.metric_map import HISTOGRAM_KEYS, VLLM, EngineMetricMap
 from iejtui.derive.series import (
     Series,
     SeriesGetter,
@@ -249,6 +249,21 @@ def pad_lazy(found: list[Series], presence: list[float]) -> list[Series]:
     return out
 
 
+def _lazy_histograms(get: SeriesGetter, mmap: EngineMetricMap, presence: list[float]) -> SeriesGetter:
+    """``get`` with the series of lazily created histograms padded like counters (their
+    first exposition already holds the observations made since the scrape before)."""
+    lazy = {base + part for key in mmap.lazy if key in HISTOGRAM_KEYS
+            for base in mmap.names(key) for part in ("_bucket", "_sum", "_count")}
+    if not lazy or not presence:
+        return get
+
+    def padded(name: str, labels_filter: Mapping[str, str] | None = None, /) -> list[Series]:
+        found = get(name, labels_filter)
+        return pad_lazy(found, presence) if name in lazy else found
+
+    return padded
+
+
 def _prefix_hit_pct(get: SeriesGetter, mmap: EngineMetricMap, flt: Mapping[str, str] | None,
                     presence: list[float], t0: float, t1: float, resolved: dict[str, str]) -> float | None:
     """Δhits / Δqueries × 100, hits and queries taken from the same alias position (the
@@ -260,11 +275,12 @@ def _prefix_hit_pct(get: SeriesGetter, mmap: EngineMetricMap, flt: Mapping[str, 
             continue
         hname = hits_names[i] if i < len(hits_names) else None
         hits = get_series(get, hname, flt) if hname else []
-        lazy = "prefix_cache_hits" in mmap.zero_when_absent
-        if not hits and not (lazy and hname):
+        if not hits and not (hname and "prefix_cache_hits" in mmap.zero_when_absent):
             return None
-        if lazy:
-            queries, hits = pad_lazy(queries, presence), pad_lazy(hits, presence)
+        if "prefix_cache_queries" in mmap.lazy:
+            queries = pad_lazy(queries, presence)
+        if "prefix_cache_hits" in mmap.lazy:
+            hits = pad_lazy(hits, presence)
         dq = _counter_increase(queries, t0, t1)
         dh = _counter_increase(hits, t0, t1) if hits else (0.0 if dq is not None else None)
         resolved["prefix_cache_queries"], resolved["prefix_cache_hits"] = qname, hname or ""
@@ -305,7 +321,7 @@ def engine_figures(
         if hit is None:
             return None
         resolved[key] = hit[0]
-        return pad_lazy(hit[1], presence) if key in mmap.zero_when_absent else hit[1]
+        return pad_lazy(hit[1], presence) if key in mmap.lazy else hit[1]
 
     def lazy_zero(key: str) -> float | None:
         """Zero for a lazily created counter not created yet while the engine is scraped."""
@@ -348,8 +364,9 @@ def engine_figures(
             resolved["kv_usage"] = kv_name
         values.update(kv)
 
+    hist_get = _lazy_histograms(get, mmap, presence)
     for key in ("ttft", "itl", "tpot", "e2e", "queue", "prefill", "decode"):
-        summary = latency_summary(get, mmap.names(key), flt, t0, t1)
+        summary = latency_summary(hist_get, mmap.names(key), flt, t0, t1)
         if summary is None and key in mmap.mean_pairs:
             summary = _mean_pair(get, mmap.mean_pairs[key], flt, t0, t1)
         if summary is not None:

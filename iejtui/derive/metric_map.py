@@ -98,9 +98,13 @@ class EngineMetricMap:
         }
     )
 
-    #: Counter keys whose series the engine creates on first increment (prometheus_client
-    #: children of labelled families): absent while the engine is scraped means zero.
+    #: Counter keys the engine surely exports once used: absent while the engine is
+    #: scraped means zero (not "not reported").
     zero_when_absent: frozenset[str] = frozenset()
+    #: Counter/histogram keys whose series the engine creates on first use (children of
+    #: labelled prometheus_client families): the scrape before their first sample counts
+    #: as zero, so the first observations are not lost from a window.
+    lazy: frozenset[str] = frozenset()
     #: Latency keys the engine reports only as a (seconds counter, count counter) pair:
     #: the window mean, no percentiles (llama.cpp).
     mean_pairs: Mapping[str, tuple[str, str]] = field(default_factory=dict)
@@ -113,8 +117,9 @@ class EngineMetricMap:
 VLLM = EngineMetricMap(kind="vllm", aliases=VLLM_ALIASES)
 
 #: TensorRT-LLM: ``/prometheus/metrics`` families (``trtllm_`` prefix, or none up to ~1.2)
-#: first, then what iejtui derives from the JSON iteration records (``trtllm:``, see
-#: ``collectors.engines.trtllm``). Prefix hits pair by position with queries: prompt
+#: and what iejtui derives from the JSON iteration records (``trtllm:``, see
+#: ``collectors.engines.trtllm``): exact token counters and histograms from Prometheus
+#: first, state from the records first. Prefix hits pair by position with queries: prompt
 #: tokens (Prometheus) or KV blocks (iteration records). TPOT is per-request mean.
 TRTLLM_ALIASES: dict[str, tuple[str, ...]] = {
     "prompt_tokens": ("trtllm_prompt_tokens_total",),
@@ -123,9 +128,11 @@ TRTLLM_ALIASES: dict[str, tuple[str, ...]] = {
     "prefix_cache_queries": ("trtllm_prompt_tokens_total", "trtllm:kv_cache_lookup_blocks_total"),
     "prefix_cache_hits": ("trtllm_prompt_cached_tokens_total", "trtllm:kv_cache_reused_blocks_total"),
     "request_success": ("trtllm_request_success_total", "request_success_total"),
-    "running": ("trtllm_num_requests_running", "trtllm:num_requests_running"),
-    "waiting": ("trtllm_num_requests_waiting", "trtllm:num_requests_waiting"),
-    "kv_usage": ("trtllm_kv_cache_utilization", "trtllm:kv_cache_utilization"),
+    # iteration records first here: the wire gauges keep the last iteration's values (the
+    # finishing request still counted) for as long as the engine stays idle
+    "running": ("trtllm:num_requests_running", "trtllm_num_requests_running"),
+    "waiting": ("trtllm:num_requests_waiting", "trtllm_num_requests_waiting"),
+    "kv_usage": ("trtllm:kv_cache_utilization", "trtllm_kv_cache_utilization"),
     "kv_capacity_tokens": ("trtllm:kv_capacity_tokens",),
     "ttft": ("trtllm_time_to_first_token_seconds", "time_to_first_token_seconds"),
     "tpot": ("trtllm_time_per_output_token_seconds", "time_per_output_token_seconds"),
@@ -135,7 +142,11 @@ TRTLLM_ALIASES: dict[str, tuple[str, ...]] = {
     "decode": ("trtllm_request_decode_time_seconds",),
 }
 TRTLLM = EngineMetricMap(kind="trtllm", aliases=TRTLLM_ALIASES, computed_prompt_filter={},
-                         zero_when_absent=frozenset({"prefix_cache_hits"}))
+                         zero_when_absent=frozenset({"prefix_cache_hits"}),
+                         lazy=frozenset({"prompt_tokens", "prompt_tokens_by_source",
+                                         "generation_tokens", "prefix_cache_queries",
+                                         "prefix_cache_hits", "request_success", "ttft", "tpot",
+                                         "e2e", "queue", "prefill", "decode"}))
 
 #: SGLang 0.5.x. Token counters grow when a request finishes; ``cached_tokens`` (by
 #: ``cache_source``) and retractions (SGLang's preemptions) appear on first increment.
@@ -156,10 +167,11 @@ SGLANG_ALIASES: dict[str, tuple[str, ...]] = {
     "e2e": ("sglang:e2e_request_latency_seconds",),
     "queue": ("sglang:queue_time_seconds",),
 }
+_SGLANG_COUNTERS = frozenset({"prompt_tokens", "generation_tokens", "prefix_cache_queries",
+                              "prefix_cache_hits", "preemptions", "request_success"})
 SGLANG = EngineMetricMap(kind="sglang", aliases=SGLANG_ALIASES, engine_label="dp_rank",
-                         zero_when_absent=frozenset({"prompt_tokens", "generation_tokens",
-                                                     "prefix_cache_queries", "prefix_cache_hits",
-                                                     "preemptions", "request_success"}))
+                         zero_when_absent=_SGLANG_COUNTERS,
+                         lazy=_SGLANG_COUNTERS | {"ttft", "itl", "tpot", "e2e", "queue"})
 
 #: llama.cpp ``llama-server --metrics``: ``prompt_tokens_total`` counts evaluated prompt
 #: tokens only (cache reuse excluded), so it is the *computed* rate; all prompt tokens need
