@@ -286,3 +286,27 @@ async def load_dataset(cfg: BenchConfig, tok) -> Dataset:
     else:
         raise BenchUsageError(f"unknown dataset {cfg.dataset_name!r}")
     return Dataset(reqs, tok.source, salt, notes)
+
+
+async def align_to_server(ds: Dataset, server_tok) -> Dataset:
+    """vLLM 0.32's ``_align_prompts_to_server_tokenizer``: when the server counts the
+    first prompt differently from the local tokenizer, cut every prompt that the server
+    finds too long back to its intended length with the server's own tokens."""
+    reqs = ds.requests
+    if not reqs:
+        return ds
+    try:
+        first = (await server_tok.encode([reqs[0].prompt], False))[0]
+    except Exception:  # noqa: BLE001  (any failure: the server has no usable /tokenize)
+        ds.notes.append("/tokenize unavailable: prompts not checked against the server")
+        return ds
+    if len(first) == reqs[0].prompt_len:
+        return ds
+    ds.notes.append(f"tokenizer mismatch (server={len(first)}, expected={reqs[0].prompt_len}): "
+                    "prompts re-aligned with the server's tokenizer")
+    toks = await server_tok.encode([r.prompt for r in reqs], False)
+    long = [i for i, t in enumerate(toks) if len(t) > reqs[i].prompt_len]
+    texts = await server_tok.decode([toks[i][: reqs[i].prompt_len] for i in long])
+    for i, text in zip(long, texts):
+        reqs[i] = replace(reqs[i], prompt=text)
+    return ds

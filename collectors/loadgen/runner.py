@@ -34,11 +34,11 @@ import aiohttp
 
 from .client import RequestRecord, StreamClient
 from .config import BenchConfig, BenchUsageError
-from .datasets import Dataset, SampleRequest, load_dataset
+from .datasets import Dataset, SampleRequest, align_to_server, load_dataset
 from .metrics import BenchmarkMetrics, calculate_metrics, percentile
 from .report import format_errors, format_summary, result_json, save_result
 from .schedule import arrival_offsets
-from .tokenizer import LocalTokenizer, open_tokenizer
+from .tokenizer import LocalTokenizer, ServerTokenizer, open_tokenizer
 from .workers import ExecStats, LoadSpec, execute, run_workers
 
 
@@ -222,6 +222,13 @@ async def run_bench(config: BenchConfig, sink: BenchSink | None = None,
     tok = await open_tokenizer(cfg, model_name)
     try:
         ds = dataset or await load_dataset(cfg, tok)
+        if dataset is None and isinstance(tok, LocalTokenizer) and \
+                cfg.dataset_name in ("random", "prefix_repetition"):
+            server_tok = ServerTokenizer(cfg.base_url, model_name, cfg.headers)
+            try:
+                ds = await align_to_server(ds, server_tok)
+            finally:
+                await server_tok.close()
         reqs = ds.requests
         if not reqs:
             raise BenchUsageError("the dataset produced no requests")

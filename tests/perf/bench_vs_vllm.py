@@ -13,6 +13,11 @@ Without URL it starts the CPU engine itself (when ``~/.cache/iejtui/engines/vllm
 and ``~/.cache/iejtui/models/tiny-llama-v1`` exist) in its own process group on
 127.0.0.1:8123, with prefix caching off so that no run rides the cache warmed by the
 previous one (vLLM's prompts depend on the seed only), and stops it afterwards.
+
+``--mock`` replaces the engine by ``collectors.loadgen.mockserver`` with fixed timing
+(TTFT 50 ms, one chunk every 10 ms, 64 chunks): the server is then deterministic, so
+the ratios show the two clients' measurement differences without the CPU engine's
+run-to-run noise.
 """
 
 from __future__ import annotations
@@ -108,6 +113,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--model-dir", type=Path, default=MODEL)
     ap.add_argument("--port", type=int, default=8123)
+    ap.add_argument("--mock", action="store_true",
+                    help="measure against the deterministic mock server instead of vLLM")
     ap.add_argument("--prefix-caching", action="store_true",
                     help="keep the engine's prefix cache on (when the script starts it)")
     a = ap.parse_args()
@@ -119,8 +126,15 @@ def main() -> None:
     if url is None:
         a.port = a.port if port_free(a.port) else free_port()
         url = f"http://127.0.0.1:{a.port}"
-        engine = start_engine(a.model_dir, a.port, a.prefix_caching, out / "engine.log")
-        print(f"starting the engine ({url}, log {out / 'engine.log'}) ...", flush=True)
+        if a.mock:
+            engine = subprocess.Popen(
+                [sys.executable, "-m", "collectors.loadgen.mockserver", "--port", str(a.port),
+                 "--chunks", "64", "--ttft-ms", "50", "--itl-ms", "10"], cwd=ROOT,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        else:
+            engine = start_engine(a.model_dir, a.port, a.prefix_caching, out / "engine.log")
+        print(f"starting {'the mock server' if a.mock else 'the engine'} ({url}, "
+              f"log {out / 'engine.log'}) ...", flush=True)
     try:
         wait_ready(url, 600)
         results: dict[str, dict[str, list[dict]]] = {}

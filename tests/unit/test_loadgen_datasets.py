@@ -126,3 +126,36 @@ async def test_malformed_sharegpt_names_file_and_line(tmp_path):
 
 def test_math_inf_default_rate():
     assert math.isinf(cfg().request_rate)
+
+
+async def test_prompts_realigned_when_the_server_counts_more_tokens():
+    from collectors.loadgen.datasets import Dataset, SampleRequest, align_to_server
+
+    class DoubleCountServer(ByteTok):  # the server sees 2 tokens per byte
+        async def encode(self, texts, add_special_tokens=False):
+            return [[t for b in s for t in (b, b)] for s in await super().encode(texts)]
+
+        async def decode(self, seqs):
+            return await super().decode([s[::2] for s in seqs])
+
+    ds = Dataset([SampleRequest("abcdefgh", 8, 4), SampleRequest("ijklmnop", 8, 4)], "t")
+    ds = await align_to_server(ds, DoubleCountServer())
+    assert [r.prompt for r in ds.requests] == ["abcd", "ijkl"] and "mismatch" in ds.notes[0]
+
+
+@pytest.mark.skipif(not __import__("importlib").util.find_spec("tokenizers"),
+                    reason="the optional 'tokenizers' package is not installed")
+async def test_local_tokenizer_json(tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from collectors.loadgen.tokenizer import LocalTokenizer
+
+    vocab = {c: i + 3 for i, c in enumerate("abcdefghijklmnopqrstuvwxyz ")}
+    vocab.update({"<unk>": 0, "<s>": 1, "</s>": 2})
+    tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Split("", "isolated")
+    tk.save(str(tmp_path / "tokenizer.json"))
+    tok = LocalTokenizer(str(tmp_path / "tokenizer.json"))
+    ds = await load_dataset(cfg("--random-input-len", "20", "--num-prompts", "3",
+                                "--tokenizer", str(tmp_path)), tok)
+    assert tok.source.startswith("local:") and len(ds.requests) == 3
