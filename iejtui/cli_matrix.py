@@ -159,6 +159,12 @@ def register(main: click.Group) -> None:
         if p["state"] == "failed":
             raise ServiceError(f"matrix {spec.name} stopped: {p.get('reason')}")
 
+    @matrix.command("format")
+    def matrix_format() -> None:
+        """Print every key a matrix file may hold (TOML), with a comment each."""
+        from iejtui.matrix.spec import FORMAT
+        click.echo(FORMAT, nl=False)
+
     @matrix.command("status")
     @click.argument("name", required=False)
     @click.option("--json", "as_json", is_flag=True)

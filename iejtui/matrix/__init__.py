@@ -11,4 +11,25 @@
 ``compare``   benchmarks/ entries side by side by hardware and variant
 
 The job that runs a grid lives in ``iejtui.service.matrix_job`` (the service owns it).
+
+Control API (unix socket, JSON; errors ``{"error": ..., "user_error": true}`` with 400)::
+
+    POST /v1/matrices                 {"file": ABS_PATH, "fresh": false, "retry_failed": false}
+                                      → progress (``"attached": true`` when it already ran)
+    GET  /v1/matrices                 → [progress, …] (the running one first; else the last one)
+    GET  /v1/matrices/{name}          → progress (also of a matrix of an earlier service)
+    POST /v1/matrices/{name}/cancel   → progress (finished cells kept; run the file again to resume)
+
+Progress (``iejtui.matrix.state.progress_view``)::
+
+    {"name", "run_id", "file", "state": running|done|cancelled|failed, "reason",
+     "cells": {"total", "done", "failed", "skipped", "pending", "running", "finished"},
+     "variants": [{"name", "status": pending|starting|running|done|failed, "reason",
+                   "engine_run", "startup_s"}],
+     "current": {"variant", "engine", "phase": engine starting|benchmark|stopping the engine|
+                 writing results, "engine_status", "engine_phase", "engine_run", "cell",
+                 "workload", "load", "rep", "bench_run", "bench_status",
+                 "bench_progress": {"done", "total", "failed", "output_tokens_per_s", …}},
+     "started_at", "elapsed_s", "eta_s", "estimate_s", "estimate_basis": [str],
+     "results": "benchmarks/NAME", "log": [{"at", "what"}]}
 """

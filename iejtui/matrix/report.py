@@ -212,7 +212,8 @@ def _problems(res: dict) -> list[str]:
     out = []
     failed = [v for v in res["variants"] if v["status"] == "failed"]
     bad_cells = [c for c in res["cells"] if c["status"] == "failed"]
-    if not failed and not bad_cells:
+    partial = [c for c in res["cells"] if c["status"] == "done" and (c.get("figures") or {}).get("failed")]
+    if not failed and not bad_cells and not partial:
         return []
     out += ["## What failed", ""]
     for v in failed:
@@ -224,6 +225,10 @@ def _problems(res: dict) -> list[str]:
     for c in bad_cells:
         out.append(f"- Cell {code(c['key'])}: {esc(c.get('reason'), limit=300)}"
                    + (f" (bench run r{c['run_id']})" if c.get("run_id") else ""))
+    for c in partial:
+        f = c["figures"]
+        out.append(f"- Cell {code(c['key'])}: {f['failed']:.0f} of {f['failed'] + (f.get('completed') or 0):.0f} "
+                   f"requests failed (bench run r{c['run_id']}); its figures count the successful ones")
     return out + [""]
 
 

@@ -23,12 +23,16 @@ SCHEMA_VERSION = 1
 LOG_TAIL = 15
 
 
-def _kv_window(reader, engine_id: int, t0: float, t1: float) -> tuple[float | None, float | None]:
-    """(peak KV usage %, KV capacity tokens) of an engine over [t0, t1] from its samples."""
+def _kv_window(reader, engine: dict, t0: float, t1: float) -> tuple[float | None, float | None]:
+    """(peak KV usage %, KV capacity tokens) of an engine run over [t0, t1] from its samples."""
     from iejtui.derive.engine import engine_figures
+    from iejtui.derive.metric_map import metric_map_for
     from iejtui.summary import store_getter
+    mmap = metric_map_for(engine.get("engine_kind") or "vllm")
+    if mmap is None:
+        return None, None
     try:
-        figs = engine_figures(store_getter(reader, engine_id, t0, t1), t0, t1)
+        figs = engine_figures(store_getter(reader, engine["id"], t0, t1), t0, t1, mmap)
     except Exception:  # noqa: BLE001 - figures are optional; a broken series must not lose the report
         return None, None
     return figs.kv_usage_pct_peak, figs.kv_capacity_tokens
@@ -102,7 +106,7 @@ def collect(reader, run: dict[str, Any], config_cost: dict[str, Any] | None = No
                                                           else None)
             t0, t1 = bench["started_at"], bench.get("ended_at") or time.time()
             if erun:
-                kv_pct, kv_cap = _kv_window(reader, erun["id"], t0, t1)
+                kv_pct, kv_cap = _kv_window(reader, erun, t0, t1)
                 kv_cap = kv_cap or ((erun.get("facts") or {}).get("kv_cache_tokens"))
                 figs["kv_peak_pct"] = kv_pct
                 figs["kv_capacity_tokens"] = kv_cap

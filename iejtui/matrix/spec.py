@@ -20,21 +20,18 @@ Minimal form (the profile comes from iejtui.toml; ``args`` are appended to its a
     [cost]
     gpu_hour_usd = 2.5
 
-See ``docs`` in ``iejtui.matrix.spec.FORMAT`` for every key.
+``FORMAT`` below lists every key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iejtui.errors import UserError
 
 FORMAT = """\
 name = "NAME"                 # benchmarks/NAME (default: the file's name); a-z 0-9 . _ -
@@ -77,6 +74,8 @@ e2el_ms = 20000
 gpu_hour_usd = 2.5            # price of one GPU-hour (overrides iejtui.toml [cost])
 machine_hour_usd = 0.4        # price of the machine per hour when no GPU is used
 gpus = { "H100" = 2.5, "A100" = 1.3 }  # per GPU model (substring of the model name)
+# iejtui.toml may hold [cost] (the same keys; the matrix file's win) and [slo] (used when
+# the matrix file has none).
 """
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")

@@ -29,12 +29,14 @@ from iejtui.matrix import state as stm
 from iejtui.matrix.estimate import Estimate, estimate_from_db
 from iejtui.matrix.spec import MatrixSpec, spec_from_dict
 from iejtui.matrix.state import progress_view
+from iejtui.service import procs
 
 if TYPE_CHECKING:
     from iejtui.service.core import Service
 
 log = logging.getLogger("iejtui.service.matrix")
 POLL_S = 0.25
+REPORT_S = 120.0
 
 
 class MatrixJob:
@@ -42,19 +44,14 @@ class MatrixJob:
         self.service, self.run_id, self.spec, self.state, self.est = service, run_id, spec, state, est
         self.cells = {c.key: c for c in spec.cells()}
         self.current: dict[str, Any] = {}
-        self.bench = None
-        self.engine = None
+        self.bench = self.engine = self.task = None
         self.cancelled = False
-        self.task: asyncio.Task | None = None
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
+        self.reported = time.monotonic()  # no report before REPORT_S of work (tiny grids: at the end only)
 
     def public(self) -> dict[str, Any]:
         cur = dict(self.current)
         if self.engine is not None:
-            cur.update(engine_status=self.engine.status, engine_phase=self.engine.phase)
+            cur.update(engine_status=self.engine.status, engine_phase=self.engine.phase, engine_run=self.engine.run_id)
         if self.bench is not None:
             cur.update(bench_run=self.bench.run_id, bench_status=self.bench.status,
                        bench_progress={k: v for k, v in self.bench.progress.items() if k != "clock"})
@@ -68,19 +65,22 @@ class MatrixJob:
         return self.service._stopping.is_set()
 
     async def _save(self, **fields: Any) -> None:
-        s = self.service
         self.state["updated_at"] = time.time()
         with contextlib.suppress(RuntimeError):  # the writer is closing with the service: the last state stands
-            await s.db(s.writer.update_run, self.run_id, facts=self.state, **fields)
+            await self.service.db(self.service.writer.update_run, self.run_id, facts=self.state, **fields)
 
     async def _event(self, message: str, level: str = "info", run_id: int | None = None) -> None:
         with contextlib.suppress(RuntimeError):
-            await self.service.event(run_id or self.run_id, "matrix", f"matrix {self.name}: {message}", level)
+            await self.service.event(run_id or self.run_id, "matrix", f"matrix {self.spec.name}: {message}", level)
 
-    async def _report(self) -> None:
+    async def _report(self, final: bool = False) -> None:
+        """benchmarks/NAME/ again: at the end, and between variants at most every REPORT_S."""
         from iejtui.matrix.entry import config_cost, write_entry
         from iejtui.store import Reader
         s = self.service
+        if not final and time.monotonic() - self.reported < REPORT_S:
+            return
+        self.reported = time.monotonic()
         self.current = {"variant": self.current.get("variant"), "phase": "writing results"}
 
         def write() -> Path:
@@ -94,7 +94,7 @@ class MatrixJob:
             await asyncio.to_thread(write)
         except Exception as exc:  # noqa: BLE001 - a report error must not stop the grid
             log.exception("matrix report")
-            await self._event(f"could not write benchmarks/{self.name}: {type(exc).__name__}: {exc}", "warning")
+            await self._event(f"could not write benchmarks/{self.spec.name}: {type(exc).__name__}: {exc}", "warning")
 
     # ---- the grid ----------------------------------------------------------------------
     async def run(self) -> None:
@@ -104,10 +104,7 @@ class MatrixJob:
             c = stm.counts(self.state)
             await self._event(f"{c['total'] - c['finished']} of {c['total']} cells to run, "
                               f"about {self.est.total_s / 60:.0f} min")
-            while not self.cancelled and not self._stopping():
-                v = stm.next_variant(self.state)
-                if v is None:
-                    break
+            while not self.cancelled and not self._stopping() and (v := stm.next_variant(self.state)):
                 await self._variant(v)
             if self._stopping():
                 return  # the state stays "running": the next service resumes it
@@ -115,7 +112,7 @@ class MatrixJob:
         except asyncio.CancelledError:
             return
         except Exception as exc:  # noqa: BLE001 - a job's failure must not take the service down
-            log.exception("matrix %s", self.name)
+            log.exception("matrix %s", self.spec.name)
             if not self._stopping():
                 await self._finish("failed", f"{type(exc).__name__}: {exc}")
 
@@ -127,9 +124,9 @@ class MatrixJob:
         c = stm.counts(self.state)
         status = {"done": "stopped", "cancelled": "interrupted", "failed": "failed"}[final]
         await self._save(status=status, ended_at=now, reason=self.state["reason"], summary=c)
-        await self._report()
+        await self._report(final=True)
         await self._event(f"{final}: {c['done']} cells measured, {c['failed']} failed, {c['skipped']} skipped, "
-                          f"{c['pending']} not run; results in benchmarks/{self.name}/",
+                          f"{c['pending']} not run; results in benchmarks/{self.spec.name}/",
                           "info" if final == "done" else "warning")
 
     async def _variant(self, v: str) -> None:
@@ -202,7 +199,7 @@ class MatrixJob:
             h.ready_timeout, h.stop_timeout = self.spec.ready_timeout, self.spec.stop_timeout
             vs["engine_run"] = h.run_id
             vs.setdefault("engine_runs", []).append(h.run_id)
-            await s.db(s.writer.update_run, h.run_id, tags=[f"matrix:{self.name}", f"variant:{v}"])
+            await s.db(s.writer.update_run, h.run_id, tags=[f"matrix:{self.spec.name}", f"variant:{v}"])
             await self._save()
         self.engine = h
         while h.status != "ready":
@@ -231,7 +228,7 @@ class MatrixJob:
         await self._save()
         try:
             job = await start_bench(s, {"engine": h.name, "argv": self.spec.bench_argv(cell),
-                                        "name": f"{self.name}.{key.replace('/', '.')}", "cwd": str(s.paths.root)})
+                                        "name": f"{self.spec.name}.{key.replace('/', '.')}", "cwd": str(s.paths.root)})
         except UserError as exc:
             if h.final:
                 stm.mark_cell(self.state, key, "pending")
@@ -241,14 +238,19 @@ class MatrixJob:
             return "failed"
         self.bench = job
         self.state["cells"][key]["run_id"] = job.run_id
-        await s.db(s.writer.update_run, job.run_id, tags=[f"matrix:{self.name}"],
-                   facts={"matrix": self.name, "matrix_run": self.run_id, "cell": key, "variant": cell.variant,
+        await s.db(s.writer.update_run, job.run_id, tags=[f"matrix:{self.spec.name}"],
+                   facts={"matrix": self.spec.name, "matrix_run": self.run_id, "cell": key, "variant": cell.variant,
                           "workload": cell.workload, "load": cell.load.label, "rep": cell.rep})
         await self._save()
         await asyncio.wait([job.task])
         self.bench = None
         if self._stopping():
             return "stopping"
+        if (job.result or {}).get("failed") and h.pid is not None:  # failures: is the engine still there?
+            for _ in range(40):
+                if h.final or (procs.alive(h.pid.pid, h.pid.create_time) and procs.read_exit(h.pid) is None):
+                    break
+                await asyncio.sleep(POLL_S)
         if self.cancelled and job.status == "interrupted":
             stm.mark_cell(self.state, key, "pending")
             await self._save()
@@ -307,10 +309,10 @@ async def start_matrix(service: "Service", data: dict[str, Any]) -> dict[str, An
     spec = await asyncio.to_thread(load_matrix, Path(data["file"]), service.config)
     busy = running_job(service)
     if busy is not None:
-        if busy.name == spec.name and not data.get("fresh"):
+        if busy.spec.name == spec.name and not data.get("fresh"):
             return {**busy.public(), "attached": True}
-        raise UserError(f"matrix {busy.name!r} is running ({stm.counts(busy.state)['finished']}/"
-                        f"{len(busy.state['order'])} cells): wait for it or `iejtui matrix cancel {busy.name}`")
+        raise UserError(f"matrix {busy.spec.name!r} is running ({stm.counts(busy.state)['finished']}/"
+                        f"{len(busy.state['order'])} cells): wait for it or `iejtui matrix cancel {busy.spec.name}`")
     if not any(not h.final and h.name.startswith(spec.name + ".") for h in service.engines.values()):
         from iejtui.service import procs
         from iejtui.service.core import _adapter
@@ -347,12 +349,12 @@ async def start_matrix(service: "Service", data: dict[str, Any]) -> dict[str, An
 async def cancel_matrix(service: "Service", name: str | None) -> dict[str, Any]:
     from iejtui.service.bench import cancel_bench
     job = running_job(service)
-    if job is None or (name and job.name != name):
+    if job is None or (name and job.spec.name != name):
         raise UserError(f"no matrix {name + ' ' if name else ''}is running in this service")
     job.cancelled = True
     stm.note(job.state, "cancelled by the user")
     if job.bench is not None and job.bench.status == "running":
-        await cancel_bench(service, job.bench.run_id, f"matrix {job.name} cancelled")
+        await cancel_bench(service, job.bench.run_id, f"matrix {job.spec.name} cancelled")
     return job.public()
 
 
