@@ -24,9 +24,11 @@ per engine (one consumer, timeout 30 s), never blocking the service's 1 Hz tick:
 starts it, waits ``json_grace_s`` for a quick answer, and otherwise picks the result up at a
 later tick. Every record of a batch is stored: one frame per iteration (source
 ``engine-iter``, time stamps rebuilt from ``iterLatencyMS`` since the PyTorch backend sends
-``timestamp: ""``; series ``trtllm:iter_*``, labelled ``attention_dp_rank`` when present)
-and one summary frame (source ``engine``) with the newest state (``trtllm:num_requests_*``,
-KV blocks, capacity = ``maxNumBlocks x tokensPerBlock``) and counters iejtui accumulates
+``timestamp: ""``) holding the state after it (``trtllm:num_requests_running`` = active
+minus completed, ``_waiting``, KV blocks and utilization, so peaks are exact) and the raw
+per-rank ``trtllm:iter_*`` values (labelled ``attention_dp_rank`` when present); and one
+summary frame (source ``engine``) with KV capacity = ``maxNumBlocks x tokensPerBlock``,
+block reuse, and counters iejtui accumulates
 over all records (``trtllm:context_tokens_total``; ``trtllm:generation_tokens_total`` =
 decode steps x tokens per step, so each request's first token, made by its context step,
 is not counted; KV reuse; an iteration-latency histogram; ``trtllm:missed_iterations_total``
@@ -53,7 +55,7 @@ import aiohttp
 
 from collectors.engines.base import (KV_CACHE, LAUNCHING, LOADING, READY, WARMUP, EngineAdapter,
                                      LogFact, ReadyState, flag_value)
-from collectors.engines.trtllm_iter import IterState, absorb, summary_samples
+from collectors.engines.trtllm_iter import IterState, absorb, idle_frame, summary_samples
 from collectors.prometheus import ScrapeResult
 from collectors.records import Event, Frame, Sample
 
@@ -256,7 +258,9 @@ class TrtllmAdapter(EngineAdapter):
                                 "records arrive once the engine pauses", "warning", {"url": url}))
         if batch is not None:  # the server's own collector (v2+ Prometheus) drains the queue too
             stolen = any(s.name.startswith("trtllm_kv_cache_") for s in samples)
-            samples += summary_samples(st, len(batch), queue_ours=not stolen)
+            samples += summary_samples(st, len(batch))
+            if (idle := idle_frame(st, ts, len(batch), queue_ours=not stolen)) is not None:
+                frames.append(idle)
         frame = Frame("engine", ts, samples) if samples else None
         return ScrapeResult(url, frame, events, time.perf_counter() - t_start,
                             error=None if frame is not None else error, frames=frames)

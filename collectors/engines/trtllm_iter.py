@@ -4,8 +4,10 @@
 under attention data parallelism, one per ``attentionDpRank``), each iteration becomes a
 frame of source ``engine-iter`` at a time stamp rebuilt from ``iterLatencyMS`` (the PyTorch
 backend sends ``timestamp: ""``), and the counters iejtui keeps across records grow.
-``summary_samples`` gives the ``engine`` frame: the newest iteration's state (running =
-active minus completed in that iteration, KV blocks and capacity) and the counters.
+Each iteration frame carries the state after it (running = active minus completed, queued,
+KV blocks and utilization, summed over ranks) besides the per-rank ``trtllm:iter_*`` values;
+``idle_frame`` adds zeros when an empty batch means idle. ``summary_samples`` gives the
+``engine`` frame: the counters, KV capacity, reuse and the iteration-latency histogram.
 """
 
 from __future__ import annotations
@@ -49,8 +51,21 @@ def _num(d: Any, *keys: str) -> float:
     return float(d) if isinstance(d, (int, float)) else 0.0
 
 
+def _state(recs: list[dict]) -> dict[str, float]:
+    """The engine's state after one iteration, summed over its records (DP ranks)."""
+    kv = [r.get("kvCacheStats") or {} for r in recs]
+    used, total = sum(_num(k, "usedNumBlocks") for k in kv), sum(_num(k, "maxNumBlocks") for k in kv)
+    out = {"num_requests_running": max(0.0, sum(_num(r, "numActiveRequests") - _num(
+               r, "numCompletedRequests") for r in recs)),
+           "num_requests_waiting": sum(_num(r, "numQueuedRequests") for r in recs),
+           "kv_cache_used_blocks": used}
+    if total > 0:
+        out["kv_cache_utilization"] = used / total
+    return out
+
+
 def _iter_samples(recs: list[dict]) -> list[Sample]:
-    out = []
+    out = [Sample("trtllm:" + k, v) for k, v in _state(recs).items()]
     for r in recs:
         lab = (("attention_dp_rank", str(r["attentionDpRank"])),) if "attentionDpRank" in r else ()
         for name, v in (("iter", r.get("iter")), ("iter_latency_ms", r.get("iterLatencyMS")),
@@ -116,36 +131,35 @@ def absorb(st: IterState, records: list, t_recv: float, waited: bool) -> tuple[l
     return frames, events
 
 
-def summary_samples(st: IterState, batch_len: int, queue_ours: bool = True) -> list[Sample]:
-    """The engine-frame series: newest state, accumulated counters, latency histogram.
-    ``queue_ours``: no server-side collector drains the queue, so an empty batch means no
-    iteration ran (idle) rather than records taken by someone else."""
+def idle_frame(st: IterState, ts: float, batch_len: int, queue_ours: bool) -> Frame | None:
+    """An ``engine-iter`` frame of zeros when an empty batch means the engine is idle: its
+    newest iteration left nothing running or queued (or it never ran one), and no
+    server-side collector takes the records (``queue_ours``)."""
+    if batch_len or not queue_ours or not (st.idle or st.last_iter is None):
+        return None
+    st.last_ts = ts = max(ts, st.last_ts + 1e-6)
+    zeros = {"num_requests_running": 0.0, "num_requests_waiting": 0.0}
+    if st.newest:
+        zeros.update(kv_cache_used_blocks=0.0, kv_cache_utilization=0.0)
+    return Frame("engine-iter", ts, [Sample("trtllm:" + k, v) for k, v in zeros.items()])
+
+
+def summary_samples(st: IterState, batch_len: int) -> list[Sample]:
+    """The engine-frame series: accumulated counters, the newest KV pool figures, the
+    iteration-latency histogram (the state itself is in the per-iteration frames)."""
     out = [Sample(k, v) for k, v in sorted(st.counters.items())]
     out.append(Sample("trtllm:iteration_records", float(batch_len)))
     if st.newest:
         kv = [r.get("kvCacheStats") or {} for r in st.newest]
-        used = sum(_num(k, "usedNumBlocks") for k in kv)
-        total = sum(_num(k, "maxNumBlocks") for k in kv)
-        tpb = max(_num(k, "tokensPerBlock") for k in kv)
-        reused = sum(_num(k, "reusedBlocks") for k in kv)
-        missed = sum(_num(k, "missedBlocks") for k in kv)
-        running = sum(_num(r, "numActiveRequests") - _num(r, "numCompletedRequests") for r in st.newest)
-        queued = sum(_num(r, "numQueuedRequests") for r in st.newest)
-        if st.idle and batch_len == 0 and queue_ours:
-            used = running = queued = 0.0
-        gauges = {"num_requests_running": max(0.0, running), "num_requests_waiting": queued,
-                  "kv_cache_used_blocks": used, "kv_cache_max_blocks": total,
-                  "kv_cache_tokens_per_block": tpb,
+        total, tpb = sum(_num(k, "maxNumBlocks") for k in kv), max(_num(k, "tokensPerBlock") for k in kv)
+        reused, missed = sum(_num(k, "reusedBlocks") for k in kv), sum(_num(k, "missedBlocks") for k in kv)
+        gauges = {"kv_cache_max_blocks": total, "kv_cache_tokens_per_block": tpb,
                   "gpu_memory_usage_bytes": max(_num(r, "gpuMemUsage") for r in st.newest),
                   "kv_cache_reused_blocks_total": reused, "kv_cache_missed_blocks_total": missed,
                   "kv_cache_lookup_blocks_total": reused + missed}
-        if total > 0:
-            gauges["kv_cache_utilization"] = used / total
-            if tpb > 0:
-                gauges["kv_capacity_tokens"] = total * tpb
+        if total > 0 and tpb > 0:
+            gauges["kv_capacity_tokens"] = total * tpb
         out += [Sample("trtllm:" + k, v) for k, v in gauges.items()]
-    elif queue_ours and st.last_iter is None:  # never a record: the engine has served nothing
-        out += [Sample("trtllm:num_requests_running", 0.0), Sample("trtllm:num_requests_waiting", 0.0)]
     acc = 0.0
     for le, n in zip([*LAT_BUCKETS, float("inf")], st.lat_buckets):
         acc += n

@@ -138,11 +138,13 @@ async def test_gaps_restarts_and_attention_dp_ranks():
             for i in (1, 2, 5) for r in (0, 1)]
     frames, events = absorb(st, recs, 1000.0, waited=False)
     assert [f.ts for f in frames] == [pytest.approx(999.98), pytest.approx(999.99), 1000.0]
-    assert len(frames[0].samples) == 2 * 9 and not events  # one frame per iter, both ranks
+    assert len(frames[0].samples) == 4 + 2 * 9 and not events  # one frame per iter, both ranks
+    state = {s.name: s.value for s in frames[-1].samples if not s.labels}
+    assert state["trtllm:num_requests_running"] == 4 and state["trtllm:kv_cache_utilization"] == 0.03
     assert st.counters["trtllm:missed_iterations_total"] == 2
     assert st.counters["trtllm:generation_tokens_total"] == 12
     got = {s.name: s.value for s in summary_samples(st, len(recs))}
-    assert got["trtllm:num_requests_running"] == 4 and got["trtllm:kv_capacity_tokens"] == 200 * 32
+    assert got["trtllm:kv_capacity_tokens"] == 200 * 32 and "trtllm:num_requests_running" not in got
     _, events = absorb(st, [{**recs[0], "iter": 1}], 1001.0, waited=False)
     assert events and events[0].kind == "engine_restart"
 
@@ -151,8 +153,11 @@ async def test_idle_engine_reads_zero_and_empty_lists_are_normal():
     async with fake(stats_wait_s=0.3) as f, Scraper() as sc:
         res = await TRT.collect(sc, f.url)  # never served: [] at once
         got = {s.name: s.value for s in res.frame.samples}
-        assert got["trtllm:num_requests_running"] == 0 and got["trtllm:iteration_records"] == 0
+        assert got["trtllm:iteration_records"] == 0
         assert "trtllm:kv_capacity_tokens" not in got  # unknown until a record arrives
+        (idle,) = res.frames
+        assert {s.name: s.value for s in idle.samples} == {
+            "trtllm:num_requests_running": 0.0, "trtllm:num_requests_waiting": 0.0}
 
 
 async def test_prometheus_v3_with_tee_gives_both_and_canonical_latencies():
@@ -193,7 +198,9 @@ async def test_prometheus_v2_conflict_drains_json_and_is_not_read_as_idle():
 async def test_prometheus_v1_unprefixed_names():
     async with fake(return_perf_metrics=True, prom="v1", stats_wait_s=0.3) as f, Scraper() as sc:
         store = MemStore()
-        store.add((await TRT.collect(sc, f.url)).frame)  # idle: running 0, no histogram yet
+        first = await TRT.collect(sc, f.url)  # idle: running 0, no histogram yet
+        for fr in [first.frame, *first.frames]:
+            store.add(fr)
         await load(f.url, n=2, max_tokens=20)
         await collect_until_quiet(TRT, sc, f.url, store, 1.5)
         t1 = time.time()

@@ -1,0 +1,127 @@
+"""TensorRT-LLM, SGLang and llama.cpp through the real service: attach (and launch) the
+faithful local fakes with the CLI, load them, and read back what the journal stored: the
+canonical figures of ``runs show --json`` and the rows of ``iejtui export``, the same
+rows a vLLM run gets. The fakes run in this process (a thread) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from collectors.engines.fakes.base import ThreadedFake
+from collectors.engines.fakes.llamacpp import LlamaCppFake
+from collectors.engines.fakes.sglang import SGLangFake
+from collectors.engines.fakes.trtllm import TrtllmFake
+from helpers import cli, cli_json, free_port, load_engine, wait_for
+from iejtui.store import Reader
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPORT_ROWS = ("Tokens generated / prompt", "KV cache peak", "Prefix-cache hit", "Requests finished")
+
+
+def _engine(journal: Path, name: str) -> dict:
+    return next(e for e in cli_json(journal, "engine", "list") if e["name"] == name)
+
+
+def _attach_and_load(journal: Path, fake, name: str, kind: str, n: int = 8) -> dict:
+    p = cli(journal, "engine", "attach", name, fake.url, "--kind", kind)
+    assert p.returncode == 0, p.stderr
+    wait_for(lambda: _engine(journal, name)["status"] == "ready", 30, 0.2, f"{name} ready")
+    time.sleep(2.5)  # a few idle scrapes before the load
+    out = load_engine(fake.url, n=n, concurrency=4, prompt_words=32, max_tokens=48)
+    time.sleep(3.5)  # scrapes after the last token, then the writer's flush
+    run_id = _engine(journal, name)["run_id"]
+    return {"run": cli_json(journal, "runs", "show", str(run_id)), "load": out, "run_id": run_id}
+
+
+def _export(journal: Path, run_id: int) -> str:
+    p = cli(journal, "export", "--run", str(run_id))
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def test_trtllm_attached_iteration_records_and_canonical_figures(journal):
+    with ThreadedFake(lambda: TrtllmFake(log=io.StringIO(), step_s=0.02)) as fake:
+        got = _attach_and_load(journal, fake, "trt", "trtllm")
+        total_iters = fake.sim.iteration
+    run, s = got["run"], got["run"]["summary"]
+    assert run["engine_kind"] == "trtllm" and run["versions"]["engine"] == "1.2.0"
+    (iters,) = Reader(journal / "journal.db").series(got["run_id"], "trtllm:iter")
+    assert [int(v) for v in iters.values] == list(range(1, total_iters + 1))  # every record, once
+    assert s["generation_tokens"] == 8 * 47  # decode steps: first tokens come from context steps
+    assert s["prompt_tokens"] is None if "prompt_tokens" in s else True  # not reported (JSON only)
+    assert s["kv_capacity_tokens"] == 1024 * 32 and s["kv_usage_pct_peak"] > 0
+    assert s["prefix_cache_hit_pct"] is not None
+    assert "ttft_s" not in s  # no latency histograms without return_perf_metrics
+    md = _export(journal, got["run_id"])
+    assert all(row in md for row in EXPORT_ROWS) and "(trtllm)" in md
+
+
+def test_sglang_attached_40_step_gauges_stored_and_exported(journal):
+    with ThreadedFake(lambda: SGLangFake(log=io.StringIO(), idle_refresh_s=2.0)) as fake:
+        got = _attach_and_load(journal, fake, "sg", "sglang")
+    s = got["run"]["summary"]
+    assert s["generation_tokens"] == 8 * 48 and s["prompt_tokens"] == 8 * 33
+    assert s["requests_finished"] == 8 and s["kv_capacity_tokens"] == 20000
+    assert s["ttft_s"]["count"] == 8 and s["itl_s"]["count"] == 8 * 47 and s["tpot_s"]["count"] == 8
+    assert s["prefix_cache_hit_pct"] > 0  # the same prompt eight times
+    md = _export(journal, got["run_id"])
+    assert all(row in md for row in EXPORT_ROWS) and "TTFT" in md and "(sglang)" in md
+
+
+def test_llamacpp_attached_slots_give_kv_use(journal):
+    with ThreadedFake(lambda: LlamaCppFake(log=io.StringIO())) as fake:
+        got = _attach_and_load(journal, fake, "lc", "llamacpp")
+    s = got["run"]["summary"]
+    assert s["generation_tokens"] == 8 * 48 and s["kv_capacity_tokens"] == 4096
+    assert s["kv_usage_pct_peak"] > 0 and s["tpot_s"]["mean"] > 0 and s["tpot_s"]["p50"] is None
+    assert "ttft_s" not in s
+    assert all(row in _export(journal, got["run_id"]) for row in EXPORT_ROWS)
+
+
+def test_sglang_attached_while_loading_becomes_ready(journal):
+    assert cli(journal, "service", "start").returncode == 0
+    with ThreadedFake(lambda: SGLangFake(log=io.StringIO(), load_s=6.0), wait_ready=False) as fake:
+        p = cli(journal, "engine", "attach", "slow", fake.url, "--kind", "sglang")
+        assert p.returncode == 0, p.stderr
+        time.sleep(1.0)
+        assert not fake.ready and _engine(journal, "slow")["status"] == "starting"  # 503: Starting
+        wait_for(lambda: _engine(journal, "slow")["status"] == "ready", 30, 0.2, "ready")
+
+
+def _shim(bin_dir: Path, name: str, module: str) -> None:
+    path = bin_dir / name
+    path.write_text(f"#!/bin/sh\nexec {sys.executable} -m {module} \"$@\"\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+def test_trtllm_launched_with_generated_yaml(journal, tmp_path):
+    """``engine start --kind trtllm -- trtllm-serve MODEL``: the service adds the options file
+    that turns iteration stats on (without it the fake's /metrics stays empty), follows the
+    startup log into phases and facts, and reads the records."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _shim(bin_dir, "trtllm-serve", "collectors.engines.fakes.trtllm")
+    port = free_port()
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
+    p = cli(journal, "engine", "start", "trt", "--kind", "trtllm", "--wait", "--",
+            "trtllm-serve", "/models/tiny", "--port", str(port), env=env, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    e = _engine(journal, "trt")
+    run = cli_json(journal, "runs", "show", str(e["run_id"]))
+    i = run["argv"].index("--extra_llm_api_options")
+    assert "enable_iter_perf_stats: true" in Path(run["argv"][i + 1]).read_text()
+    assert run["facts"]["kv_cache_tokens"] == 1024 * 32 and run["facts"]["kv_blocks"] == 1024
+    assert run["model"] == "tiny"  # /v1/models answers the model directory's basename
+    load_engine(f"http://127.0.0.1:{port}", n=4, concurrency=4, max_tokens=16)
+    wait_for(lambda: cli_json(journal, "runs", "show", str(e["run_id"]))["samples"].get("engine-iter"),
+             20, 0.5, "iteration records stored")
+    assert cli(journal, "engine", "stop", "trt").returncode == 0
