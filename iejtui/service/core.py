@@ -270,9 +270,29 @@ class Service:
         level = "error" if status == "crashed" else "info"
         await self.event(h.run_id, status, f"{h.name}: {status} ({reason})", level, exit_code=code)
         if h.pid:
-            if procs.group_alive(h.pid.pgid):  # orphans of a crashed engine (its workers)
+            if code is None and procs.alive(h.pid.pgid):
+                # the wrapper has not written the exit status yet (a loaded machine): record
+                # the crash now, its exit status as soon as the wrapper writes it
+                self._spawn(f"exit:{h.name}", self._late_exit_code(h, reason))
+            elif procs.group_alive(h.pid.pgid):  # orphans of a crashed engine (its workers)
                 procs.signal_group(h.pid.pgid, 9)
-            (self.paths.pids / f"{h.run_id}.json").unlink(missing_ok=True)
+                (self.paths.pids / f"{h.run_id}.json").unlink(missing_ok=True)
+            else:
+                (self.paths.pids / f"{h.run_id}.json").unlink(missing_ok=True)
+
+    async def _late_exit_code(self, h: EngineHandle, reason: str, wait_s: float = 30.0) -> None:
+        deadline = time.monotonic() + wait_s
+        ex = None
+        while time.monotonic() < deadline and (ex := procs.read_exit(h.pid)) is None:
+            await asyncio.sleep(0.1)
+        if ex is not None and ex.get("code") is not None:
+            code = ex["code"]
+            what = f"exited with code {code}" if code >= 0 else f"killed by signal {-code}"
+            await self.db(self.writer.update_run, h.run_id, exit_code=code, reason=what)
+            await self.event(h.run_id, "exit-status", f"{h.name}: {what}", exit_code=code)
+        if procs.group_alive(h.pid.pgid):
+            procs.signal_group(h.pid.pgid, 9)
+        (self.paths.pids / f"{h.run_id}.json").unlink(missing_ok=True)
 
     # ---- headless recordings ----------------------------------------------------------
     async def start_recording(self, spec: dict[str, Any]) -> dict[str, Any]:
