@@ -117,6 +117,20 @@ def _replace_flag(argv: Sequence[str], value: str) -> list[str]:
 
 
 class TrtllmAdapter(EngineAdapter):
+    """``kind = "trtllm"``. A profile needs nothing TRT-LLM-specific::
+
+        [engines.trt]
+        kind = "trtllm"
+        argv = ["trtllm-serve", "/models/llama-3.1-8b", "--port", "8000"]
+
+    iejtui appends ``--extra_llm_api_options <generated>.yaml`` turning on
+    ``enable_iter_perf_stats`` only (JSON ``/metrics``: state, KV, tokens). For TTFT/TPOT/e2e
+    histograms add your own YAML with ``return_perf_metrics: true`` (iejtui adds the
+    iteration-stats key to a copy of it): on releases before NVIDIA/TensorRT-LLM#13405 the
+    two options together drain one queue, so the JSON records thin out and the state comes
+    from ``/prometheus/metrics`` instead (see the module doc).
+    """
+
     kind = "trtllm"
     default_port = 8000
     health_path = "/health"
@@ -210,6 +224,9 @@ class TrtllmAdapter(EngineAdapter):
             return t0, time.time(), data, None
         except TimeoutError:
             return t0, time.time(), None, f"no answer in {self.json_timeout_s:g} s"
+        except aiohttp.ClientConnectorError as e:
+            why = "refused" if isinstance(e.os_error, ConnectionRefusedError) else "connect"
+            return t0, time.time(), None, f"cannot connect ({why}): {e.os_error.strerror or e.os_error}"
         except (aiohttp.ClientError, OSError, ValueError, RuntimeError) as e:
             return t0, time.time(), None, f"{type(e).__name__}: {e}"
 

@@ -127,7 +127,8 @@ TRTLLM_ALIASES: dict[str, tuple[str, ...]] = {
     "generation_tokens": ("trtllm_generation_tokens_total", "trtllm:generation_tokens_total"),
     "prefix_cache_queries": ("trtllm_prompt_tokens_total", "trtllm:kv_cache_lookup_blocks_total"),
     "prefix_cache_hits": ("trtllm_prompt_cached_tokens_total", "trtllm:kv_cache_reused_blocks_total"),
-    "request_success": ("trtllm_request_success_total", "request_success_total"),
+    "request_success": ("trtllm_request_success_total", "request_success_total",
+                        "trtllm:completed_requests_total"),  # the last: no finish reason
     # iteration records first here: the wire gauges keep the last iteration's values (the
     # finishing request still counted) for as long as the engine stays idle
     "running": ("trtllm:num_requests_running", "trtllm_num_requests_running"),
