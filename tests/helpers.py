@@ -114,3 +114,47 @@ async def _load(url, n, concurrency, **kw):
 def load_engine(url: str, n: int, concurrency: int, **kw) -> dict:
     """Send ``n`` streaming completions at ``concurrency``; per-chunk token counts and TTFTs."""
     return asyncio.run(_load(url, n, concurrency, **kw))
+
+
+class ThreadedApp:
+    """A real aiohttp server on 127.0.0.1, run in a thread, for tests that need a target.
+
+    ``build(app)`` adds the routes; ``with ThreadedApp(build) as srv:`` serves on ``srv.port``.
+    """
+
+    def __init__(self, build):
+        import threading
+        self.build, self.port = build, free_port()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        from aiohttp import web
+        asyncio.set_event_loop(self.loop)
+        app = web.Application()
+        self.build(app)
+        self.runner = web.AppRunner(app)
+        self.loop.run_until_complete(self.runner.setup())
+        self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", self.port).start())
+        self.loop.run_forever()
+
+    def __enter__(self):
+        self.thread.start()
+
+        def listening():
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return True
+            except OSError:
+                return False
+
+        wait_for(listening, 10, what="the test server")
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        except Exception:  # noqa: BLE001 - a hung handler must not fail the test's teardown
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)

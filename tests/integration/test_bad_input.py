@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import sqlite3
-import threading
 import time
 
 import pytest
 from aiohttp import web
 
-from helpers import add_profile, cli, cli_json, engine_profile, free_port, wait_for
+from helpers import ThreadedApp, add_profile, cli, cli_json, engine_profile, free_port, wait_for  # noqa: F401
 from iejtui.store import Reader
 
 
@@ -89,45 +87,17 @@ def test_missing_model_path_engine_dies_with_its_own_errors(journal, demo_engine
     assert run["status"] == "crashed" and run["exit_code"] not in (None, 0) and run["log_tail"]
 
 
-class _GarbageServer:
+def _garbage_server(body: bytes) -> ThreadedApp:
     """A real HTTP server whose /health is fine and whose /metrics is garbage."""
-
-    def __init__(self, body: bytes):
-        self.body, self.port = body, free_port()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        asyncio.set_event_loop(self.loop)
-        app = web.Application()
+    def build(app):
         app.router.add_get("/health", lambda r: web.Response(text=""))
-        app.router.add_get("/metrics", lambda r: web.Response(body=self.body, content_type="text/plain"))
-        self.runner = web.AppRunner(app)
-        self.loop.run_until_complete(self.runner.setup())
-        self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", self.port).start())
-        self.loop.run_forever()
-
-    def __enter__(self):
-        self.thread.start()
-        def listening():
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return True
-            except OSError:
-                return False
-
-        wait_for(listening, 10, what="the garbage server")
-        return self
-
-    def __exit__(self, *exc):
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
+        app.router.add_get("/metrics", lambda r: web.Response(body=body, content_type="text/plain"))
+    return ThreadedApp(build)
 
 
 def test_garbage_metrics_records_events_and_crashes_nothing(journal):
     garbage = b"this is not prometheus {{{\nvllm:num_requests_running{model_name=\"x\" 3\n\xff\xfe\x00binary"
-    with _GarbageServer(garbage) as srv:
+    with _garbage_server(garbage) as srv:
         p = cli(journal, "engine", "attach", "junk", f"http://127.0.0.1:{srv.port}")
         assert p.returncode == 0, p.stderr
         db = journal / "journal.db"

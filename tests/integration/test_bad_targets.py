@@ -5,14 +5,12 @@ bounded, and keeps scraping the good target once a second."""
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 import time
 
 import psutil
 from aiohttp import web
 
-from helpers import cli, cli_json, free_port, wait_for
+from helpers import ThreadedApp, cli, cli_json, wait_for
 from iejtui.store import Reader
 
 GOOD = ("# TYPE vllm:num_requests_running gauge\n"
@@ -83,50 +81,22 @@ def _cases():
     }
 
 
-class Server:
-    def __init__(self):
-        self.port = free_port()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        asyncio.set_event_loop(self.loop)
-        app = web.Application()
-        ok = lambda r: web.Response(text="")  # noqa: E731
-        app.router.add_get("/good/health", ok)
-        app.router.add_get("/good/metrics", _page(GOOD))
-        for name, handler in _cases().items():
-            app.router.add_get(f"/{name}/health", ok)
-            if name.startswith("http"):
-                code = int(name[4:])
-                handler = (lambda c: (lambda r: web.Response(status=c, text="nope")))(code)
-            elif name == "redirect-loop":
-                handler = lambda r: web.HTTPFound(r.path)  # noqa: E731
-            app.router.add_get(f"/{name}/metrics", handler)
-        self.runner = web.AppRunner(app)
-        self.loop.run_until_complete(self.runner.setup())
-        self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", self.port).start())
-        self.loop.run_forever()
-
-    def __enter__(self):
-        self.thread.start()
-
-        def up():
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return True
-            except OSError:
-                return False
-
-        wait_for(up, 10, what="the target server")
-        return self
-
-    def __exit__(self, *exc):
-        self.loop.call_soon_threadsafe(self.loop.stop)
+def _routes(app):
+    ok = lambda r: web.Response(text="")  # noqa: E731
+    app.router.add_get("/good/health", ok)
+    app.router.add_get("/good/metrics", _page(GOOD))
+    for name, handler in _cases().items():
+        app.router.add_get(f"/{name}/health", ok)
+        if name.startswith("http"):
+            code = int(name[4:])
+            handler = (lambda c: (lambda r: web.Response(status=c, text="nope")))(code)
+        elif name == "redirect-loop":
+            handler = lambda r: web.HTTPFound(r.path)  # noqa: E731
+        app.router.add_get(f"/{name}/metrics", handler)
 
 
 def test_service_survives_every_broken_target_and_keeps_its_schedule(journal):
-    with Server() as srv:
+    with ThreadedApp(_routes) as srv:
         base = f"http://127.0.0.1:{srv.port}"
         names = list(_cases())
         assert len(names) >= 20

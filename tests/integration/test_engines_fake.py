@@ -57,7 +57,7 @@ def test_trtllm_attached_iteration_records_and_canonical_figures(journal):
     (iters,) = Reader(journal / "journal.db").series(got["run_id"], "trtllm:iter")
     assert [int(v) for v in iters.values] == list(range(1, total_iters + 1))  # every record, once
     assert s["generation_tokens"] == 8 * 47  # decode steps: first tokens come from context steps
-    assert s["prompt_tokens"] is None if "prompt_tokens" in s else True  # not reported (JSON only)
+    assert "prompt_tokens" not in s  # all prompt tokens: not reported by iteration records
     assert s["kv_capacity_tokens"] == 1024 * 32 and s["kv_usage_pct_peak"] > 0
     assert s["prefix_cache_hit_pct"] is not None
     assert "ttft_s" not in s  # no latency histograms without return_perf_metrics
@@ -125,3 +125,23 @@ def test_trtllm_launched_with_generated_yaml(journal, tmp_path):
     wait_for(lambda: cli_json(journal, "runs", "show", str(e["run_id"]))["samples"].get("engine-iter"),
              20, 0.5, "iteration records stored")
     assert cli(journal, "engine", "stop", "trt").returncode == 0
+
+
+def test_sglang_launched_gets_metrics_flag_and_ready_marker(journal, tmp_path):
+    """``engine start --kind sglang``: the service adds ``--enable-metrics`` (without it the
+    fake has no /metrics), and readiness waits for /health after the warm-up."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _shim(bin_dir, "sglang-serve", "collectors.engines.fakes.sglang")
+    port = free_port()
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
+    p = cli(journal, "engine", "start", "sg", "--kind", "sglang", "--wait", "--", "sglang-serve",
+            "--model-path", "tiny", "--port", str(port), env=env, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    e = _engine(journal, "sg")
+    run = cli_json(journal, "runs", "show", str(e["run_id"]))
+    assert run["argv"][-1] == "--enable-metrics" and run["facts"]["kv_cache_tokens"] == 20000
+    assert run["facts"]["max_total_num_tokens"] == 20000
+    wait_for(lambda: "sglang:max_total_num_tokens" in Reader(journal / "journal.db").series_names(e["run_id"]),
+             20, 0.5, "SGLang metrics stored")
+    assert cli(journal, "engine", "stop", "sg").returncode == 0

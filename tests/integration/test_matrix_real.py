@@ -89,7 +89,9 @@ def test_matrix_on_the_real_engine_survives_a_service_kill(journal, demo_engine)
     reader = Reader(journal / "journal.db")
     benches = [r for r in reader.runs(kind="bench") if "matrix:seqs" in (r["tags"] or [])]
     cut = [r for r in benches if r["status"] == "interrupted"]
-    assert [r["facts"]["cell"] for r in cut] == [cur["cell"]] and len(benches) == 17
+    # one benchmark was cut short by the kill (the one running then, maybe a later one than `cur`): it ran again
+    assert len(cut) == 1 and cut[0]["facts"]["variant"] == cur["variant"] and len(benches) == 17
+    assert any(r["status"] == "stopped" and r["facts"]["cell"] == cut[0]["facts"]["cell"] for r in benches)
     engines = {r["name"]: r for r in reader.runs(kind="engine")}
     assert engines["seqs.broken"]["status"] == "crashed" and engines["seqs.seqs64"]["status"] == "stopped"
 
@@ -115,4 +117,4 @@ def test_matrix_on_the_real_engine_survives_a_service_kill(journal, demo_engine)
         assert text in readme, text
     assert (entry / "chart-short.svg").read_text().startswith("<?xml")
     p = cli(journal, "compare", "seqs")
-    assert p.returncode == 0 and "## random 32/16" in p.stdout and "## random 64/16" in p.stdout
+    assert p.returncode == 0 and "## Workload `short`: random, 32 in / 16 out" in p.stdout

@@ -146,7 +146,8 @@ def test_compare_puts_the_same_workload_side_by_side_by_hardware(tmp_path):
     assert {r["hardware"] for r in rows} == {"1 × NVIDIA H100 80GB HBM3", "1 × NVIDIA L4"}
     assert {r["workload_key"] for r in rows} == {"random 128/64"}
     md = compare.render(docs, notes=notes)
-    assert md.count("## random 128/64") == 1 and "`chat-short`" in md and "`short`" in md
+    assert md.count("## Workloads `short`, `chat-short`: random, 128 in / 64 out") == 1
+    assert "Variants that failed: `broken` on 1 × NVIDIA H100 80GB HBM3 (`seqs-h100`)" in md
     pivot = md.split("**Output tok/s (TTFT p50)**", 1)[1].split("\n\n", 2)[1]
     head = pivot.splitlines()[0]
     assert "1 × NVIDIA H100 80GB HBM3 · `seqs64`" in head and "1 × NVIDIA L4 · `seqs8`" in head

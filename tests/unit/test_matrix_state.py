@@ -108,6 +108,14 @@ def test_estimate_from_history_and_live_eta(spec_of):
     st["variants"]["seqs8"].update(status="running", start_s=30.0)
     left = sum(est.cells_s[k] for k in keys[2:])
     assert eta(st, est, now=100.0) == pytest.approx(2 * left + 35.0)
+    # while the second variant's engine starts, what is left of its start counts too
+    for k in keys[2:4]:
+        stm.mark_cell(st, k, "running", now=0.0)
+        stm.mark_cell(st, k, "done", now=2 * est.cells_s[k])
+    st["variants"]["seqs8"]["status"] = "done"
+    st["variants"]["seqs64"].update(status="starting", starting_at=90.0)
+    left = sum(est.cells_s[k] for k in keys[4:])
+    assert eta(st, est, now=100.0) == pytest.approx(2 * (left + 30.0 - 10.0))
 
 
 def test_progress_view_counts_and_eta(spec_of):
