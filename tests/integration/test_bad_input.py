@@ -9,7 +9,7 @@ import time
 import pytest
 from aiohttp import web
 
-from helpers import ThreadedApp, add_profile, cli, cli_json, engine_profile, free_port, wait_for  # noqa: F401
+from helpers import ThreadedApp, add_profile, cli, cli_json, engine_profile, free_port, wait_for
 from iejtui.store import Reader
 
 
