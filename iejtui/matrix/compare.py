@@ -101,8 +101,9 @@ def render(entries: list[dict[str, Any]], workload: str | None = None, notes: li
                                    f"{code(e['hardware'].get('host'))}, {esc(e.get('date'))})" for e in entries), ""]
     for key in dict.fromkeys(r["workload_key"] for r in rs):
         mine = [r for r in rs if r["workload_key"] == key]
-        names = sorted({r["workload"] for r in mine})
-        out += [f"## {esc(key)} ({', '.join(code(n) for n in names)}, {esc(mine[0]['shape'])})", ""]
+        names = list(dict.fromkeys(r["workload"] for r in mine))
+        out += [f"## Workload{'s' * (len(names) > 1)} {', '.join(code(n) for n in names)}: {esc(mine[0]['shape'])}",
+                ""]
         cols = list(dict.fromkeys((r["hardware"], r["entry"], r["variant"]) for r in mine))
         multi_entry_hw = {h for h, e, _ in cols if len({e2 for h2, e2, _ in cols if h2 == h}) > 1}
         loads = sorted({r["load"] for r in mine}, key=_load_order)
@@ -130,8 +131,13 @@ def render(entries: list[dict[str, Any]], workload: str | None = None, notes: li
                            f"{_n(r['tpot_p50_ms'])} / {_n(r['tpot_p99_ms'])}",
                            f"{_n(r['goodput'], 2)} ({esc(r['slo'])})" if r["slo"] else "—",
                            _money(r["usd_per_1m_output"]), _n(r["joules_per_token"], 3)])
-        out += [table(["Load", "Hardware", "Variant", "Entry", "Output tok/s", "TTFT p50 / p99 ms", "TPOT p50 / p99 ms",
+        out += ["**All figures** (means over repetitions):", "",
+                table(["Load", "Hardware", "Variant", "Entry", "Output tok/s", "TTFT p50 / p99 ms", "TPOT p50 / p99 ms",
                        "Goodput req/s (SLO)", "$ / 1M out", "J / token"], detail, right={4, 5, 6, 7, 8, 9}), ""]
+    failed = [f"{code(v['name'])} on {esc(e['hardware'].get('label'))} ({code(e['entry'])}): "
+              f"{esc(v.get('reason'), limit=160)}" for e in entries for v in e["variants"] if v["status"] == "failed"]
+    if failed:
+        out += ["Variants that failed: " + "; ".join(failed) + ".", ""]
     if notes:
         out += ["<sub>" + esc("; ".join(notes)) + "</sub>", ""]
     return "\n".join(out)

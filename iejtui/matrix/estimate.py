@@ -98,6 +98,9 @@ def eta(state: dict[str, Any], est: Estimate, now: float | None = None) -> float
     start = statistics.fmean(starts) if starts else est.start_s
     current = next((n for n, v in state["variants"].items() if v["status"] in ("starting", "running")), None)
     variants_left.discard(current)
+    starting = state["variants"][current] if current else {}
+    if starting.get("status") == "starting" and starting.get("starting_at") is not None:
+        left += max(start - (now - starting["starting_at"]), 0.0)  # the engine now starting
     return left * scale + len(variants_left) * (start + STOP_S)
 
 

@@ -144,7 +144,7 @@ def _variants(res: dict) -> str:
     rows = []
     for v in res["variants"]:
         env = " ".join(f"{k}={val}" for k, val in sorted((v.get("env") or {}).items()))
-        status = esc(v["status"]) + (f": {esc(v['reason'], limit=160)}" if v.get("reason") else "")
+        status = esc(v["status"]) + (f": {esc(v['reason'], limit=70)}" if v.get("reason") else "")
         rows.append([code(v["name"], table=True), code(shlex.join(v["args"]), table=True) or "—",
                      code(env, table=True) or "—", status, fmt.duration(v.get("startup_s")) if v.get("startup_s") else "—",
                      _n(v.get("kv_capacity_tokens"), 0), f"r{v['engine_run']}" if v.get("engine_run") else "—"])

@@ -9,6 +9,7 @@ the groups averaged over repetitions and the best variant per SLO.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -21,6 +22,7 @@ from iejtui.redact import redact_argv, redact_env, redact_text
 SCHEMA = "iejtui.matrix"
 SCHEMA_VERSION = 1
 LOG_TAIL = 15
+_USAGE = re.compile(r"^(usage: |\s+\[)")  # an argparse usage block says nothing about the failure
 
 
 def _kv_window(reader, engine: dict, t0: float, t1: float) -> tuple[float | None, float | None]:
@@ -72,7 +74,8 @@ def _variant(reader, spec, name: str, vs: dict[str, Any]) -> tuple[dict[str, Any
         if run.get("ready_at"):
             out["startup_s"] = run["ready_at"] - run["started_at"]
         if vs.get("status") == "failed" and run.get("log_tail"):
-            out["log_tail"] = "\n".join(redact_text(run["log_tail"]).splitlines()[-LOG_TAIL:])
+            lines = [ln for ln in redact_text(run["log_tail"]).splitlines() if not _USAGE.match(ln)]
+            out["log_tail"] = "\n".join(lines[-LOG_TAIL:])
     out["kv_capacity_tokens"] = (out["facts"] or {}).get("kv_cache_tokens")
     return out, run
 

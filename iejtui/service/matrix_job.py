@@ -131,7 +131,7 @@ class MatrixJob:
 
     async def _variant(self, v: str) -> None:
         vs = self.state["variants"][v]
-        vs["status"] = "starting"
+        vs.update(status="starting", starting_at=time.time())
         self.current = {"variant": v, "engine": self.spec.engine_name(v), "phase": "engine starting"}
         await self._save()
         h, why = await self._start_engine(v)
