@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -257,6 +258,8 @@ def config_from_namespace(ns: argparse.Namespace) -> BenchConfig:
         raise BenchUsageError(f"--dataset-name {dataset} takes no --dataset-path")
     if dataset in ("sharegpt", "custom") and not ns.dataset_path:
         raise BenchUsageError(f"--dataset-name {dataset} needs --dataset-path")
+    if ns.dataset_path and not os.path.isfile(ns.dataset_path):
+        raise BenchUsageError(f"dataset file not found: {ns.dataset_path}")
     if ns.ramp_up_strategy is not None:
         if ns.request_rate != math.inf:
             raise BenchUsageError("--ramp-up-strategy replaces --request-rate; drop one")

@@ -107,7 +107,13 @@ async def test_sharegpt_filters_and_shuffles(tmp_path):
 async def test_missing_file_is_a_clear_error(tmp_path, name):
     missing = tmp_path / "nope.json"
     with pytest.raises(BenchUsageError, match="not found.*nope.json"):
-        await load_dataset(cfg("--dataset-name", name, "--dataset-path", str(missing)), ByteTok())
+        cfg("--dataset-name", name, "--dataset-path", str(missing))  # at parse time
+    present = tmp_path / "d.json"
+    present.write_text("[]")
+    c = cfg("--dataset-name", name, "--dataset-path", str(present))
+    c.dataset_path = str(missing)  # gone after parsing
+    with pytest.raises(BenchUsageError, match="not found.*nope.json"):
+        await load_dataset(c, ByteTok())
 
 
 async def test_malformed_jsonl_names_file_and_line(tmp_path):
