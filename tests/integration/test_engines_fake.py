@@ -89,11 +89,13 @@ def test_llamacpp_attached_slots_give_kv_use(journal):
 
 def test_sglang_attached_while_loading_becomes_ready(journal):
     assert cli(journal, "service", "start").returncode == 0
-    with ThreadedFake(lambda: SGLangFake(log=io.StringIO(), load_s=6.0), wait_ready=False) as fake:
+    threaded = ThreadedFake(lambda: SGLangFake(log=io.StringIO(), hold=True), wait_ready=False)
+    with threaded as fake:
         p = cli(journal, "engine", "attach", "slow", fake.url, "--kind", "sglang")
         assert p.returncode == 0, p.stderr
-        time.sleep(1.0)
+        time.sleep(1.5)
         assert not fake.ready and _engine(journal, "slow")["status"] == "starting"  # 503: Starting
+        threaded.call(fake.release)
         wait_for(lambda: _engine(journal, "slow")["status"] == "ready", 30, 0.2, "ready")
 
 

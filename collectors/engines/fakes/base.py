@@ -27,8 +27,11 @@ class FakeEngine:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, model: str = "tiny",
                  load_s: float = 0.0, step_s: float = 0.01, total_blocks: int = 1024,
-                 block_size: int = 16, max_running: int = 32, log: TextIO | None = None) -> None:
+                 block_size: int = 16, max_running: int = 32, log: TextIO | None = None,
+                 hold: bool = False) -> None:
         self.host, self.port, self.model, self.load_s = host, port, model, load_s
+        self.hold = hold  # stay loading until release() (tests of the loading state)
+        self._released = asyncio.Event()
         self.log_stream = log
         self.sim = EngineSim(step_s=step_s, total_blocks=total_blocks, block_size=block_size,
                              max_running=max_running, on_step=self._on_step)
@@ -99,6 +102,8 @@ class FakeEngine:
         for line in lines:
             self.log(line)
             await asyncio.sleep(self.load_s / max(1, len(lines)))
+        if self.hold:
+            await self._released.wait()
         if self._site is None:
             await self._listen()
         self.sim.start()
@@ -106,6 +111,10 @@ class FakeEngine:
         await self.on_ready()
         for line in self.ready_lines():
             self.log(line)
+
+    def release(self) -> None:
+        """End a ``hold``: the model is loaded."""
+        self._released.set()
 
     async def stop(self) -> None:
         for t in self._tasks:
