@@ -152,6 +152,9 @@ def register(main: click.Group) -> None:
             click.echo(f"\nstopped following; the grid goes on under the service "
                        f"(`iejtui matrix status {spec.name}`, `iejtui matrix cancel {spec.name}`)", err=True)
             return
+        except ServiceError:
+            raise ServiceError(f"the service stopped answering; matrix {spec.name} resumes where it stopped when "
+                               "the service starts again (`iejtui service start`)") from None
         if as_json:
             emit_json(p)
         else:
