@@ -5,7 +5,7 @@ under attention data parallelism, one per ``attentionDpRank``), each iteration b
 frame of source ``engine-iter`` at a time stamp rebuilt from ``iterLatencyMS`` (the PyTorch
 backend sends ``timestamp: ""``), and the counters iejtui keeps across records grow.
 Each iteration frame carries the state after it (running = active minus completed, queued,
-KV blocks and utilization, summed over ranks) besides the per-rank ``trtllm:iter_*`` values;
+KV utilization, summed over ranks) and its batch composition (``trtllm:iter_*``);
 ``idle_frame`` adds zeros when an empty batch means idle. ``summary_samples`` gives the
 ``engine`` frame: the counters, KV capacity, reuse and the iteration-latency histogram.
 """
@@ -51,33 +51,32 @@ def _num(d: Any, *keys: str) -> float:
     return float(d) if isinstance(d, (int, float)) else 0.0
 
 
-def _state(recs: list[dict]) -> dict[str, float]:
-    """The engine's state after one iteration, summed over its records (DP ranks)."""
-    kv = [r.get("kvCacheStats") or {} for r in recs]
-    used, total = sum(_num(k, "usedNumBlocks") for k in kv), sum(_num(k, "maxNumBlocks") for k in kv)
-    out = {"num_requests_running": max(0.0, sum(_num(r, "numActiveRequests") - _num(
-               r, "numCompletedRequests") for r in recs)),
-           "num_requests_waiting": sum(_num(r, "numQueuedRequests") for r in recs),
-           "kv_cache_used_blocks": used}
-    if total > 0:
-        out["kv_cache_utilization"] = used / total
-    return out
+_IFB = (("iter_context_requests", "numContextRequests"), ("iter_generation_requests", "numGenRequests"),
+        ("iter_context_tokens", "numCtxTokens"))
 
 
 def _iter_samples(recs: list[dict]) -> list[Sample]:
-    out = [Sample("trtllm:" + k, v) for k, v in _state(recs).items()]
-    for r in recs:
-        lab = (("attention_dp_rank", str(r["attentionDpRank"])),) if "attentionDpRank" in r else ()
-        for name, v in (("iter", r.get("iter")), ("iter_latency_ms", r.get("iterLatencyMS")),
-                        ("iter_active_requests", r.get("numActiveRequests")),
-                        ("iter_queued_requests", r.get("numQueuedRequests")),
-                        ("iter_completed_requests", r.get("numCompletedRequests")),
-                        ("iter_context_requests", _num(r, "inflightBatchingStats", "numContextRequests")),
-                        ("iter_generation_requests", _num(r, "inflightBatchingStats", "numGenRequests")),
-                        ("iter_context_tokens", _num(r, "inflightBatchingStats", "numCtxTokens")),
-                        ("iter_kv_used_blocks", _num(r, "kvCacheStats", "usedNumBlocks"))):
-            if isinstance(v, (int, float)):
-                out.append(Sample("trtllm:" + name, float(v), lab))
+    """One iteration (one record per attention-DP rank): the state after it, summed over
+    ranks, and its batch composition; per-rank values (label ``attention_dp_rank``) only
+    when there are several ranks. Kept small: an engine runs ~100 iterations a second."""
+    kv = [r.get("kvCacheStats") or {} for r in recs]
+    used, total = sum(_num(k, "usedNumBlocks") for k in kv), sum(_num(k, "maxNumBlocks") for k in kv)
+    vals = {"iter": float(recs[0]["iter"]),
+            "iter_latency_ms": max(_num(r, "iterLatencyMS") for r in recs),
+            "num_requests_running": max(0.0, sum(_num(r, "numActiveRequests") - _num(
+                r, "numCompletedRequests") for r in recs)),
+            "num_requests_waiting": sum(_num(r, "numQueuedRequests") for r in recs)}
+    if total > 0:
+        vals["kv_cache_utilization"] = used / total
+    for name, key in _IFB:
+        vals[name] = sum(_num(r, "inflightBatchingStats", key) for r in recs)
+    out = [Sample("trtllm:" + k, v) for k, v in vals.items()]
+    if len(recs) > 1:
+        for r in recs:
+            lab = (("attention_dp_rank", str(r.get("attentionDpRank", ""))),)
+            out += [Sample("trtllm:" + name, _num(r, "inflightBatchingStats", key), lab)
+                    for name, key in _IFB]
+            out.append(Sample("trtllm:iter_kv_used_blocks", _num(r, "kvCacheStats", "usedNumBlocks"), lab))
     return out
 
 
@@ -140,7 +139,7 @@ def idle_frame(st: IterState, ts: float, batch_len: int, queue_ours: bool) -> Fr
     st.last_ts = ts = max(ts, st.last_ts + 1e-6)
     zeros = {"num_requests_running": 0.0, "num_requests_waiting": 0.0}
     if st.newest:
-        zeros.update(kv_cache_used_blocks=0.0, kv_cache_utilization=0.0)
+        zeros["kv_cache_utilization"] = 0.0
     return Frame("engine-iter", ts, [Sample("trtllm:" + k, v) for k, v in zeros.items()])
 
 

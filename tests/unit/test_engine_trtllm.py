@@ -108,8 +108,8 @@ async def test_every_iteration_record_is_stored_once_keyed_by_iter():
         assert ctx[-1] == 4 * 21  # 4 prompts of 21 tokens, none cached (they ran together)
         (_, _, gen), = store("trtllm:generation_tokens_total")
         assert gen[-1] == 4 * 39  # decode steps: each request's first token is not counted
-        (_, _, active), = store("trtllm:iter_active_requests")
-        assert max(active) == 4  # per iteration: the whole batch was active
+        (_, _, batch), = store("trtllm:iter_generation_requests")
+        assert max(batch) == 4  # per iteration: the whole batch decoded together
         (_, _, running), = store("trtllm:num_requests_running")
         assert running[-1] == 0  # the newest state: idle after the batch
         (_, _, cap), = store("trtllm:kv_capacity_tokens")
@@ -138,9 +138,10 @@ async def test_gaps_restarts_and_attention_dp_ranks():
             for i in (1, 2, 5) for r in (0, 1)]
     frames, events = absorb(st, recs, 1000.0, waited=False)
     assert [f.ts for f in frames] == [pytest.approx(999.98), pytest.approx(999.99), 1000.0]
-    assert len(frames[0].samples) == 4 + 2 * 9 and not events  # one frame per iter, both ranks
+    assert len(frames[0].samples) == 8 + 2 * 4 and not events  # one frame per iter, both ranks
     state = {s.name: s.value for s in frames[-1].samples if not s.labels}
     assert state["trtllm:num_requests_running"] == 4 and state["trtllm:kv_cache_utilization"] == 0.03
+    assert state["trtllm:iter_generation_requests"] == 4 and state["trtllm:iter"] == 5
     assert st.counters["trtllm:missed_iterations_total"] == 2
     assert st.counters["trtllm:generation_tokens_total"] == 12
     got = {s.name: s.value for s in summary_samples(st, len(recs))}
