@@ -32,6 +32,7 @@ import json
 import re
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -137,6 +138,21 @@ class LlamaCppAdapter(EngineAdapter):
                 msg = "unavailable"
             return ReadyState("loading", f"HTTP 503: {msg}", status)
         return super().classify_health(status, body)
+
+    async def probe_ready(self, session: aiohttp.ClientSession, url: str, *,
+                          timeout_s: float | None = None,
+                          headers: Mapping[str, str] | None = None) -> ReadyState:
+        """As the base, plus the build (``b11434-7e4c0a9``) from ``/props``."""
+        state = await super().probe_ready(session, url, timeout_s=timeout_s, headers=headers)
+        if not state.ready:
+            return state
+        try:
+            async with asyncio.timeout(timeout_s or self.probe_timeout_s):
+                async with session.get(url.rstrip("/") + "/props", headers=headers) as resp:
+                    version = (await resp.json(content_type=None)).get("build_info")
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError, AttributeError):
+            return state
+        return replace(state, version=str(version)) if version else state
 
     async def _slots(self, scraper: Any, url: str) -> tuple[list | None, str | None, int | None]:
         try:

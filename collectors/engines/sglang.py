@@ -22,8 +22,12 @@ from the 0.5.23 wheel).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+import aiohttp
 
 from collectors.engines.base import (KV_CACHE, LAUNCHING, LOADING, READY, WARMUP, EngineAdapter,
                                      LogFact, ReadyState, has_flag)
@@ -92,6 +96,25 @@ class SGLangAdapter(EngineAdapter):
             return ReadyState("loading", "HTTP 503 (starting, or the health generation failed)",
                               status)
         return super().classify_health(status, body)
+
+    async def probe_ready(self, session: aiohttp.ClientSession, url: str, *,
+                          timeout_s: float | None = None,
+                          headers: Mapping[str, str] | None = None) -> ReadyState:
+        """As the base, plus the version from ``/server_info`` (``/get_server_info`` before 0.5)."""
+        state = await super().probe_ready(session, url, timeout_s=timeout_s, headers=headers)
+        if not state.ready:
+            return state
+        for path in ("/server_info", "/get_server_info"):
+            try:
+                async with asyncio.timeout(timeout_s or self.probe_timeout_s):
+                    async with session.get(url.rstrip("/") + path, headers=headers) as resp:
+                        if resp.status != 200:
+                            continue
+                        version = (await resp.json(content_type=None)).get("version")
+            except (TimeoutError, aiohttp.ClientError, OSError, ValueError, AttributeError):
+                return state
+            return replace(state, version=str(version)) if version else state
+        return state
 
     def parse_log_line(self, line: str) -> LogFact | None:
         return super().parse_log_line(_PREFIX_RE.sub("", line.lstrip()))

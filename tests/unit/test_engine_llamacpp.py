@@ -125,7 +125,8 @@ async def test_health_while_loading_then_ok():
                 assert r.status == 503
             while not f.ready:
                 await asyncio.sleep(0.05)
-            assert (await LC.probe_ready(s, f.url)).ready
+            state = await LC.probe_ready(s, f.url)
+            assert state.ready and state.version == "b11434-fake"
             async with s.get(f.url + "/health") as r:
                 assert await r.json() == {"status": "ok"}
     finally:

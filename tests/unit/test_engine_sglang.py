@@ -137,6 +137,7 @@ async def test_health_semantics_and_readiness():
             t0 = time.monotonic()
             state = await SG.probe_ready(s, f.url)
             assert state.ready and time.monotonic() - t0 >= 1.0  # the 1-token generation poll
+            assert state.version == "0.5.23"  # from /server_info
             f.healthy = False
             async with s.get(f.url + "/health") as r:
                 assert r.status == 503

@@ -72,6 +72,7 @@ class SGLangFake(FakeEngine):
         app.router.add_get("/health", self.health)
         app.router.add_get("/health_generate", self.health)
         app.router.add_get("/ready", self.ready_route)
+        app.router.add_get("/server_info", self.server_info)
         app.router.add_get("/model_info", self.model_info)
         app.router.add_get("/get_model_info", self.model_info)
         if self.enable_metrics:
@@ -96,6 +97,11 @@ class SGLangFake(FakeEngine):
         return web.json_response({"model_path": self.model, "tokenizer_path": self.model,
                                   "is_generation": True, "preferred_sampling_params": None,
                                   "weight_version": "default"})
+
+    async def server_info(self, request: web.Request) -> web.Response:
+        return web.json_response({"version": self.version, "model_path": self.model,
+                                  "port": self.port, "enable_metrics": self.enable_metrics,
+                                  "decode_log_interval": self.interval})
 
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(text=self.reg.render(), content_type="text/plain", charset="utf-8")
