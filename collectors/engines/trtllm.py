@@ -253,8 +253,12 @@ class TrtllmAdapter(EngineAdapter):
         frames: list[Frame] = []
         batch: list | None = None
         if st.task.done():
-            t0, t1, batch, err = st.task.result()
-            st.task = None
+            task, st.task = st.task, None
+            if task.cancelled() or task.exception() is not None:
+                t0 = t1 = time.time()
+                err = "cancelled" if task.cancelled() else f"{type(task.exception()).__name__}: {task.exception()}"
+            else:
+                t0, t1, batch, err = task.result()
             if err is not None:
                 error = err
                 if st.failing != err:
