@@ -182,11 +182,11 @@ class Service:
             raise UserError(f"profile {prof.name!r} has no argv to launch; use `iejtui engine attach` for a running engine")
         argv = adapter.build_argv(prof.argv)
         url = prof.url or adapter.default_url(argv)
+        shown_argv, argv_secrets = redact_argv(argv)  # as the user wrote it (`iejtui ...` stays)
         argv = procs.resolve_self(argv)
         procs.check_command(argv, prof.cwd)
         procs.check_port_free(url)
         env = adapter.build_env({**os.environ, **prof.env})
-        shown_argv, argv_secrets = redact_argv(argv)
         shown_env, env_secrets = redact_env(prof.env)
         _, all_env_secrets = redact_env(dict(os.environ))
         run_id = await self.db(
