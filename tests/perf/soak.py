@@ -99,18 +99,26 @@ def run_soak(seconds: float, engines: int = 8, interval: float = 10.0, journal: 
                 assert cli(journal, "engine", "attach", f"e{i}", f"{base}/e{i}").returncode == 0
             svc = psutil.Process(int((journal / ".iejtui" / "service.pid").read_text()))
             t0 = time.monotonic()
-            next_sample = 0.0
-            while (elapsed := time.monotonic() - t0) < seconds:
-                p = cli(journal, "bench", "--base-url", base, "--model", "mock", "--num-prompts", "400",
+            done = threading.Event()
+
+            def sampler():  # on its own clock, whatever the benchmarks are doing
+                while not done.is_set():
+                    elapsed = time.monotonic() - t0
+                    rss, fds = svc.memory_info().rss, svc.num_fds()
+                    samples.append((elapsed, rss, fds))
+                    log(f"{elapsed:7.0f} s  RSS {rss / 2**20:7.1f} MiB  open fds {fds}")
+                    done.wait(interval)
+
+            thread = threading.Thread(target=sampler, daemon=True)
+            thread.start()
+            while time.monotonic() - t0 < seconds:
+                p = cli(journal, "bench", "--base-url", base, "--model", "mock", "--num-prompts", "200",
                         "--max-concurrency", "32", "--random-input-len", "16", "--random-output-len", "64",
                         timeout=600)
                 if p.returncode != 0:
                     log(f"bench failed: {p.stderr.strip()}")
-                if elapsed >= next_sample:
-                    rss, fds = svc.memory_info().rss, svc.num_fds()
-                    samples.append((elapsed, rss, fds))
-                    log(f"{elapsed:7.0f} s  RSS {rss / 2**20:7.1f} MiB  open fds {fds}")
-                    next_sample += interval
+            done.set()
+            thread.join()
         finally:
             stop_service(journal)
     return samples
