@@ -22,7 +22,9 @@
 * The HTTP server answers while loading: ``/health`` is 503 ``{"error": {"message":
   "Loading model", "type": "unavailable_error", "code": 503}}``, then 200 ``{"status": "ok"}``.
 * Log lines ``0.00.015.839 I srv    load_model: loading model '...'`` (older builds without
-  the time and level); ``listening on`` / ``server is listening on`` follows the load.
+  the time and level); ``initializing, n_slots = N, n_ctx_slot = M, kv_unified = '...'``
+  gives the KV pool size (the library's ``llama_kv_cache: size = ...`` line only shows at
+  higher verbosity); ``listening on`` / ``server is listening on`` follows the load.
 """
 
 from __future__ import annotations
@@ -206,9 +208,10 @@ class LlamaCppAdapter(EngineAdapter):
             if hit := rx.search(message):
                 if kind == "kv_cache_tokens":
                     return LogFact(kind, int(hit.group(2)), phase, data={"mib": float(hit.group(1))})
-                if kind == "n_slots":
-                    return LogFact(kind, int(hit.group(1)), phase, data={
-                        "n_ctx_slot": int(hit.group(2)), "kv_unified": hit.group(3) == "true"})
+                if kind == "n_slots":  # the KV pool: one shared, or one per slot
+                    n, per, unified = int(hit.group(1)), int(hit.group(2)), hit.group(3) == "true"
+                    return LogFact("kv_cache_tokens", per if unified else n * per, phase, data={
+                        "n_slots": n, "n_ctx_slot": per, "kv_unified": unified})
                 if kind == "ready":
                     return LogFact("ready", True, READY)
                 if kind == "model_loaded":

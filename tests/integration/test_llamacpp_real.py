@@ -99,7 +99,7 @@ def test_real_llama_server_through_the_service(journal, tmp_path, llama_server):
     assert generated == 4 * 32
     time.sleep(3.5)
     run = cli_json(journal, "runs", "show", str(e["run_id"]))
-    assert run["facts"]["kv_cache_tokens"] == 1024 and run["facts"]["n_slots"] == 2
+    assert run["facts"]["kv_cache_tokens"] == 1024  # two split slots of 512
     s = run["summary"]
     assert s["generation_tokens"] == generated
     assert s["kv_capacity_tokens"] == 1024  # two split slots of 512

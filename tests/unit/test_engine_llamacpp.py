@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -143,11 +145,47 @@ def test_log_facts_and_phases():
             phase = later_phase(phase, fact.phase)
     assert phase == READY and facts["model"].phase == LOADING
     assert facts["kv_cache_tokens"].value == 4096 and facts["kv_cache_tokens"].phase == KV_CACHE
-    assert facts["n_slots"].data == {"n_ctx_slot": 4096, "kv_unified": True}
-    assert facts["version"].value == "b11434-7e4c0a9"
+    assert facts["kv_cache_tokens"].data == {"n_slots": 4, "n_ctx_slot": 4096, "kv_unified": True}
+    cells = LC.parse_log_line("0.00.1 I llama_kv_cache: size =    8.00 MiB (  4096 cells,   2 layers, "
+                              " 4/4 seqs), K (f16):    4.00 MiB, V (f16):    4.00 MiB")
+    assert cells.kind == "kv_cache_tokens" and cells.value == 4096  # at higher verbosity
+    assert LC.parse_log_line("build: 6402 (a1b2c3d) with cc (GCC) 12.2.0").value == "b6402-a1b2c3d"
     old = LC.parse_log_line("main: server is listening on http://127.0.0.1:8080 - starting the main loop")
     assert old.phase == READY
     assert LC.parse_log_line("srv  update_slots: all slots are idle").phase == READY
     err = LC.parse_log_line("0.01.234.567 E srv    load_model: failed to load model '/x.gguf'")
     assert err.kind == "error" and "failed to load model" in err.value
-    assert LC.parse_log_line("0.00.001.000 W srv    llama_server: CORS is set to allow all origins") is None
+    assert LC.parse_log_line("0.00.001.000 W srv  llama_server: security: no API key is set") is None
+
+
+# ---------------------------------------------------------------- a real build's output
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def test_real_b11434_server_log():
+    """Recorded from llama-server build 11434 (CPU, tiny random GGUF, -c 1024 -np 2)."""
+    facts, phase = {}, None
+    for line in (DATA / "llamacpp-b11434-server.log").read_text().splitlines():
+        fact = LC.parse_log_line(line)
+        if fact is not None:
+            facts[fact.kind] = fact
+            phase = later_phase(phase, fact.phase)
+    assert phase == READY and facts["model"].value == "/tmp/tiny.gguf"
+    assert facts["kv_cache_tokens"].value == 1024 and facts["kv_cache_tokens"].data["n_slots"] == 2
+    assert "error" not in facts  # its W lines (CORS, n_past) are not failures
+
+
+def test_real_b11434_metrics_and_slots():
+    page = parse_text((DATA / "llamacpp-b11434-metrics.txt").read_text(), LC.keep_family)
+    got = {s.name: s.value for s in page.samples}
+    assert not page.broken and len(got) == 15
+    assert got["llamacpp:prompt_tokens_total"] == 46 and got["llamacpp:prompt_tokens_cached_total"] == 44
+    assert got["llamacpp:tokens_predicted_total"] == 32
+    slots = json.loads((DATA / "llamacpp-b11434-slots.json").read_text())
+    fake_keys = {"id", "n_ctx", "speculative", "is_processing", "id_task", "n_prompt_tokens",
+                 "n_prompt_tokens_processed", "n_prompt_tokens_cache", "params", "next_token"}
+    assert fake_keys <= set(slots[1])  # the fake's slot fields are the real ones
+    got = {s.name: s.value for s in slot_samples(slots, unified=False) if not s.labels}
+    assert got["llamacpp_slots:context_capacity_tokens"] == 1024
+    assert got["llamacpp_slots:context_used_tokens"] == 60  # the idle slot keeps its cache

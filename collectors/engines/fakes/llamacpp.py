@@ -181,19 +181,17 @@ class LlamaCppFake(FakeEngine):
     def startup_lines(self) -> list[str]:
         self._t0 = time.monotonic()
         unified = "true" if self.unified else "false"
-        return [
-            f"{self._t()} I build: 11434 (7e4c0a9) with GNU 12.2.0 for Linux x86_64",
+        return [  # the default verbosity of build 11434 (tests/data/llamacpp-b11434-server.log)
+            f"{self._t()} I srv  llama_server: initializing ...",
             f"{self._t()} I srv    load_model: loading model '{self.model}'",
-            f"{self._t()} I llama_context: n_ctx                 = {self.n_ctx}",
-            f"{self._t()} I llama_kv_cache: size =    8.00 MiB ({self.n_ctx:6d} cells,   2 layers, "
-            f"{self.n_slots}/{self.n_slots} seqs), K (f16):    4.00 MiB, V (f16):    4.00 MiB",
+            f"{self._t()} I cmn          init: llama threadpool init, n_threads = 2",
             f"{self._t()} I srv    load_model: initializing, n_slots = {self.n_slots}, n_ctx_slot = "
             f"{self.slot_ctx}, kv_unified = '{unified}'",
         ]
 
     def ready_lines(self) -> list[str]:
-        return [f"{self._t()} I srv    llama_server: model loaded",
-                f"{self._t()} I srv    llama_server: listening on http://{self.host}:{self.port}"]
+        return [f"{self._t()} I srv  llama_server: model loaded",
+                f"{self._t()} I srv  llama_server: listening on http://{self.host}:{self.port}"]
 
 
 def main(argv: list[str] | None = None) -> int:
