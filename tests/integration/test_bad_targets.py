@@ -114,10 +114,11 @@ def test_service_survives_every_broken_target_and_keeps_its_schedule(journal):
         reader = Reader(db)
         good = reader.resolve_run("good")
         (running,) = reader.series(good["id"], "vllm:num_requests_running", t0=t0, t1=t1)
-        # ~1 Hz for the good target whatever the others do (hung, dripping, 50 MB...)
-        assert len(running.ts) >= 12, (len(running.ts), [round(b - a, 2) for a, b in zip(running.ts, running.ts[1:])])
-        gaps = [b - a for a, b in zip(running.ts, running.ts[1:])]
-        assert max(gaps) < 2.5, gaps
+        # ~1 Hz for the good target whatever the others do (hung, dripping, 50 MB...). Had one
+        # target's 2 s timeout held up the tick, the good target would see 2 s gaps throughout.
+        gaps = sorted(b - a for a, b in zip(running.ts, running.ts[1:]))
+        assert len(running.ts) >= 11, gaps
+        assert gaps[len(gaps) // 2] < 1.3 and gaps[-1] < 4.0, gaps  # median ~1 s; a loaded box may hiccup once
         # every clearly broken target said why, once, and nothing crashed
         must_explain = ["garbage", "huge-50mb", "non-utf8", "html", "json", "http500", "http404", "reset",
                         "drip", "hang", "redirect-loop", "unterminated-quote", "bad-value", "nan-inf"]
