@@ -132,7 +132,8 @@ def build_app(service: "Service", on_stop) -> web.Application:
 
     @routes.post(f"{API}/recordings")
     async def record(request):
-        return web.json_response(await service.start_recording(await body(request)))
+        from iejtui.service.recordings import start_recording
+        return web.json_response(await start_recording(service, await body(request)))
 
     @routes.post(API + "/recordings/{run_id}/stop")
     async def record_stop(request):
@@ -140,7 +141,8 @@ def build_app(service: "Service", on_stop) -> web.Application:
             run_id = int(request.match_info["run_id"])
         except ValueError:
             raise UserError("run id must be an integer") from None
-        return web.json_response(await service.stop_recording(run_id))
+        from iejtui.service.recordings import stop_recording
+        return web.json_response(await stop_recording(service, run_id))
 
     @routes.post(f"{API}/service/stop")
     async def stop_service(request):

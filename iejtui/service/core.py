@@ -14,13 +14,12 @@ import socket
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, Callable
 
 import aiohttp
 
 from collectors.prometheus import Scraper
-from collectors.records import Event, Frame
+from collectors.records import Event
 from iejtui import __version__
 from iejtui.config import Config, EngineProfile, load_config, validate_name
 from iejtui.errors import UserError
@@ -28,7 +27,7 @@ from iejtui.paths import JournalPaths
 from iejtui.logs import save_fingerprints
 from iejtui.redact import make_fingerprints, redact_argv, redact_env
 from iejtui.service import procs
-from iejtui.service.engines import EngineHandle
+from iejtui.service.engines import EngineHandle, model_of
 from iejtui.service.gpus import GpuSampler
 from iejtui.store.writer import Writer
 
@@ -105,57 +104,9 @@ class Service:
         await self.db(self.writer.close)
         self._db_pool.shutdown(wait=True)
 
-    # ---- recovery after a restart ------------------------------------------------------
     async def _recover(self) -> None:
-        """Re-adopt engines still alive, mark the rest of the unfinished runs."""
-        recs = {r.run_id: r for r in procs.PidRecord.load_all(self.paths.pids)}
-        open_runs = await self.db(lambda: list(self.writer.db["runs"].rows_where(
-            "status IN ('starting', 'ready', 'running')")))
-        for run in open_runs:
-            rid = run["id"]
-            rec = recs.pop(rid, None)
-            if run["kind"] == "engine" and run["owned"] and rec is not None:
-                await self._recover_owned(run, rec)
-            elif run["kind"] == "engine" and not run["owned"]:
-                h = EngineHandle(rid, run["name"], run["engine_kind"], run["url"], owned=False,
-                                 status="starting", phase="attaching", started_at=run["started_at"])
-                self.engines[h.name] = h
-                await self.event(rid, "attached", f"{h.name}: watching {h.url} again after a service restart")
-            else:
-                await self.db(self.writer.update_run, rid, status="interrupted", ended_at=time.time(),
-                              reason="the service stopped while this run was active")
-                await self.event(rid, "interrupted", f"{run['name']}: interrupted (service restarted)", "warning")
-        for rec in recs.values():  # pidfiles of runs already final
-            (self.paths.pids / f"{rec.run_id}.json").unlink(missing_ok=True)
-        from iejtui.service.matrix_job import resume_matrices  # a grid that was running goes on
-        await resume_matrices(self)
-
-    async def _recover_owned(self, run: dict, rec: procs.PidRecord) -> None:
-        rid = run["id"]
-        import json as _json
-        h = EngineHandle(rid, run["name"], run["engine_kind"], run["url"], owned=True,
-                         status=run["status"], phase=run["phase"] or "launching", pid=rec,
-                         started_at=run["started_at"], facts=_json.loads(run["facts"] or "{}"))
-        if procs.alive(rec.pid, rec.create_time):
-            try:
-                size = Path(rec.log_path).stat().st_size
-                with open(rec.log_path, "rb") as f:
-                    f.seek(max(0, size - 65536))
-                    for line in f.read().decode("utf-8", "replace").splitlines()[1:]:
-                        h.log_lines.append(line)
-                h.log_offset = size
-            except OSError:
-                pass
-            self.engines[h.name] = h
-            await self.event(rid, "adopted", f"{h.name}: re-adopted running engine (pid {rec.pid}) after a service restart")
-            return
-        ex = procs.read_exit(rec)
-        self.engines[h.name] = h
-        if ex is not None:
-            await self._finish(h, ex.get("code"), f"exited with code {ex.get('code')} while the service was down")
-        else:
-            await self._finish(h, None, "engine gone while the service was down; exit status unknown",
-                               status="interrupted")
+        from iejtui.service.recovery import recover
+        await recover(self)
 
     # ---- engines -----------------------------------------------------------------------
     def _resolve_profile(self, spec: dict[str, Any]) -> EngineProfile:
@@ -193,7 +144,7 @@ class Service:
             self.writer.create_run, kind="engine", name=prof.name, engine_kind=prof.kind, owned=1,
             status="starting", phase="launching", argv=shown_argv, env=shown_env,
             cwd=prof.cwd or str(self.paths.root), url=url, versions=self._versions(),
-            model=_model_of(argv), gpus=self.gpus.uuids())
+            model=model_of(argv), gpus=self.gpus.uuids())
         log_path = self.paths.logs / f"run-{run_id}-{prof.name}.log"
         save_fingerprints(self.paths, run_id, make_fingerprints(argv_secrets + env_secrets + all_env_secrets))
         h = EngineHandle(run_id, prof.name, prof.kind, url, owned=True, ready_timeout=prof.ready_timeout,
@@ -293,35 +244,6 @@ class Service:
         if procs.group_alive(h.pid.pgid):
             procs.signal_group(h.pid.pgid, 9)
         (self.paths.pids / f"{h.run_id}.json").unlink(missing_ok=True)
-
-    # ---- headless recordings ----------------------------------------------------------
-    async def start_recording(self, spec: dict[str, Any]) -> dict[str, Any]:
-        """A ``record`` run marking a window of GPU and engine samples (``iejtui record``)."""
-        name = validate_name(spec.get("name") or "record", "recording name")
-        duration = spec.get("duration")
-        if duration is not None and (not isinstance(duration, (int, float)) or duration <= 0):
-            raise UserError("duration must be a positive number of seconds")
-        engines = [h.name for h in self.engines.values() if not h.final]
-        run_id = await self.db(self.writer.create_run, kind="record", name=name, status="ready",
-                               ready_at=time.time(), gpus=self.gpus.uuids(), versions=self._versions(),
-                               facts={"engines": engines, "duration_s": duration})
-        await self.event(run_id, "recording", f"{name}: recording GPUs and {', '.join(engines) or 'no engines'}")
-        if duration:
-            task = asyncio.create_task(self._end_recording_later(run_id, float(duration)))
-            self._tasks.append(task)
-        return {"run_id": run_id, "name": name, "engines": engines}
-
-    async def _end_recording_later(self, run_id: int, delay: float) -> None:
-        await asyncio.sleep(delay)
-        await self.stop_recording(run_id)
-
-    async def stop_recording(self, run_id: int) -> dict[str, Any]:
-        run = await self.db(self.writer.run_row, run_id)
-        if run["kind"] != "record" or run["status"] != "ready":
-            raise UserError(f"run {run_id} is not an active recording")
-        await self.db(self.writer.update_run, run_id, status="stopped", ended_at=time.time())
-        await self.event(run_id, "stopped", f"{run['name']}: recording ended")
-        return {"run_id": run_id, "status": "stopped"}
 
     # ---- loops -------------------------------------------------------------------------
     async def _supervise_loop(self) -> None:
@@ -468,15 +390,3 @@ def _adapter(kind: str):
         return get_adapter(kind)
     except UnknownEngineKind as exc:
         raise UserError(str(exc)) from None
-
-
-def _model_of(argv: list[str]) -> str | None:
-    for flag in ("--served-model-name", "--model", "--model-path"):
-        if flag in argv[:-1]:
-            return argv[argv.index(flag) + 1]
-        for a in argv:
-            if a.startswith(flag + "="):
-                return a.split("=", 1)[1]
-    if len(argv) > 2 and argv[1] == "serve" and not argv[2].startswith("-"):
-        return argv[2]
-    return None

@@ -125,3 +125,16 @@ class EngineHandle:
 
     def log_tail(self, n: int = LOG_TAIL_LINES) -> str:
         return "\n".join(list(self.log_lines)[-n:])
+
+
+def model_of(argv: list[str]) -> str | None:
+    """The model a command line serves (--served-model-name, --model, or `serve MODEL`)."""
+    for flag in ("--served-model-name", "--model", "--model-path"):
+        if flag in argv[:-1]:
+            return argv[argv.index(flag) + 1]
+        for a in argv:
+            if a.startswith(flag + "="):
+                return a.split("=", 1)[1]
+    if len(argv) > 2 and argv[1] == "serve" and not argv[2].startswith("-"):
+        return argv[2]
+    return None

@@ -1,0 +1,67 @@
+"""What the service does when it starts again: re-adopt engines still alive (pidfiles and
+process start times), mark the rest of the unfinished runs, resume unfinished matrices."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from iejtui.service import procs
+from iejtui.service.engines import EngineHandle
+
+if TYPE_CHECKING:
+    from iejtui.service.core import Service
+
+
+async def recover(service: "Service") -> None:
+    """Re-adopt engines still alive, mark the rest of the unfinished runs."""
+    recs = {r.run_id: r for r in procs.PidRecord.load_all(service.paths.pids)}
+    open_runs = await service.db(lambda: list(service.writer.db["runs"].rows_where(
+        "status IN ('starting', 'ready', 'running')")))
+    for run in open_runs:
+        rid = run["id"]
+        rec = recs.pop(rid, None)
+        if run["kind"] == "engine" and run["owned"] and rec is not None:
+            await _recover_owned(service, run, rec)
+        elif run["kind"] == "engine" and not run["owned"]:
+            h = EngineHandle(rid, run["name"], run["engine_kind"], run["url"], owned=False,
+                             status="starting", phase="attaching", started_at=run["started_at"])
+            service.engines[h.name] = h
+            await service.event(rid, "attached", f"{h.name}: watching {h.url} again after a service restart")
+        else:
+            await service.db(service.writer.update_run, rid, status="interrupted", ended_at=time.time(),
+                          reason="the service stopped while this run was active")
+            await service.event(rid, "interrupted", f"{run['name']}: interrupted (service restarted)", "warning")
+    for rec in recs.values():  # pidfiles of runs already final
+        (service.paths.pids / f"{rec.run_id}.json").unlink(missing_ok=True)
+    from iejtui.service.matrix_job import resume_matrices  # a grid that was running goes on
+    await resume_matrices(service)
+
+async def _recover_owned(service: "Service", run: dict, rec: procs.PidRecord) -> None:
+    rid = run["id"]
+    h = EngineHandle(rid, run["name"], run["engine_kind"], run["url"], owned=True,
+                     status=run["status"], phase=run["phase"] or "launching", pid=rec,
+                     started_at=run["started_at"], facts=json.loads(run["facts"] or "{}"))
+    if procs.alive(rec.pid, rec.create_time):
+        try:
+            size = Path(rec.log_path).stat().st_size
+            with open(rec.log_path, "rb") as f:
+                f.seek(max(0, size - 65536))
+                for line in f.read().decode("utf-8", "replace").splitlines()[1:]:
+                    h.log_lines.append(line)
+            h.log_offset = size
+        except OSError:
+            pass
+        service.engines[h.name] = h
+        await service.event(rid, "adopted", f"{h.name}: re-adopted running engine (pid {rec.pid}) after a service restart")
+        return
+    ex = procs.read_exit(rec)
+    service.engines[h.name] = h
+    if ex is not None:
+        await service._finish(h, ex.get("code"), f"exited with code {ex.get('code')} while the service was down")
+    else:
+        await service._finish(h, None, "engine gone while the service was down; exit status unknown",
+                           status="interrupted")
+
