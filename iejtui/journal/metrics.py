@@ -77,6 +77,16 @@ def _latency(d: dict | None) -> dict[str, float | None]:
     return {k: _finite(d.get(k)) for k in _NO_LATENCY}
 
 
+def _token_counters(kind: str | None) -> tuple[str, str]:
+    """The generated- and prompt-token counters of an engine kind (its canonical map)."""
+    from iejtui.derive.metric_map import metric_map_for
+    mmap = metric_map_for(kind)
+    gen = (mmap.names("generation_tokens") if mmap else ()) or ("vllm:generation_tokens_total",)
+    prompt = (mmap.names("prompt_tokens") if mmap else ()) or (mmap.names("prompt_tokens_by_source") if mmap else ()) \
+        or ("vllm:prompt_tokens_total",)
+    return gen[0], prompt[0]
+
+
 def engine_metrics(reader, run: dict) -> dict[str, Any]:
     from iejtui.summary import run_summary
     s = run_summary(reader, run)
@@ -84,11 +94,12 @@ def engine_metrics(reader, run: dict) -> dict[str, Any]:
     win = s.get("window")
     gen_peak = gen_mean = prompt_mean = None
     if win:
-        _, gen = token_rate(reader, run["id"], "vllm:generation_tokens_total", win[0], win[1])
+        gen_name, prompt_name = _token_counters(run.get("engine_kind"))
+        _, gen = token_rate(reader, run["id"], gen_name, win[0], win[1])
         busy = [v for v in gen if v > 0]
         gen_peak = max(gen) if gen else None
         gen_mean = statistics.fmean(busy) if busy else (0.0 if gen else None)
-        _, prm = token_rate(reader, run["id"], "vllm:prompt_tokens_total", win[0], win[1])
+        _, prm = token_rate(reader, run["id"], prompt_name, win[0], win[1])
         busy_p = [v for v in prm if v > 0]
         prompt_mean = statistics.fmean(busy_p) if busy_p else (0.0 if prm else None)
     dur = (win[1] - win[0]) if win else None
