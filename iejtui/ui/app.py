@@ -20,17 +20,24 @@ from textual.screen import Screen
 
 from iejtui.paths import JournalPaths
 from iejtui.ui.screens.dashboard import DashboardScreen
-from iejtui.ui.screens.engines import EnginesScreen
-from iejtui.ui.screens.help import HelpScreen
-from iejtui.ui.screens.run_view import RunScreen
-from iejtui.ui.screens.runs import RunsScreen
 from iejtui.ui.widgets.panels import EnginePanelView
+
+
+def _runs() -> Screen:
+    from iejtui.ui.screens.runs import RunsScreen  # imported on first use: a faster first frame
+    return RunsScreen()
+
+
+def _engines() -> Screen:
+    from iejtui.ui.screens.engines import EnginesScreen
+    return EnginesScreen()
+
 
 #: top-level screens: (mode, key, title, factory)
 NAV: tuple[tuple[str, str, str, Callable[[], Screen]], ...] = (
     ("dashboard", "d", "Dashboard", DashboardScreen),
-    ("runs", "r", "Runs", RunsScreen),
-    ("engines", "e", "Engines", EnginesScreen),
+    ("runs", "r", "Runs", _runs),
+    ("engines", "e", "Engines", _engines),
 )
 
 
@@ -62,11 +69,13 @@ class IejtuiApp(App):
 
     # ---- actions ------------------------------------------------------------------------------
     def action_help(self) -> None:
+        from iejtui.ui.screens.help import HelpScreen
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
     def open_run(self, run_id: int) -> None:
         """Show run ``run_id`` in the history view (over the current mode's screen)."""
+        from iejtui.ui.screens.run_view import RunScreen
         self.push_screen(RunScreen(run_id))
 
     def on_engine_panel_view_open(self, message: EnginePanelView.Open) -> None:

@@ -8,15 +8,41 @@ completed, so refreshes cannot overlap).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from iejtui.config import load_config
 from iejtui.errors import UserError
 from iejtui.paths import JournalPaths
-from iejtui.store import Reader
-from iejtui.viewmodel import SnapshotCache, dashboard_snapshot, run_history
 from iejtui.viewmodel.models import RunRow, Snapshot
-from iejtui.viewmodel.runs import run_headline, run_rows
 from iejtui.viewmodel.windows import Window, extend, run_bounds
+
+if TYPE_CHECKING:
+    from iejtui.store import Reader
+
+# The store (sqlite-utils, which loads numpy) and the snapshot machinery are imported by
+# the first read, on a worker thread, after the first frame: they cost ~0.3 s of start-up.
+
+_HIDDEN_WHILE_IMPORTING = ("numpy", "pandas")
+
+
+def _import_store():
+    """The store's Reader, imported without the numpy and pandas that sqlite-utils loads
+    when they are installed (~0.3 s): it only uses them to type columns when writing
+    numpy/pandas values, and the TUI never writes. Both stay importable afterwards."""
+    import importlib
+    import sys
+    if "sqlite_utils.db" not in sys.modules:
+        hidden = [m for m in _HIDDEN_WHILE_IMPORTING if m not in sys.modules]
+        for m in hidden:
+            sys.modules[m] = None  # type: ignore[assignment]  # "import m" raises ImportError
+        try:
+            importlib.import_module("sqlite_utils.db")
+        finally:
+            for m in hidden:
+                sys.modules.pop(m, None)
+    from iejtui.store import Reader
+    return Reader
+
 
 LIVE_POINTS = 400  # live plots: no downsampling up to this many samples per line
 HISTORY_POINTS = 240
@@ -33,7 +59,7 @@ class Feed:
     def __init__(self, paths: JournalPaths, clock: Callable[[], float]):
         self.paths = paths
         self.clock = clock
-        self.cache = SnapshotCache()
+        self.cache = None
         self.interval_s = scrape_interval(paths)
         self._reader: Reader | None = None
         self.error: str | None = None
@@ -41,6 +67,10 @@ class Feed:
     def reader(self) -> Reader | None:
         """The read-only connection, opened on first use (None while journal.db is missing)."""
         if self._reader is None:
+            Reader = _import_store()
+            from iejtui.viewmodel.cache import SnapshotCache
+            if self.cache is None:
+                self.cache = SnapshotCache()
             try:
                 self._reader = Reader(self.paths.db)
                 self.error = None
@@ -52,6 +82,7 @@ class Feed:
         reader = self.reader()
         if reader is None:
             return None
+        from iejtui.viewmodel.snapshot import dashboard_snapshot
         return dashboard_snapshot(reader, self.clock(), window_s, cache=self.cache, max_points=LIVE_POINTS,
                                   interval_s=self.interval_s)
 
@@ -64,6 +95,7 @@ class Feed:
 
     def history(self, run_id: int, window: Window, follow: bool) -> tuple[Snapshot, Window, dict]:
         """The run over ``window``; a window at the end of a live run follows its growth."""
+        from iejtui.viewmodel.snapshot import run_history
         reader = self.reader()
         run = reader.run(run_id)
         start, end = run_bounds(reader, run, self.clock())
@@ -74,10 +106,12 @@ class Feed:
         return snap, window, run
 
     def runs(self, headlines: dict[int, str]) -> list[RunRow]:
+        from iejtui.viewmodel.runs import run_rows
         reader = self.reader()
         return [] if reader is None else run_rows(reader, self.clock(), headlines)
 
     def headline(self, run_id: int) -> str:
+        from iejtui.viewmodel.runs import run_headline
         reader = self.reader()
         run = reader.run(run_id) if reader else None
         return run_headline(reader, run, self.clock()) if run else ""

@@ -12,11 +12,27 @@ cache      incremental reads for the live edge
 thin       query-time downsampling of long windows
 """
 
-from iejtui.viewmodel.cache import SnapshotCache
-from iejtui.viewmodel.models import EnginePanel, EventRow, Field, GpuPanel, Line, Plot, RunRow, Snapshot
-from iejtui.viewmodel.snapshot import build_snapshot, dashboard_snapshot, run_history
+from __future__ import annotations
 
-__all__ = [
-    "EnginePanel", "EventRow", "Field", "GpuPanel", "Line", "Plot", "RunRow", "Snapshot", "SnapshotCache",
-    "build_snapshot", "dashboard_snapshot", "run_history",
-]
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+# Lazy exports (PEP 562): the widgets import the plain models without pulling in the store
+# (sqlite-utils loads numpy) before the first frame is painted.
+_EXPORTS = {
+    "EnginePanel": "models", "EventRow": "models", "Field": "models", "GpuPanel": "models", "Line": "models",
+    "Plot": "models", "RunRow": "models", "Snapshot": "models", "SnapshotCache": "cache",
+    "build_snapshot": "snapshot", "dashboard_snapshot": "snapshot", "run_history": "snapshot",
+}
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from iejtui.viewmodel.cache import SnapshotCache
+    from iejtui.viewmodel.models import EnginePanel, EventRow, Field, GpuPanel, Line, Plot, RunRow, Snapshot
+    from iejtui.viewmodel.snapshot import build_snapshot, dashboard_snapshot, run_history
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f"iejtui.viewmodel.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'iejtui.viewmodel' has no attribute {name!r}")

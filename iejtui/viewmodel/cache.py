@@ -12,14 +12,12 @@ Not thread-safe: one buffer belongs to one refresh loop (the TUI's worker thread
 
 from __future__ import annotations
 
-import json
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 
 from iejtui.derive.series import Series, labels_match
 from iejtui.store import Reader
 
-OVERLAP_S = 2.0  # re-read this much before the newest sample: late frames of other sources
 TRIM_SLACK_S = 30.0  # trim the front only when this much slid out (amortises the slicing)
 
 
@@ -39,7 +37,7 @@ class SeriesBuffer:
         self.run_id = run_id
         self.source = source
         self.names: set[str] = set(names)
-        self.cols: dict[tuple[str, str], _Col] = {}
+        self.cols: dict[tuple[str, tuple], _Col] = {}
         self.by_name: dict[str, list[_Col]] = {}
         self.lo: float | None = None  # earliest time the buffer covers
         self.hi: float | None = None  # latest time read up to
@@ -62,7 +60,9 @@ class SeriesBuffer:
             self.lo, self.hi = t0, t1
             return
         if t1 > self.hi and new_data:
-            since = (self.newest - OVERLAP_S) if self.newest is not None else self.hi
+            # frames of one service tick commit together, and a source's ticks arrive in
+            # order: everything after the newest sample held is new
+            since = (self.newest + 1e-6) if self.newest is not None else self.hi
             self._read(reader, sorted(self.names), max(since, t0), t1)
             self.hi = t1
         if t0 - self.lo > TRIM_SLACK_S:
@@ -78,7 +78,7 @@ class SeriesBuffer:
             return
         self.reads += 1
         for sd in reader.series_many(self.run_id, names, None, t0, t1, self.source):
-            key = (sd.name, json.dumps(sd.labels, sort_keys=True))
+            key = (sd.name, tuple(sorted(sd.labels.items())))
             col = self.cols.get(key)
             if col is None:
                 col = self.cols[key] = _Col(sd.labels)
@@ -172,22 +172,26 @@ class SnapshotCache:
                 del self.lines[key]
 
     def line(self, key: tuple, points: Callable[[float, float], tuple[list[float], list[float]]],
-             t0: float, t1: float) -> tuple[list[float], list[float]]:
+             t0: float, t1: float, newest: float | None = None) -> tuple[list[float], list[float]]:
         """A derived line over ``[t0, t1]``, computing only points newer than those kept.
 
         ``points(t_from, t1)`` must return the points in ``(t_from, t1]``; a point depends
-        only on samples at or before it, so kept points never change.
+        only on samples at or before it, so kept points never change. ``newest`` is the
+        newest sample the getter holds: the line is final up to there even when it has no
+        point (an idle engine has no TTFT), so the next call starts from it.
         """
         entry = self.lines.get(key)
         if entry is None or t0 < entry[0]:
             ts, vs = points(t0, t1)
-            entry = self.lines[key] = [t0, list(ts), list(vs)]
+            entry = self.lines[key] = [t0, list(ts), list(vs), newest if newest is not None else t0]
         elif self.dirty:
             ts, vs = entry[1], entry[2]
-            since = ts[-1] if ts else t0
+            since = max(ts[-1] if ts else t0, entry[3])
             new_ts, new_vs = points(since, t1)
             ts.extend(new_ts)
             vs.extend(new_vs)
+            if newest is not None:
+                entry[3] = max(entry[3], newest)
         ts, vs = entry[1], entry[2]
         cut = bisect_left(ts, t0)
         if cut > 64:

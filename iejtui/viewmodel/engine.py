@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 
 from iejtui.derive import counters
 from iejtui.derive.engine import engine_figures
-from iejtui.derive.histograms import merge_series, quantile_series
+from iejtui.derive.histograms import merge_series, quantile, window_delta
 from iejtui.derive.metric_map import HISTOGRAM_KEYS, VLLM, EngineMetricMap
 from iejtui.derive.series import SeriesGetter, first_present, histogram_series
 from iejtui.viewmodel.models import EnginePanel
@@ -24,7 +25,7 @@ LATENCY_WINDOW_S = 60.0
 LIVE_STATUSES = ("starting", "ready")
 
 METRIC_MAPS: dict[str, EngineMetricMap] = {"vllm": VLLM}
-PANEL_SKIP = ("prefill", "decode")  # not shown in panels: skip their histograms
+PANEL_SKIP = ("tpot", "prefill", "decode")  # not shown in panels: neither read nor computed
 
 
 def metric_map(kind: str | None) -> EngineMetricMap | None:
@@ -43,9 +44,11 @@ def panel_map(kind: str | None, part: str = "all") -> EngineMetricMap | None:
 
 
 def engine_names(mmap: EngineMetricMap) -> frozenset[str]:
-    """Every stored name the engine figures and plots may ask for (read in one query)."""
+    """Every stored name the panel's figures and the plots ask for (read in one query)."""
     out: set[str] = set()
     for key, names in mmap.aliases.items():
+        if key in PANEL_SKIP:
+            continue
         for name in names:
             if key in HISTOGRAM_KEYS:
                 out.update((name + "_bucket", name + "_sum", name + "_count"))
@@ -69,12 +72,13 @@ def stale_after(interval_s: float) -> float:
 
 
 def engine_panel(run: Mapping, get: SeriesGetter | None, t1: float, *, live: bool, interval_s: float,
-                 newest: float | None, t0: float | None = None,
-                 kv_getter: SeriesGetter | None = None) -> EnginePanel:
+                 newest: float | None, t0: float | None = None, kv_getter: SeriesGetter | None = None,
+                 labels_get: SeriesGetter | None = None) -> EnginePanel:
     """The panel of engine run ``run`` at ``t1`` (live) or over ``[t0, t1]`` (a past window).
 
-    ``kv_getter`` serves full-resolution KV series when ``get`` is thinned (long windows):
-    the KV peak must see every sample.
+    ``kv_getter`` serves KV series whose peak is the window's (bucket maxima) when ``get``
+    holds only the window's end samples; ``labels_get`` serves the same series unsliced
+    (only their labels are read: histogram bucket bounds).
     """
     kind = run.get("engine_kind")
     mmap = panel_map(kind)
@@ -93,6 +97,7 @@ def engine_panel(run: Mapping, get: SeriesGetter | None, t1: float, *, live: boo
             kv = engine_figures(kv_getter, t1 - rate_w, t1, mmap)
             figs = dataclasses.replace(figs, kv_usage_pct_peak=kv.kv_usage_pct_peak)
             lat = figs if lat_w == rate_w else lat
+    bounds = _bucket_bounds(labels_get or get, lat) if lat is not None else {}
     stale = None
     active_at_t1 = run["status"] in LIVE_STATUSES and (run.get("ended_at") is None or run["ended_at"] > t1)
     if active_at_t1 and run["status"] == "ready" and newest is not None and t1 - newest > stale_after(interval_s):
@@ -101,7 +106,29 @@ def engine_panel(run: Mapping, get: SeriesGetter | None, t1: float, *, live: boo
         run_id=run["id"], name=run["name"], engine_kind=run.get("engine_kind"), status=run["status"],
         phase=run.get("phase"), model=run.get("model"), url=run.get("url"), started_at=run["started_at"],
         ended_at=run.get("ended_at"), reason=run.get("reason"), newest=newest, stale_since=stale,
-        rate_window_s=rate_w, latency_window_s=lat_w, figures=figs, latency=lat)
+        rate_window_s=rate_w, latency_window_s=lat_w, figures=figs, latency=lat, latency_bounds=bounds)
+
+
+LATENCY_SHOWN = ("ttft", "itl", "e2e", "queue")
+
+
+def _bucket_bounds(get: SeriesGetter, lat) -> dict[str, tuple[float, float]]:
+    out = {}
+    for key in LATENCY_SHOWN:
+        base = lat.resolved.get(key)
+        if not base:
+            continue
+        les = []
+        for labels, _, _ in get(base + "_bucket", None):
+            try:
+                le = float(labels.get("le", "nan"))
+            except ValueError:
+                continue
+            if math.isfinite(le):
+                les.append(le)
+        if les:
+            out[key] = (min(les), max(les))
+    return out
 
 
 # ---- plot lines ------------------------------------------------------------------------
@@ -150,21 +177,40 @@ def kv_points(get: SeriesGetter, mmap: EngineMetricMap, t_from: float, t1: float
     return ts, [v * k for v in vs]
 
 
+_memo = threading.local()  # p50 and p99 of one refresh share one histogram assembly
+
+
+def _merged(get: SeriesGetter, base: str, lo: float, t1: float) -> list:
+    key = (id(get), base, lo, t1)
+    if getattr(_memo, "key", None) != key:
+        def sliced(name: str, flt=None):
+            return [(lab, *_tail(ts, vs, lo, t1)) for lab, ts, vs in get(name, flt)]
+        _memo.key, _memo.value = key, merge_series(list(histogram_series(sliced, base).values()))
+    return _memo.value
+
+
 def quantile_points(get: SeriesGetter, mmap: EngineMetricMap, key: str, q: float, t_from: float, t1: float,
-                    window_s: float) -> tuple[list[float], list[float]]:
-    """Sliding-window quantile (seconds) of histogram ``key``, engines merged, at each scrape."""
+                    window_s: float, jitter_s: float = 0.25) -> tuple[list[float], list[float]]:
+    """Sliding-window quantile (seconds) of histogram ``key``, engines merged, at each scrape
+    in ``(t_from, t1]``: the observations between the oldest scrape within ``window_s``
+    (+ jitter) and that scrape, as ``quantile_series`` defines it; only the points asked
+    for are computed (the live edge asks for one or two)."""
     hit = first_present(get, mmap.names(key), histogram=True)
     if hit is None:
         return [], []
-    lo = t_from - window_s - 1.0
-
-    def sliced(name: str, flt=None):
-        return [(lab, *_tail(ts, vs, lo, t1)) for lab, ts, vs in get(name, flt)]
-
-    series = merge_series(list(histogram_series(sliced, hit[0]).values()))
-    ts, vs = quantile_series(series, window_s, q)
-    keep = [(t, v) for t, v in zip(ts, vs) if t > t_from and math.isfinite(v)]
-    return [k[0] for k in keep], [k[1] for k in keep]
+    series = _merged(get, hit[0], t_from - window_s - jitter_s - 1.0, t1)
+    out_t: list[float] = []
+    out_v: list[float] = []
+    start = bisect_right([h.ts for h in series], t_from)
+    for h in series[start:]:
+        d = window_delta(series, h.ts - window_s - jitter_s, h.ts)
+        if d is None or not d.count > 0:
+            continue
+        v = quantile(q, d.buckets)
+        if v is not None and math.isfinite(v):
+            out_t.append(h.ts)
+            out_v.append(v)
+    return out_t, out_v
 
 
 def line_specs(name: str, kind: str | None, single: bool, interval_s: float, bucket_s: float):
@@ -173,7 +219,7 @@ def line_specs(name: str, kind: str | None, single: bool, interval_s: float, buc
     mmap = metric_map(kind)
     if mmap is None:
         return []
-    rate_w = bucket_s + 2.0 * interval_s  # thinned points are ~a bucket apart: reach the previous one
+    rate_w = bucket_s + 3.0 * interval_s  # thinned points are ~a bucket apart: reach the previous one
     q_w = max(10.0, bucket_s * 1.01 + 2.0 * interval_s)
     gen, prm = mmap.names("generation_tokens"), mmap.names("prompt_tokens")
     specs = [("tokens", "generation" if single else f"{name} gen", "gen",

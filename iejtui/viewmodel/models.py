@@ -8,8 +8,10 @@ Numbers are ``None`` when the source does not report them ("n/a" on screen, neve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from iejtui.derive.engine import EngineFigures
+if TYPE_CHECKING:  # type only: the widgets import these models before any maths is needed
+    from iejtui.derive.engine import EngineFigures
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,9 @@ class EnginePanel:
     latency_window_s: float  # window of the latency percentiles
     figures: EngineFigures | None  # rates and gauges (None: nothing scraped yet)
     latency: EngineFigures | None  # latency percentiles
+    # per latency key: (first bucket's upper bound, highest finite bound), seconds. A quantile
+    # at or below the first is only known to be "< first"; at the last, "≥ last".
+    latency_bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,9 +82,10 @@ def _gpu_data(reader: Reader, gpu_run: dict, t0: float, t1: float, cache: Snapsh
             from iejtui.viewmodel.cache import SeriesBuffer
             buf = SeriesBuffer(gpu_run["id"], gpus.GPU_NAMES)
             buf.ensure(reader, t0 - LEAD_S, t1)
-        return buf.get
+        return buf.get, buf.newest_at(t1)
     how = {n: GPU_THIN_HOW.get(n, "mean") for n in gpus.GPU_NAMES}
-    return ThinGetter(read_thinned(reader, gpu_run["id"], gpus.GPU_NAMES, t0, t1, max_points, None, how))
+    get = ThinGetter(read_thinned(reader, gpu_run["id"], gpus.GPU_NAMES, t0, t1, max_points, None, how))
+    return get, get.newest()
 
 
 def sliced(get, lo: float, hi: float):
@@ -99,9 +100,9 @@ def sliced(get, lo: float, hi: float):
 
 
 def _line(cache: SnapshotCache | None, key: tuple, points, get, t0: float, t1: float, max_points: int,
-          how: str = "mean") -> tuple[list[float], list[float]]:
+          how: str = "mean", newest: float | None = None) -> tuple[list[float], list[float]]:
     if cache is not None:
-        ts, vs = cache.line(key, lambda a, b: points(get, a, b), t0, t1)
+        ts, vs = cache.line(key, lambda a, b: points(get, a, b), t0, t1, newest)
     else:
         ts, vs = points(get, t0 - 1e-9, t1)
     if len(ts) > max_points:
@@ -117,6 +118,7 @@ def build_snapshot(reader: Reader, engines: list[dict], gpu_run: dict | None, t0
     panels: list = []
     lines: dict[str, list[Line]] = {"tokens": [], "kv": [], "ttft": []}
     single = len(engines) == 1
+    names = [r["name"] for r in engines]
     bucket_s = (t1 - t0) / max_points
     have_engine_data = False
     for run in engines:
@@ -124,24 +126,25 @@ def build_snapshot(reader: Reader, engines: list[dict], gpu_run: dict | None, t0
                                                                 interval_s)
         fig_get = sliced(get, t1 - eng.LATENCY_WINDOW_S - LEAD_S, t1) if (live and get is not None) else get
         panels.append(eng.engine_panel(run, fig_get, t1, live=live, interval_s=interval_s, newest=newest,
-                                       t0=None if live else t0, kv_getter=kv_get))
+                                       t0=None if live else t0, kv_getter=kv_get, labels_get=get))
         if get is None or newest is None:
             continue
         have_engine_data = True
-        for plot, label, line_id, points, scale in eng.line_specs(run["name"], run.get("engine_kind"), single,
+        shown = run["name"] if names.count(run["name"]) == 1 else f"{run['name']} r{run['id']}"
+        for plot, label, line_id, points, scale in eng.line_specs(shown, run.get("engine_kind"), single,
                                                                   interval_s, 0.0 if live else bucket_s):
-            ts, vs = _line(cache, (run["id"], line_id), points, plot_get, t0, t1, max_points,
-                           "max" if plot == "kv" else "mean")
+            ts, vs = _line(cache, (run["id"], line_id, round(bucket_s) if not live else 0), points, plot_get,
+                           t0, t1, max_points, "max" if plot == "kv" else "mean", newest)
             lines[plot].append(Line(label, tuple(ts), tuple(v * scale for v in vs) if scale != 1 else tuple(vs)))
     gpu_panels, activity, n_gpu = [], [], 0
     if gpu_run is not None:
-        gget = _gpu_data(reader, gpu_run, t0, t1, cache, max_points, interval_s)
+        gget, gpu_newest = _gpu_data(reader, gpu_run, t0, t1, cache, max_points, interval_s)
         static = (gpu_run.get("facts") or {}).get("gpus") or []
         gpu_panels = gpus.gpu_panels(static, gget, t0, t1, live=live, interval_s=interval_s)
         n_gpu = len(gpu_panels)
         for name, label in ((gpus.SM, "SM-active"), (gpus.UTIL, "kernel-active")):
             ts, vs = _line(cache, (gpu_run["id"], name), lambda g, a, b, n=name: gpus.mean_points(g, n, a, b),
-                           gget, t0, t1, max_points)
+                           gget, t0, t1, max_points, "mean", gpu_newest)
             if ts:
                 activity.append(Line(label, tuple(ts), tuple(vs)))
     if cache is not None:

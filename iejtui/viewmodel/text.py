@@ -7,9 +7,12 @@ map ``Field.level`` to theme variables.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-from iejtui.derive.engine import LatencySummary
 from iejtui.viewmodel.models import EnginePanel, Field, GpuPanel
+
+if TYPE_CHECKING:
+    from iejtui.derive.engine import LatencySummary
 
 NA = "n/a"
 GIB = 1024 ** 3
@@ -130,12 +133,25 @@ def gpu_subtitle(p: GpuPanel, live: bool) -> str:
 
 
 # ---- engines -------------------------------------------------------------------------------------
-def _lat(label: str, s: LatencySummary | None) -> Field:
+def bounded_ms(value: float | None, bounds: tuple[float, float] | None) -> str:
+    """A histogram quantile as text; in the first bucket it is only known to be below its
+    bound (interpolating from 0 would invent a number), in the last at or above it."""
+    if value is None or bounds is None:
+        return ms(value)
+    first, last = bounds
+    if first > 0 and value <= first:
+        return f"<{ms(first)}"
+    if value >= last:
+        return f"≥{ms(last)}"
+    return ms(value)
+
+
+def _lat(label: str, s: LatencySummary | None, bounds: tuple[float, float] | None = None) -> Field:
     if s is None:
         return Field(label, NA, "muted")
     if not s.count:
         return Field(label, "no requests", "muted")
-    return Field(label, f"p50 {ms(s.p50)}  p99 {ms(s.p99)}")
+    return Field(label, f"p50 {bounded_ms(s.p50, bounds)}  p99 {bounded_ms(s.p99, bounds)}")
 
 
 def engine_state(p: EnginePanel) -> tuple[str, str]:
@@ -159,10 +175,11 @@ def engine_fields(p: EnginePanel) -> list[Field]:
         return [Field("stale", f"no metrics since {clock(p.stale_since)}", "bad"),
                 Field("url", p.url or NA, "muted")]
     f, lat = p.figures, p.latency
-    if f is None:
+    ended = p.status not in ("starting", "ready")
+    if f is None or (ended and f.generation_tok_s is None and f.running is None and f.kv_usage_pct is None):
         if p.status == "starting":
             return [Field("phase", p.phase or "launching", "warn"), Field("url", p.url or NA, "muted")]
-        if p.status not in ("starting", "ready"):
+        if ended:  # nothing measured in the window: one line, not a panel of n/a
             return [Field("ended", p.reason or p.status, "bad" if p.status == "crashed" else "muted")]
         return [Field("metrics", "no samples yet", "muted"), Field("url", p.url or NA, "muted")]
     kv = pct(f.kv_usage_pct, 1)
@@ -175,10 +192,10 @@ def engine_fields(p: EnginePanel) -> list[Field]:
         Field("waiting", num(f.waiting, 0), "muted" if f.waiting is None else ("warn" if f.waiting > 0 else "")),
         Field("KV", kv, _lvl(f.kv_usage_pct, 90, 98), _frac(f.kv_usage_pct)),
         Field("KV peak", pct(f.kv_usage_pct_peak, 1), _lvl(f.kv_usage_pct_peak, 90, 98)),
-        _lat("TTFT", lat.ttft if lat else None),
-        _lat("ITL", lat.itl if lat else None),
-        _lat("e2e", lat.e2e if lat else None),
-        _lat("queue", lat.queue if lat else None),
+        _lat("TTFT", lat.ttft if lat else None, p.latency_bounds.get("ttft")),
+        _lat("ITL", lat.itl if lat else None, p.latency_bounds.get("itl")),
+        _lat("e2e", lat.e2e if lat else None, p.latency_bounds.get("e2e")),
+        _lat("queue", lat.queue if lat else None, p.latency_bounds.get("queue")),
         Field("prefix hit", pct(f.prefix_cache_hit_pct, 0), "" if f.prefix_cache_hit_pct is not None else "muted"),
         Field("preempt", num(f.preemptions_per_s, 2, "/s"),
               "muted" if f.preemptions_per_s is None else ("warn" if f.preemptions_per_s > 0 else "")),

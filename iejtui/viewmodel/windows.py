@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from iejtui.store import Reader
+if TYPE_CHECKING:
+    from iejtui.store import Reader
 
 #: zoom presets: (key label, span in seconds; None = the whole run)
 ZOOMS: tuple[tuple[str, float | None], ...] = (("5 min", 300.0), ("1 h", 3600.0), ("whole run", None))

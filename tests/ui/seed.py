@@ -13,8 +13,6 @@ import math
 import random
 from pathlib import Path
 
-from collectors.engines import get_adapter
-from collectors.prometheus import parse_text
 from collectors.records import Event, Frame, Sample
 from iejtui.journal.init import init_journal
 from iejtui.store.writer import Writer
@@ -39,10 +37,16 @@ _HIST_SHAPE = {
 
 
 def _template() -> list[Sample]:
+    from collectors.engines import get_adapter  # imported here: they need aiohttp
+    from collectors.prometheus import parse_text
     keep = get_adapter("vllm").keep_family
     page = parse_text((DATA / "ui-vllm-metrics.txt").read_text(), keep=keep)
+    return _rename(page.samples)
+
+
+def _rename(samples) -> list[Sample]:
     out = []
-    for s in page.samples:
+    for s in samples:
         labels = tuple((k, MODEL if k == "model_name" else v) for k, v in s.labels)
         if s.name == "vllm:cache_config_info":
             over = {"num_gpu_blocks": "28672", "block_size": "16", "kv_cache_size_tokens": "458752"}
@@ -62,9 +66,10 @@ def _cdf(le: float, median: float, k: float) -> float:
 class EngineSim:
     """Cumulative vLLM series driven by a smooth, deterministic load."""
 
-    def __init__(self, seed: int, peak_running: float = 12.0, kv_scale: float = 1.0):
+    def __init__(self, seed: int, peak_running: float = 12.0, kv_scale: float = 1.0,
+                 template: list[Sample] | None = None):
         self.rng = random.Random(seed)
-        self.template = _template()
+        self.template = template if template is not None else _template()
         self.peak = peak_running
         self.kv_scale = kv_scale
         self.cum: dict[tuple, float] = {}

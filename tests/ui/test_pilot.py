@@ -233,3 +233,29 @@ def test_start_payload_rules():
     for bad in (("", "x"), ("n", "'unclosed"), ("n", "")):
         with pytest.raises(ValueError):
             start_payload(ADHOC, bad[0], "vllm", bad[1], "")
+
+
+async def test_leaving_a_run_before_its_read_finishes(app_factory, monkeypatch):
+    """esc while the history of a live run (which follows its growth) is still being read:
+    the late result is dropped and no timer re-arms on the screen that left."""
+    import time as _time
+
+    from iejtui.ui import feed
+
+    slow = feed.Feed.history
+
+    def history(self, *args, **kwargs):
+        _time.sleep(0.6)
+        return slow(self, *args, **kwargs)
+
+    monkeypatch.setattr(feed.Feed, "history", history)
+    app = app_factory(refresh_s=0.2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, lambda: loaded(app))
+        app.open_run(4)
+        await pilot.pause(1.0)  # first read done: it follows, the next read is under way
+        await pilot.press("escape")
+        await pilot.press("e")
+        await settle(pilot, lambda: isinstance(app.screen, EnginesScreen))
+        await pilot.pause(1.0)  # the read ends on a screen that is gone
+        assert isinstance(app.screen, EnginesScreen) and app.is_running

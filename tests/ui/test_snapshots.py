@@ -32,6 +32,8 @@ def test_runs(snap_compare, app_factory, size):
     async def ready(pilot):
         await pilot.press("r")
         await settle(pilot, lambda: "16k tok" in str(pilot.app.screen.query_one("#runs").get_row("3")))
+        await pilot.pause(0.5)  # column widths follow updated cells on the next idle
+        await settle(pilot)
     assert snap_compare(app_factory(), terminal_size=size, run_before=ready)
 
 

@@ -37,6 +37,7 @@ class DashboardScreen(Screen):
         self.refresh_cost_s: list[float] = []
         self._timer: Timer | None = None
         self._busy = False
+        self._last_error: str | None = None
 
     def compose(self):
         yield Header()
@@ -46,7 +47,7 @@ class DashboardScreen(Screen):
     def on_mount(self) -> None:
         self.feed = Feed(self.app.paths, self.app.clock)
         self._title()
-        self.load()
+        self.call_after_refresh(self.load)  # paint the frame first, then read
 
     def on_screen_resume(self) -> None:
         if self.feed is not None and not self._busy and self._timer is None:
@@ -87,12 +88,16 @@ class DashboardScreen(Screen):
         self.app.call_from_thread(self._apply, snap, error or self.feed.error, cost)
 
     def _apply(self, snap: Snapshot | None, error: str | None, cost: float) -> None:
+        if not self.is_attached:  # the screen left (a reader finished after esc): nothing to draw
+            return
         self._busy = False
         self.refresh_cost_s = (self.refresh_cost_s + [cost])[-60:]
         if snap is not None:
             self.query_one(SnapshotView).show(snap)
-        elif error:
-            self.notify(error, title="journal", severity="warning", timeout=5)
+            self._last_error = None
+        elif error and error != self._last_error:  # once per distinct trouble, not every second
+            self._last_error = error
+            self.notify(error, title="journal", severity="warning", timeout=8)
         if self.is_current and not self.paused:
             self._timer = self.set_timer(self.app.refresh_s, self.load)
 

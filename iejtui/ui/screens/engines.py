@@ -12,10 +12,15 @@ from textual.widgets import DataTable, Footer, Header, Log, Static
 from iejtui.config import load_config
 from iejtui.errors import ServiceError, UserError
 from iejtui.redact import MASK
-from iejtui.service.client import call_async
 from iejtui.ui.modals import ConfirmModal, StartEngineModal
 from iejtui.ui.widgets.cells import cell
 from iejtui.viewmodel.text import clock
+
+
+async def call_async(*args, **kwargs):
+    """The service client, imported on first use (aiohttp costs ~0.2 s of start-up)."""
+    from iejtui.service.client import call_async as call
+    return await call(*args, **kwargs)
 
 COLUMNS = (("name", "name"), ("kind", "kind"), ("status", "status"), ("phase", "phase"), ("pid", "pid"),
            ("run", "run"), ("url", "url"), ("started", "started"), ("note", "note"))
@@ -57,6 +62,7 @@ class EnginesScreen(Screen):
         self._timer: Timer | None = None
         self._log_for: str | None = None
         self._log_lines: list[str] = []
+        self._cells: dict[str, dict] = {}
 
     def compose(self):
         yield Header()
@@ -133,15 +139,19 @@ class EnginesScreen(Screen):
         if keys != current:
             cursor = table.cursor_row
             table.clear()
+            self._cells = {}
             for e in engines:
-                c = engine_cells(e)
+                c = self._cells[e["name"]] = engine_cells(e)
                 table.add_row(*(c[k] for k, _ in COLUMNS), key=e["name"])
             if engines:
                 table.move_cursor(row=min(max(cursor, 0), len(engines) - 1))
         else:
-            for e in engines:
-                for k, v in engine_cells(e).items():
-                    table.update_cell(e["name"], k, v)
+            for e in engines:  # only what changed: nothing is redrawn while engines idle
+                old = self._cells.get(e["name"], {})
+                new = self._cells[e["name"]] = engine_cells(e)
+                for k, v in new.items():
+                    if old.get(k) != v:
+                        table.update_cell(e["name"], k, v, update_width=True)
 
     def _show_log(self, name: str, lines: list[str], path: str | None) -> None:
         log = self.query_one(Log)

@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
-from iejtui.ui.feed import Feed
+from iejtui.ui.feed import HISTORY_POINTS, Feed
 from iejtui.ui.widgets.snapshot_view import SnapshotView
 from iejtui.viewmodel.models import Snapshot
 from iejtui.viewmodel.text import clock, span
@@ -61,6 +61,7 @@ class RunScreen(Screen):
         self._timer: Timer | None = None
         self._busy = False
         self._pending = False
+        self._last_error: str | None = None
         self.load_cost_s: float | None = None
 
     def compose(self):
@@ -114,10 +115,13 @@ class RunScreen(Screen):
 
     def _apply(self, snap: Snapshot | None, window: Window | None, run: dict | None, error: str | None,
                cost: float) -> None:
+        if not self.is_attached:  # the screen left (a reader finished after esc): nothing to draw
+            return
         self._busy = False
         self.load_cost_s = cost
-        if error:
+        if error and error != self._last_error:  # once per distinct trouble
             self.notify(error, title=f"run r{self.run_id}", severity="error")
+        self._last_error = error
         if snap is not None:
             self.run, self.window = run, window
             self.query_one("#run-info", Static).update(run_info(run, window))
@@ -127,7 +131,9 @@ class RunScreen(Screen):
             self._pending = False
             self.load()
         elif self.following:
-            self._timer = self.set_timer(self.app.refresh_s, self.load)
+            # a new plot point only appears once per plot column: refresh at that rate
+            delay = max(self.app.refresh_s, self.window.span / HISTORY_POINTS)
+            self._timer = self.set_timer(delay, self.load)
 
     # ---- actions ------------------------------------------------------------------------------
     def action_back(self) -> None:

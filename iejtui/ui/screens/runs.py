@@ -102,26 +102,41 @@ class RunsScreen(Screen):
 
     @work(thread=True, exit_on_error=False, group="runs")
     def _read(self) -> None:
+        """The table first, then the headline figures of a few ended runs at a time."""
         try:
             rows = self.feed.runs(self.headlines)
-            todo = [r for r in rows if r.kind == "engine" and r.id not in self.headlines
-                    and r.status not in LIVE][:8]
-            for r in todo:  # a few per pass: the table shows at once, figures fill in
-                self.headlines[r.id] = self.feed.headline(r.id)
-            if todo:
-                rows = self.feed.runs(self.headlines)
             error = self.feed.error
         except Exception as exc:
             rows, error = None, f"{type(exc).__name__}: {exc}"
-        self.app.call_from_thread(self._apply, rows, error)
+        self.app.call_from_thread(self._apply, rows, error, False)
+        if rows is None:
+            return
+        todo = [r for r in rows if r.kind == "engine" and r.id not in self.headlines and r.status not in LIVE][:8]
+        if not todo:
+            self.app.call_from_thread(self._done)
+            return
+        for r in todo:
+            try:
+                self.headlines[r.id] = self.feed.headline(r.id)
+            except Exception:  # a run whose samples cannot be read keeps an empty headline
+                self.headlines[r.id] = ""
+        self.app.call_from_thread(self._apply, self.feed.runs(self.headlines), None, True)
 
-    def _apply(self, rows: list[RunRow] | None, error: str | None) -> None:
-        self._busy = False
+    def _apply(self, rows: list[RunRow] | None, error: str | None, last: bool) -> None:
+        if not self.is_attached:  # the screen left (a reader finished after esc): nothing to draw
+            return
         if rows is not None:
             self.rows = rows
             self._refresh_table()
         elif error:
             self.notify(error, title="runs", severity="warning")
+        if last or rows is None:
+            self._done()
+
+    def _done(self) -> None:
+        if not self.is_attached:  # the screen left (a reader finished after esc): nothing to draw
+            return
+        self._busy = False
         if self.is_current:
             self._timer = self.set_timer(RELOAD_S, self.load)
 
@@ -149,7 +164,7 @@ class RunsScreen(Screen):
                 old = self._shown[str(r.id)]
                 for k, _ in COLUMNS:
                     if c[k] != old.get(k):
-                        table.update_cell(str(r.id), k, c[k])
+                        table.update_cell(str(r.id), k, c[k], update_width=True)
                 self._shown[str(r.id)] = c
         n = len(self.selected)
         info = f"{len(visible)} of {len(self.rows)} runs"

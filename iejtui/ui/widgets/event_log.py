@@ -40,7 +40,7 @@ class EventLog(VerticalScroll):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.border_title = "Events"
-        self._rows: tuple[EventRow, ...] = ()
+        self._rows: tuple[EventRow, ...] | None = None
         self._body = Static("", markup=False)
 
     def compose(self):

@@ -43,6 +43,14 @@ class FieldGrid(Widget):
     def __init__(self, *, id: str | None = None, classes: str | None = None):
         super().__init__(id=id, classes=classes)
         self.fields: list[Field] = []
+        self._titles: tuple[str, str] | None = None
+
+    def set_titles(self, title: str, subtitle: str) -> None:
+        """Set the border texts only when they change (each assignment repaints the border)."""
+        if (title, subtitle) != self._titles:
+            self._titles = (title, subtitle)
+            self.border_title = title
+            self.border_subtitle = subtitle
 
     def set_fields(self, fields: list[Field]) -> None:
         if fields != self.fields:
@@ -104,9 +112,8 @@ class GpuPanelView(FieldGrid):
         self.uuid = uuid
 
     def show(self, panel: GpuPanel, live: bool) -> None:
-        self.border_title = f"[b]{escape(panel.title)}[/]"
         sub = vt.gpu_subtitle(panel, live)
-        self.border_subtitle = f"[$error]{sub}[/]" if panel.stale_since is not None else sub
+        self.set_titles(f"[b]{escape(panel.title)}[/]", f"[$error]{sub}[/]" if panel.stale_since is not None else sub)
         self.set_class(panel.stale_since is not None, "-stale")
         self.set_fields(vt.gpu_fields(panel))
 
@@ -130,8 +137,8 @@ class EnginePanelView(FieldGrid):
         state, level = vt.engine_state(panel)
         style = LEVEL_STYLE.get(level) or "$text"
         kind = f" [$text-muted]{escape(panel.engine_kind)}[/]" if panel.engine_kind else ""
-        self.border_title = f"[b]{escape(panel.name)}[/]{kind} [{style}]{escape(state)}[/]"
-        self.border_subtitle = vt.engine_subtitle(panel, live)
+        self.set_titles(f"[b]{escape(panel.name)}[/]{kind} [{style}]{escape(state)}[/]",
+                        vt.engine_subtitle(panel, live))
         self.set_class(panel.stale_since is not None, "-stale")
         self.set_fields(vt.engine_fields(panel))
 

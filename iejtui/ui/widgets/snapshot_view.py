@@ -92,7 +92,8 @@ class SnapshotView(VerticalScroll):
         if not snap.gpus:
             text = f"No GPU panels: {snap.gpu_note or 'no GPU recording in this window'}"
             if notes:
-                notes[0].update(text)
+                if str(notes[0].render()) != text:  # Static.update re-lays out the screen
+                    notes[0].update(text)
             else:
                 box.mount(Static(text, classes="note", markup=False))
             return

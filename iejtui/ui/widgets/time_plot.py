@@ -13,6 +13,8 @@ from textual.widget import Widget
 from iejtui.ui.widgets.braille import nice_top, render
 from iejtui.viewmodel.models import Plot
 
+#: a live plot is redrawn when the window has slid by this many braille dots
+STEP_DOTS = 1
 #: theme variables of the series colours, in order (the legend uses the same)
 SERIES = ("$accent", "$primary-lighten-2", "$success", "$error")
 
@@ -25,14 +27,6 @@ def _compact(value: float, unit: str) -> str:
     if value >= 1000:
         return f"{value / 1000:g}k"
     return f"{value:g}"
-
-
-def _latest(value: float, unit: str) -> str:
-    if unit == "%":
-        return f"{value:.0f}%"
-    if unit == "ms":
-        return f"{value:.0f} ms" if value < 10000 else f"{value / 1000:.1f} s"
-    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
 
 
 def _x_label(t: float, live_end: bool, t0: float, t1: float) -> str:
@@ -69,11 +63,26 @@ class TimePlot(Widget):
         self.live_edge = live_edge
         self._strips: list[Strip] | None = None
         self._drawn_size: Size | None = None
+        self._cached_styles: tuple | None = None  # (theme, axis, note, base, series styles)
+        self._step: tuple | None = None
 
     def show(self, plot: Plot | None, live_edge: bool) -> None:
-        """Draw ``plot``; ``live_edge`` labels the window's end "now"."""
+        """Draw ``plot``; ``live_edge`` labels the window's end "now".
+
+        On the live edge a plot is redrawn only when the window has slid by one braille dot
+        (its time span / twice its width): in between, nothing on screen would move, so the
+        frame (and the bytes over SSH) are saved. A 5-minute plot 76 cells wide moves every
+        2 s; the panels above it still change every second.
+        """
         if plot == self.plot and live_edge == self.live_edge:
             return
+        if plot is not None and live_edge and self.plot is not None and self.live_edge and not plot.empty:
+            width = max(1, 2 * (self.content_size.width - 6) // STEP_DOTS)
+            step = (plot.key, plot.t1 - plot.t0, int(plot.t1 * width / max(plot.t1 - plot.t0, 1e-9)),
+                    tuple(line.label for line in plot.lines))
+            if step == self._step:
+                return
+            self._step = step
         self.plot, self.live_edge = plot, live_edge
         if plot is not None:
             self.border_title = plot.title
@@ -81,33 +90,43 @@ class TimePlot(Widget):
         self._strips = None
         self.refresh()
 
+    def _plot_styles(self) -> tuple:
+        """Theme styles, looked up once per theme (Textual clears its own cache often)."""
+        theme = self.app.theme
+        if self._cached_styles is None or self._cached_styles[0] != theme:
+            self._cached_styles = (theme, self.get_component_rich_style("timeplot--axis"),
+                            self.get_component_rich_style("timeplot--note"), self.rich_style,
+                            [self.get_component_rich_style(f"timeplot--s{i}") for i in range(len(SERIES))])
+        return self._cached_styles
+
     def _legend(self, plot: Plot) -> str:
+        """Colour key only: the latest figures are in the panels (a value here would lag the
+        panel's by up to one redraw step, and windows differ: confusing)."""
         parts = []
         for i, line in enumerate(plot.lines[: len(SERIES)]):
-            value = f" {_latest(line.values[-1], plot.unit)}" if line.values else ""
             label = line.label.replace("[", r"\[")
-            parts.append(f"[{SERIES[i]}]━[/] {label}{value}")
+            parts.append(f"[{SERIES[i]}]━[/] {label}")
         return "  ".join(parts)
 
     def on_resize(self) -> None:
         self._strips = None
+        self._step = None
 
     def render_line(self, y: int) -> Strip:
         size = self.content_size
         if self._strips is None or self._drawn_size != size:
             self._drawn_size = size
             self._strips = self._build(size.width, size.height)
-        return self._strips[y] if y < len(self._strips) else Strip.blank(size.width, self.rich_style)
+        return self._strips[y] if y < len(self._strips) else Strip.blank(size.width, self._plot_styles()[3])
 
     def _build(self, width: int, height: int) -> list[Strip]:
-        axis = self.get_component_rich_style("timeplot--axis")
+        _, axis, note, base, styles = self._plot_styles()
         plot = self.plot
         if plot is None or height < 2 or width < 8:
-            return [Strip.blank(width, self.rich_style) for _ in range(height)]
+            return [Strip.blank(width, base) for _ in range(height)]
         if plot.empty:
-            note = self.get_component_rich_style("timeplot--note")
             text = (plot.note or "no data in this window")[:width]
-            rows = [Strip.blank(width, self.rich_style) for _ in range(height)]
+            rows = [Strip.blank(width, base) for _ in range(height)]
             rows[(height - 1) // 2] = Strip([Segment(text.center(width), note)], width)
             return rows
         peak = max((v for line in plot.lines for v in line.values), default=0.0)
@@ -117,8 +136,6 @@ class TimePlot(Widget):
         pw, ph = max(1, width - lw), height - 1
         grid = render([(line.ts, line.values) for line in plot.lines[: len(SERIES)]],
                       plot.t0, plot.t1, top, pw, ph)
-        styles = [self.get_component_rich_style(f"timeplot--s{i}") for i in range(len(SERIES))]
-        base = self.rich_style
         y_at = {0: labels[0], ph // 2: labels[1], ph - 1: labels[2]}
         out = []
         for r, row in enumerate(grid):
