@@ -218,4 +218,8 @@ def encode_tick(values: dict[int, float]) -> bytes:
 
 
 def decode_tick(payload: bytes) -> dict[int, float]:
-    return {sid: v for sid, v in _TICK.iter_unpack(zlib.decompress(payload))}
+    try:
+        raw = zlib.decompress(payload)
+    except zlib.error:
+        raw = payload  # a tick written before ticks were deflated
+    return {sid: v for sid, v in _TICK.iter_unpack(raw)}
