@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import aiohttp
@@ -158,6 +158,8 @@ class EngineAdapter:
     tls_flags: ClassVar[tuple[str, ...]] = ()  # any of these in argv -> https
     drop_env: ClassVar[tuple[str, ...]] = ("PROMETHEUS_MULTIPROC_DIR",)
     probe_timeout_s: ClassVar[float] = 2.0
+    version_path: ClassVar[str | None] = None  # asked once ready for the engine's version
+    version_key: ClassVar[str] = "version"
 
     # launch hygiene ---------------------------------------------------------------------
     def build_argv(self, argv: Sequence[str]) -> list[str]:
@@ -218,7 +220,7 @@ class EngineAdapter:
             async with asyncio.timeout(timeout_s or self.probe_timeout_s):
                 async with session.get(self.health_url(url), headers=headers,
                                        allow_redirects=False) as resp:
-                    return self.classify_health(resp.status, await resp.content.read(4096))
+                    state = self.classify_health(resp.status, await resp.content.read(4096))
         except TimeoutError:
             return ReadyState("loading", "health check timed out")
         except aiohttp.ClientConnectorDNSError as e:
@@ -229,6 +231,15 @@ class EngineAdapter:
             return ReadyState("loading", f"cannot connect: {e.os_error}")
         except (aiohttp.ClientError, OSError) as e:
             return ReadyState("loading", f"{type(e).__name__}: {e}")
+        if not state.ready or not self.version_path:
+            return state
+        try:  # the engine's version, once ready (best effort)
+            async with asyncio.timeout(timeout_s or self.probe_timeout_s):
+                async with session.get(url.rstrip("/") + self.version_path, headers=headers) as resp:
+                    version = (await resp.json(content_type=None)).get(self.version_key)
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError, AttributeError):
+            return state
+        return replace(state, version=str(version)) if version else state
 
     # metrics ---------------------------------------------------------------------------------
     async def collect(self, scraper, base_url: str):

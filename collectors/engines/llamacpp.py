@@ -103,6 +103,8 @@ def slot_samples(slots: list, unified: bool | None) -> list[Sample]:
 
 class LlamaCppAdapter(EngineAdapter):
     kind = "llamacpp"
+    version_path = "/props"
+    version_key = "build_info"
     default_port = 8080
     health_path = "/health"
     metrics_path = "/metrics"
@@ -140,21 +142,6 @@ class LlamaCppAdapter(EngineAdapter):
                 msg = "unavailable"
             return ReadyState("loading", f"HTTP 503: {msg}", status)
         return super().classify_health(status, body)
-
-    async def probe_ready(self, session: aiohttp.ClientSession, url: str, *,
-                          timeout_s: float | None = None,
-                          headers: Mapping[str, str] | None = None) -> ReadyState:
-        """As the base, plus the build (``b11434-7e4c0a9``) from ``/props``."""
-        state = await super().probe_ready(session, url, timeout_s=timeout_s, headers=headers)
-        if not state.ready:
-            return state
-        try:
-            async with asyncio.timeout(timeout_s or self.probe_timeout_s):
-                async with session.get(url.rstrip("/") + "/props", headers=headers) as resp:
-                    version = (await resp.json(content_type=None)).get("build_info")
-        except (TimeoutError, aiohttp.ClientError, OSError, ValueError, AttributeError):
-            return state
-        return replace(state, version=str(version)) if version else state
 
     async def _slots(self, scraper: Any, url: str) -> tuple[list | None, str | None, int | None]:
         try:

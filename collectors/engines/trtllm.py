@@ -134,6 +134,7 @@ class TrtllmAdapter(EngineAdapter):
     """
 
     kind = "trtllm"
+    version_path = "/version"
     default_port = 8000
     health_path = "/health"
     metrics_path = "/metrics"
@@ -184,20 +185,6 @@ class TrtllmAdapter(EngineAdapter):
             return ReadyState("dead", "trtllm-serve /health 503: " + (
                 body.decode("utf-8", "replace").strip()[:200] or "LLM is unavailable"), status)
         return super().classify_health(status, body)
-
-    async def probe_ready(self, session: aiohttp.ClientSession, url: str, *,
-                          timeout_s: float | None = None,
-                          headers: Mapping[str, str] | None = None) -> ReadyState:
-        state = await super().probe_ready(session, url, timeout_s=timeout_s, headers=headers)
-        if not state.ready:
-            return state
-        try:
-            async with asyncio.timeout(timeout_s or self.probe_timeout_s):
-                async with session.get(url.rstrip("/") + "/version", headers=headers) as resp:
-                    version = (await resp.json(content_type=None)).get("version")
-        except (TimeoutError, aiohttp.ClientError, OSError, ValueError, AttributeError):
-            return state
-        return replace(state, version=str(version)) if version else state
 
     # collection -----------------------------------------------------------------------------
     def _state(self, scraper: Any, base_url: str) -> IterState:

@@ -113,6 +113,7 @@ def parse_stats(message: str) -> dict[str, Any] | None:
 
 class VLLMAdapter(EngineAdapter):
     kind = "vllm"
+    version_path = "/version"
     default_port = 8000
     health_path = "/health"
     metrics_path = "/metrics"
@@ -148,21 +149,6 @@ class VLLMAdapter(EngineAdapter):
         if status == 503:  # vLLM only listens once ready, so 503 means EngineDeadError
             return ReadyState("dead", "vLLM /health 503: the engine core is dead", status)
         return super().classify_health(status, body)
-
-    async def probe_ready(self, session: aiohttp.ClientSession, url: str, *,
-                          timeout_s: float | None = None,
-                          headers: Mapping[str, str] | None = None) -> ReadyState:
-        """As the base, plus the engine's version from ``GET /version`` once ready."""
-        state = await super().probe_ready(session, url, timeout_s=timeout_s, headers=headers)
-        if not state.ready:
-            return state
-        try:
-            async with asyncio.timeout(timeout_s or self.probe_timeout_s):
-                async with session.get(url.rstrip("/") + "/version", headers=headers) as resp:
-                    version = (await resp.json(content_type=None)).get("version")
-        except (TimeoutError, aiohttp.ClientError, OSError, ValueError, AttributeError):
-            return state
-        return replace(state, version=str(version)) if version else state
 
     def parse_message(self, level: str | None, message: str) -> LogFact | None:
         m = message
