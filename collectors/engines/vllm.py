@@ -23,13 +23,10 @@ engine (...) took``, ``Starting vLLM server on``, uvicorn startup    warm-up
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
-import aiohttp
 
 from collectors.engines.base import (
     KV_CACHE,
