@@ -135,17 +135,30 @@ def service() -> None:
 
 @service.command("start")
 @click.option("--foreground", is_flag=True, help="Run in this terminal instead of detaching.")
+@click.option("--metrics-listen", metavar="ADDR:PORT", default=None,
+              help="Also serve Prometheus metrics there (PORT alone: loopback). Default: [service] metrics_listen.")
 @click.pass_obj
-def service_start(obj: Ctx, foreground: bool) -> None:
+def service_start(obj: Ctx, foreground: bool, metrics_listen: str | None) -> None:
     """Start the service (detached from the terminal)."""
     from iejtui.service.daemon import run_service, service_running, spawn_service
+    if metrics_listen is not None:
+        from iejtui.service.metrics import parse_listen
+        parse_listen(metrics_listen)
     if service_running(obj.paths):
-        click.echo(f"service already running for {obj.paths.root}")
+        click.echo(f"service already running for {obj.paths.root}"
+                   + (" (its metrics listener is unchanged: stop it first to change it)" if metrics_listen else ""))
         return
     if foreground:
-        sys.exit(run_service(obj.paths))
-    pid = spawn_service(obj.paths)
-    click.echo(f"service started (pid {pid}) for {obj.paths.root}")
+        sys.exit(run_service(obj.paths, metrics_listen))
+    pid = spawn_service(obj.paths, metrics_listen=metrics_listen)
+    click.echo(f"service started (pid {pid}) for {obj.paths.root}"
+               + (f", metrics on http://{_url_host(metrics_listen)}/metrics" if metrics_listen else ""))
+
+
+def _url_host(listen: str) -> str:
+    from iejtui.service.metrics import parse_listen
+    host, port = parse_listen(listen)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 @service.command("stop")

@@ -360,6 +360,7 @@ class Service:
         res = await h.adapter.collect(self.scraper, h.url)
         if res.frame is not None:
             await self.db(self.writer.add_frames, h.run_id, [res.frame, *res.frames])
+            h.latest_frames.update((f.source, f) for f in (res.frame, *res.frames))
             h.last_scrape_ok = res.frame.ts
             h.scrape_error = None
         else:

@@ -63,7 +63,7 @@ def _take_lock(paths: JournalPaths):
     return f
 
 
-async def _serve(paths: JournalPaths) -> int:
+async def _serve(paths: JournalPaths, metrics_listen: str | None = None) -> int:
     from iejtui.service.api import build_app
     from iejtui.service.core import Service
 
@@ -75,6 +75,11 @@ async def _serve(paths: JournalPaths) -> int:
         stop_engines["value"] = engines
         done.set()
 
+    listen = metrics_listen or service.config.service.metrics_listen
+    metrics_runner = None
+    if listen:  # bound before anything starts: a taken port is refused at once
+        from iejtui.service.metrics import start_listener
+        metrics_runner = await start_listener(service, listen)
     await service.start()
     app = build_app(service, request_stop)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -96,18 +101,20 @@ async def _serve(paths: JournalPaths) -> int:
     await done.wait()
     await service.stop(stop_engines=stop_engines["value"])
     await runner.cleanup()
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()
     sock_path.unlink(missing_ok=True)
     return 0
 
 
-def run_service(paths: JournalPaths) -> int:
+def run_service(paths: JournalPaths, metrics_listen: str | None = None) -> int:
     """Run the service in this process (the detached child calls this)."""
     _prepare_runtime(paths)
     lock = _take_lock(paths)
     paths.service_pidfile.write_text(str(os.getpid()))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return asyncio.run(_serve(paths))
+        return asyncio.run(_serve(paths, metrics_listen))
     finally:
         paths.service_pidfile.unlink(missing_ok=True)
         lock.close()
@@ -127,7 +134,7 @@ def service_running(paths: JournalPaths) -> bool:
             return False
 
 
-def spawn_service(paths: JournalPaths, timeout: float = 30.0) -> int:
+def spawn_service(paths: JournalPaths, timeout: float = 30.0, metrics_listen: str | None = None) -> int:
     """Start the service detached (own session) and wait until its socket answers."""
     _preflight(paths)
     _prepare_runtime(paths)
@@ -136,7 +143,8 @@ def spawn_service(paths: JournalPaths, timeout: float = 30.0) -> int:
     log = open(paths.service_log, "ab")
     env = dict(os.environ)
     env.pop("IEJTUI_SERVICE_FOREGROUND", None)
-    proc = subprocess.Popen([sys.executable, "-m", "iejtui.service", "run", "--journal", str(paths.root)],
+    extra = ["--metrics-listen", metrics_listen] if metrics_listen else []
+    proc = subprocess.Popen([sys.executable, "-m", "iejtui.service", "run", "--journal", str(paths.root), *extra],
                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True, close_fds=True, cwd=str(paths.root), env=env)
     deadline = time.monotonic() + timeout

@@ -41,6 +41,7 @@ class EngineHandle:
     last_probe: float = 0.0
     gone_since: float | None = None  # the engine pid vanished before its exit status was written
     warnings: list[str] = field(default_factory=list)
+    latest_frames: dict[str, Any] = field(default_factory=dict)  # newest frame per source (the metrics endpoint)
 
     def __post_init__(self) -> None:
         self.adapter = get_adapter(self.kind)

@@ -29,6 +29,7 @@ class GpuSampler:
         self.static: list[dict[str, Any]] = []
         self.latest: dict[str, dict[str, float]] = {}
         self.latest_ts: float | None = None
+        self.latest_frames: dict[str, Any] = {}  # newest frame per gpu:<uuid>[:slow] source (metrics endpoint)
         self.reason: str | None = None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="iejtui-nvml")
         self._busy = False
@@ -78,6 +79,8 @@ class GpuSampler:
         finally:
             self._busy = False
         for f in frames:
+            if f.source.startswith("gpu:") and f.source.count(":") <= 2:
+                self.latest_frames[f.source] = f
             if f.source.startswith("gpu:") and f.source.count(":") == 1:
                 uuid = f.source.split(":", 1)[1]
                 self.latest.setdefault(uuid, {}).update({s.name: s.value for s in f.samples})
