@@ -211,6 +211,10 @@ from iejtui import cli_journal  # noqa: E402
 cli_journal.register(main)
 from iejtui import cli_matrix  # noqa: E402
 cli_matrix.register(main)
+from iejtui import cli_fleet  # noqa: E402
+cli_fleet.register(main)
+from iejtui import cli_web  # noqa: E402
+cli_web.register(main)
 
 if __name__ == "__main__":
     main()

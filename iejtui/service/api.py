@@ -144,6 +144,11 @@ def build_app(service: "Service", on_stop) -> web.Application:
         from iejtui.service.recordings import stop_recording
         return web.json_response(await stop_recording(service, run_id))
 
+    @routes.post(f"{API}/imports")
+    async def import_window(request):
+        from iejtui.service.imports import import_window as run_import
+        return web.json_response(await run_import(service, await body(request)))
+
     @routes.post(f"{API}/service/stop")
     async def stop_service(request):
         data = await body(request) if request.can_read_body else {}

@@ -1,0 +1,106 @@
+"""One refresh of the fleet: the queries a visible page of hosts needs, asked concurrently.
+
+Per refresh, whatever the fleet's size: 2 discovery queries (which hosts exist, which are
+up: a few bytes per host) and, for the visible hosts only, 4 instant queries: GPU fields
+now, engine series now and one window ago (so rates and windowed percentiles use the
+local dashboard's maths on two readings), and the sample times of GPUs and engines
+(staleness). Plots of one host are range queries with the step sized to the window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from iejtui.derive.metric_map import VLLM
+from iejtui.fleet import model as M
+from iejtui.fleet import names as N
+from iejtui.fleet.promql import PromClient, PromError
+
+DEFAULT_WINDOW_S = 60.0
+DEFAULT_STALE_S = 45.0  # three 15 s scrapes
+
+#: engine figures the table and panels read (no prefill/decode/tpot, as the local panels)
+ENGINE_KEYS = ("prompt_tokens", "prompt_tokens_by_source", "generation_tokens", "prefix_cache_queries",
+               "prefix_cache_hits", "preemptions", "request_success", "running", "waiting", "kv_usage",
+               "cache_config_info", "kv_capacity_tokens", "ttft", "itl", "e2e", "queue")
+ENGINE_NAMES = tuple(N.engine_wire_names(N.CANONICAL, ENGINE_KEYS) + N.engine_wire_names(VLLM, ENGINE_KEYS))
+PRESENCE = tuple(N.dcgm_names(["DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_GPU_UTIL"])) + (
+    N.ENGINE_GAUGES["running"], *VLLM.names("running"), N.SERVICE_INFO)
+GPU_NAMES = tuple(N.dcgm_names(N.GPU_PANEL_FIELDS.values())) + (N.PREFIX + N.FB_FREE, N.FB_FREE)
+FRESH_GPU = tuple(N.dcgm_names(["DCGM_FI_DEV_GPU_UTIL"]))
+FRESH_ENGINE = (N.ENGINE_GAUGES["running"], *VLLM.names("running"))
+
+
+async def discover(client: PromClient, at: float) -> list[dict[str, Any]]:
+    count_q = f"count by (instance, job) ({M.selector(PRESENCE)})"
+    counts, up = await asyncio.gather(client.query(count_q, at), client.query("up", at))
+    return M.discover(M.parse_result(counts), M.parse_result(up))
+
+
+async def fleet_snapshot(client: PromClient, *, at: float | None = None, window_s: float = DEFAULT_WINDOW_S,
+                         offset: int = 0, limit: int | None = None, stale_s: float = DEFAULT_STALE_S,
+                         only: list[str] | None = None) -> M.FleetSnapshot:
+    """Hosts ``[offset, offset + limit)`` (or those named in ``only``) with GPUs, engines and runs."""
+    t = time.time() if at is None else at
+    started = time.perf_counter()
+    client.load.reset()
+    try:
+        hosts = await discover(client, t)
+        if only:
+            hosts = [h for h in hosts if h["instance"] in only or (h["instance"].split(":")[0] in only)]
+        total = len(hosts)
+        visible = hosts[offset:offset + limit] if limit is not None else hosts[offset:]
+        if not visible:
+            return M.FleetSnapshot(client.url, t, window_s, (), total, offset, None, client.load.as_dict(),
+                                   time.perf_counter() - started)
+        insts = [h["instance"] for h in visible]
+        eng_sel = M.selector(ENGINE_NAMES + (N.RUN_INFO, N.SERVICE_INFO), insts)
+        gpu_q = M.selector(GPU_NAMES, insts)
+        fresh_q = f"timestamp({M.selector(FRESH_GPU, insts)}) or timestamp({M.selector(FRESH_ENGINE, insts)})"
+        gpu_r, eng1_r, eng0_r, fresh_r = await asyncio.gather(
+            client.query(gpu_q, t), client.query(eng_sel, t), client.query(M.selector(ENGINE_NAMES, insts), t - window_s),
+            client.query(fresh_q, t))
+    except PromError as exc:
+        return M.FleetSnapshot(client.url, t, window_s, (), 0, offset, str(exc), client.load.as_dict(),
+                               time.perf_counter() - started)
+    gpu_rows = M.by_instance(M.parse_result(gpu_r))
+    eng1 = M.parse_result(eng1_r)
+    eng_rows = M.by_instance(M.parse_result(eng0_r) + eng1)
+    runs = M.runs_from_rows(eng1)
+    names = M.hostnames(M.parse_result(gpu_r) + eng1)
+    iejtui_hosts = {r[1].get("instance") for r in eng1 if r[0] == N.SERVICE_INFO}
+    fresh_gpu: dict[str, dict[str, float]] = {}
+    fresh_eng: dict[tuple[str, str], float] = {}
+    for _, labels, _, vs in M.parse_result(fresh_r):
+        inst = labels.get("instance", "")
+        if labels.get("UUID") and vs:
+            fresh_gpu.setdefault(inst, {})[labels["UUID"]] = vs[-1]
+        elif vs:
+            key = (inst, M._engine_key(labels))
+            fresh_eng[key] = max(fresh_eng.get(key, 0.0), vs[-1])
+    interval = max((stale_s - 1.0) / 3.0, 0.1)
+    out = []
+    for h in visible:
+        inst = h["instance"]
+        gpus = M.gpu_rows_to_panels(gpu_rows.get(inst, []), fresh_gpu.get(inst, {}), t, interval)
+        engines = []
+        host_runs = runs.get(inst, [])
+        for name, rows in sorted(M.engine_groups(eng_rows.get(inst, [])).items()):
+            engines.append(M.engine_from_rows(inst, name, rows, host_runs, t - window_s, t,
+                                              fresh_eng.get((inst, name)), stale_s))
+        newest = max([*fresh_gpu.get(inst, {}).values(), *(v for (i, _), v in fresh_eng.items() if i == inst)],
+                     default=None)
+        out.append(M.FleetHost(instance=inst, job=h["job"], up=h["up"], hostname=names.get(inst),
+                               iejtui=inst in iejtui_hosts, gpus=tuple(gpus), engines=tuple(engines),
+                               runs=tuple(host_runs), newest=newest))
+    return M.FleetSnapshot(client.url, t, window_s, tuple(out), total, offset, None, client.load.as_dict(),
+                           time.perf_counter() - started)
+
+
+def snapshot_sync(url: str, timeout_s: float = 5.0, **kw) -> M.FleetSnapshot:
+    async def go():
+        async with PromClient(url, timeout_s) as c:
+            return await fleet_snapshot(c, **kw)
+    return asyncio.run(go())
