@@ -1,0 +1,272 @@
+"""The dashboard in a browser: textual-serve, guarded, one dashboard process per tab.
+
+``serve(paths, host, port)`` runs an aiohttp server (textual-serve's ``Server``) whose page
+opens a websocket; each websocket spawns ``python -m iejtui.cli --journal ROOT`` (the same
+dashboard, the same keys, the same journal) with Textual's web driver, in the working folder
+``iejtui web`` was started from. Whatever the dashboard writes (exports, day logs) is written
+by that process on this machine, exactly as from a terminal.
+
+Who may connect:
+- on a loopback address (the default) every request must name a loopback host (a web page
+  cannot reach the server through DNS rebinding) and the websocket must come from the page
+  itself (its ``Origin`` is the server's own address: another site cannot drive the dashboard);
+- on any other address a token is required as well: ``secrets.token_urlsafe``, printed once
+  with the URL to open, traded on the first page load (``/?token=…``) for a ``HttpOnly``,
+  ``SameSite=Strict`` cookie that the websocket, the assets and downloads then carry. Every
+  other request is answered 401. The token is never logged (no access log; refusals log the
+  path without its query) and never written to a file.
+
+The page's websocket and asset URLs are built from the address the browser used (its
+``Host``), so the page works through an SSH port forward on any local port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hmac
+import ipaddress
+import logging
+import secrets
+import shlex
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp_jinja2
+from aiohttp import WSCloseCode, WSMsgType, web
+from textual_serve.app_service import AppService
+from textual_serve.server import Server
+
+from iejtui.errors import UserError
+from iejtui.paths import JournalPaths
+
+log = logging.getLogger("iejtui.web")
+
+TEMPLATE = "web_index.html"
+LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
+
+
+def is_loopback_name(host: str) -> bool:
+    """True when ``host`` is a loopback IP or localhost, as written (never resolved: a name that
+    resolves to 127.0.0.1 is how DNS rebinding reaches a loopback server)."""
+    host = host.strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_loopback(host: str) -> bool:
+    """True when the bind address ``host`` only ever means this machine (names are resolved)."""
+    if is_loopback_name(host):
+        return True
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback for i in infos)
+
+
+def _host_part(netloc: str) -> str:
+    """'127.0.0.1:8765' -> '127.0.0.1', '[::1]:8765' -> '::1' (the Host header's name part)."""
+    if netloc.startswith("["):
+        return netloc[1:].split("]")[0]
+    return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8", "replace"), b.encode("utf-8", "replace"))
+
+
+def dashboard_command(paths: JournalPaths) -> str:
+    """The shell command textual-serve runs for each browser tab: this interpreter, this journal."""
+    return shlex.join([sys.executable, "-m", "iejtui.cli", "--journal", str(paths.root)])
+
+
+class DashboardServer(Server):
+    """textual-serve's server with iejtui's page, access rules and clean shutdown."""
+
+    def __init__(self, paths: JournalPaths, host: str, port: int, token: str | None):
+        super().__init__(dashboard_command(paths), host=host, port=port, title=f"iejtui · {paths.root}",
+                         templates_path=Path(__file__).parent)
+        self.paths = paths
+        self.token = token
+        self.loopback = is_loopback(host)
+        self.cookie = f"iejtui_token_{port}"  # cookies ignore ports: two servers on one host keep theirs
+        self.sessions: dict[web.WebSocketResponse, AppService] = {}
+
+    # ---- the aiohttp app ------------------------------------------------------------------------
+    async def _make_app(self) -> web.Application:
+        app = await super()._make_app()
+        app.middlewares.append(self._guard)
+        return app
+
+    async def on_startup(self, app: web.Application) -> None:
+        """textual-serve prints a banner and its command here; ``serve`` says what matters."""
+
+    async def on_shutdown(self, app: web.Application) -> None:
+        """Close every browser session: each dashboard process gets its quit and exits."""
+        for ws in list(self.sessions):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"iejtui web stopped")
+
+    # ---- access -----------------------------------------------------------------------------------
+    @web.middleware
+    async def _guard(self, request: web.Request, handler) -> web.StreamResponse:
+        if self.loopback and not is_loopback_name(_host_part(request.host)):
+            return self._refuse(request, 403, f"this server answers on loopback names only, not {request.host!r}")
+        if request.path == "/ws":
+            origin = request.headers.get("Origin")
+            if origin is not None and urlsplit(origin).netloc.lower() != request.host.lower():
+                return self._refuse(request, 403, "the websocket must come from the dashboard's own page")
+        if self.token is None or _same(request.cookies.get(self.cookie, ""), self.token):
+            return await handler(request)
+        given = request.query.get("token")
+        if given is not None and request.method == "GET" and request.path == "/" and _same(given, self.token):
+            # the first page load: the page sets the cookie its websocket and assets carry (served
+            # here, not redirected: a SameSite=Strict cookie would not follow a redirect the user
+            # reached from another site's link); the page drops the token from the address bar
+            resp = await handler(request)
+            resp.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path="/")
+            return resp
+        return self._refuse(request, 401, "open the URL with the token that `iejtui web` printed")
+
+    def _refuse(self, request: web.Request, status: int, why: str) -> web.Response:
+        log.warning("refused %s %s from %s: %s", request.method, request.path, request.remote, why)
+        return web.Response(status=status, text=f"iejtui web: {why}\n")
+
+    # ---- the page ---------------------------------------------------------------------------------
+    async def handle_index(self, request: web.Request) -> web.StreamResponse:
+        """The page, its URLs built from the address the browser used (port forwards work)."""
+        base = f"{request.scheme}://{request.host}"
+        ws_base = ("wss://" if request.scheme == "https" else "ws://") + request.host
+        context: dict[str, Any] = {
+            "font_size": max(8, min(40, _int(request.query.get("fontsize"), 16))),
+            "app_websocket_url": ws_base + str(request.app.router["websocket"].url_for()),
+            "config": {"static": {"url": base + "/static/"}},
+            "application": {"name": self.title},
+        }
+        resp = aiohttp_jinja2.render_template(TEMPLATE, request, context)
+        resp.headers["Cache-Control"] = "no-store"
+        resp.headers["Referrer-Policy"] = "no-referrer"
+        return resp
+
+    # ---- one dashboard process per websocket --------------------------------------------------------
+    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=15)
+        width = _int(request.query.get("width"), 80)
+        height = _int(request.query.get("height"), 24)
+        await ws.prepare(request)
+        service = AppService(self.command, write_bytes=ws.send_bytes, write_str=ws.send_str, close=ws.close,
+                             download_manager=self.download_manager, debug=self.debug)
+        self.sessions[ws] = service
+        try:
+            await service.start(width, height)
+            pid = service._process.pid if service._process else "?"
+            log.info("browser session from %s: dashboard pid %s", request.remote, pid)
+            await self._process_messages(ws, service)
+        except asyncio.CancelledError:
+            await ws.close()
+        except Exception:  # noqa: BLE001 - one broken session must not stop the server
+            log.exception("browser session from %s failed", request.remote)
+        finally:
+            self.sessions.pop(ws, None)
+            await _stop_app(service)
+            log.info("browser session from %s ended", request.remote)
+        return ws
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+async def _stop_app(service: AppService, grace: float = 10.0) -> None:
+    """Ask the dashboard process to quit; kill it if it does not within ``grace`` seconds."""
+    try:
+        await asyncio.wait_for(service.stop(), grace)
+    except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+        pass
+    proc = service._process
+    if proc is not None and proc.returncode is None:
+        proc.kill()
+        await proc.wait()
+
+
+def _display_host(host: str) -> str:
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.gethostname()
+    return f"[{host}]" if ":" in host else host
+
+
+def serve(paths: JournalPaths, host: str = "127.0.0.1", port: int = 8765,
+          echo: Callable[[str], None] = print, before_serving: Callable[[], None] | None = None) -> None:
+    """Serve the dashboard until SIGINT/SIGTERM. Raises UserError when it cannot listen.
+
+    ``before_serving`` runs once the port is bound (the CLI starts the journal's service there),
+    then the URL to open is echoed once: with the token when the address is not loopback.
+    """
+    token = None if is_loopback(host) else secrets.token_urlsafe(32)
+    _setup_logging()
+    asyncio.run(_serve(DashboardServer(paths, host, port, token), echo, before_serving))
+
+
+async def _serve(server: DashboardServer, echo, before_serving) -> None:
+    app = await server._make_app()
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=15)
+    await runner.setup()
+    site = web.TCPSite(runner, server.host, server.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        where = f"{server.host}:{server.port}"
+        if exc.errno == errno.EADDRINUSE:
+            raise UserError(f"cannot listen on {where}: the port is in use (pick another with --port)") from None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise UserError(f"cannot listen on {where}: permission denied (ports below 1024 need privileges)") from None
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            raise UserError(f"cannot listen on {where}: no such address on this machine") from None
+        raise UserError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        if before_serving is not None:
+            await asyncio.to_thread(before_serving)
+        port = runner.addresses[0][1] if runner.addresses else server.port
+        server.cookie = f"iejtui_token_{port}"
+        url = f"http://{_display_host(server.host)}:{port}/"
+        echo(f"iejtui web: the dashboard of {server.paths.root} on {server.host}:{port}")
+        if server.token is None:
+            echo(f"  open {url}")
+            echo(f"  from your laptop: ssh -L {port}:127.0.0.1:{port} {socket.gethostname()}, "
+                 f"then open http://127.0.0.1:{port}/")
+        else:
+            echo(f"  open {url}?token={server.token}")
+            echo("  (the token is shown only here; anyone with it can drive this journal's engines)")
+        echo("  Ctrl+C stops the web server; the service, engines and recording keep running")
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("iejtui web: %(message)s"))
+    for name in ("iejtui.web", "textual-serve"):
+        lg = logging.getLogger(name)
+        lg.handlers[:] = [handler]
+        lg.setLevel(logging.INFO)
+        lg.propagate = False
