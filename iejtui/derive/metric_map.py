@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 __all__ = ["EngineMetricMap", "VLLM", "VLLM_ALIASES", "TRTLLM", "SGLANG", "LLAMACPP", "OPENAI",
-           "METRIC_MAPS", "metric_map_for", "COUNTER_KEYS", "GAUGE_KEYS", "HISTOGRAM_KEYS"]
+           "METRIC_MAPS", "metric_map_for", "COUNTER_KEYS", "GAUGE_KEYS", "HISTOGRAM_KEYS",
+           "CANONICAL_FIGURES", "reports", "unreported"]
 
 #: Canonical counter keys (monotonic; rates and window increases).
 COUNTER_KEYS = (
@@ -204,3 +205,30 @@ METRIC_MAPS: dict[str, EngineMetricMap] = {m.kind: m for m in (VLLM, TRTLLM, SGL
 def metric_map_for(kind: str | None) -> EngineMetricMap | None:
     """The metric map of engine kind ``kind`` (case-insensitive); None for an unknown kind."""
     return METRIC_MAPS.get((kind or "").strip().lower())
+
+
+#: The canonical figures every engine panel, export and day log shows, in that order.
+CANONICAL_FIGURES = ("generation_tokens", "prompt_tokens", "running", "waiting", "kv_usage",
+                     "kv_capacity", "ttft", "itl", "tpot", "e2e", "queue", "prefix_cache_hit",
+                     "preemptions")
+
+
+def reports(mmap: EngineMetricMap | None, figure: str) -> bool:
+    """Whether engine map ``mmap`` can serve canonical ``figure`` at all (a figure it can
+    serve may still have no data yet: that is "n/a", not "not reported by this engine")."""
+    if mmap is None:
+        return False
+    if figure == "kv_capacity":
+        return bool(mmap.names("kv_capacity_tokens") or mmap.names("cache_config_info"))
+    if figure == "prefix_cache_hit":
+        return bool(mmap.names("prefix_cache_hits") and mmap.names("prefix_cache_queries"))
+    if figure == "prompt_tokens":
+        return bool(mmap.names("prompt_tokens") or mmap.names("prompt_tokens_by_source"))
+    return bool(mmap.names(figure)) or figure in mmap.mean_pairs
+
+
+def unreported(kind: str | None) -> frozenset[str]:
+    """The canonical figures engine kind ``kind`` does not report (all of them for an
+    unknown kind)."""
+    mmap = metric_map_for(kind)
+    return frozenset(f for f in CANONICAL_FIGURES if not reports(mmap, f))

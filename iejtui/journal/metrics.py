@@ -88,6 +88,7 @@ def _token_counters(kind: str | None) -> tuple[str, str]:
 
 
 def engine_metrics(reader, run: dict) -> dict[str, Any]:
+    from iejtui.derive.metric_map import unreported
     from iejtui.summary import run_summary
     s = run_summary(reader, run)
     facts = run.get("facts") if isinstance(run.get("facts"), dict) else {}
@@ -121,6 +122,8 @@ def engine_metrics(reader, run: dict) -> dict[str, Any]:
         "kv": {"peak_pct": kv_pct, "capacity_tokens": kv_cap,
                "peak_tokens": kv_pct / 100.0 * kv_cap if kv_pct is not None and kv_cap else None},
         "prefix_cache_hit_pct": _finite(s.get("prefix_cache_hit_pct")),
+        # canonical figures this engine kind cannot report: "not reported by this engine"
+        "not_reported": sorted(unreported(run.get("engine_kind") or "vllm")),
         "window": win,
         "gpu_summary": s.get("gpu"),
     }

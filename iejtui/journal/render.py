@@ -126,16 +126,35 @@ def launch_commands(entries: list[dict], code_dir: str | None = None) -> str:
     return "\n\n".join(parts) + "\n\nSecrets (API keys, tokens) are masked as `***`; they never reach the journal."
 
 
+NOT_REPORTED = "not reported by this engine"
+
+
+def _unreported(e: dict) -> set[str] | None:
+    """The canonical figures the run's engine kind cannot report; None when unknown (a
+    bench run, or metrics.json written before this was recorded)."""
+    nr = e.get("not_reported")
+    return set(nr) if isinstance(nr, list) else None
+
+
 def latency_table(e: dict) -> str:
+    """Engine runs get every canonical latency row (a figure, "no observations", or "not
+    reported by this engine"), so engines compare row by row; bench runs only measured rows."""
     lat = e.get("latency_s") or {}
-    rows = []
+    nr = _unreported(e)
+    rows, measured = [], False
     for key, label in LAT_LABELS.items():
         d = lat.get(key)
-        if not d or not d.get("count"):
+        if nr is not None and key in nr:
+            rows.append([label, NOT_REPORTED, "", "", "", ""])
             continue
+        if not d or not d.get("count"):
+            if nr is not None:
+                rows.append([label, "no observations", "", "", "", ""])
+            continue
+        measured = True
         rows.append([label, ms(d.get("p50")), ms(d.get("p90")), ms(d.get("p99")), ms(d.get("mean")),
                      num(d.get("count"))])
-    if not rows:
+    if not measured and nr is None:
         return "_No latency observations in this run._"
     src = ("the engine's stored histograms (interpolated within buckets, as PromQL does)"
            if e.get("kind") == "engine" else "each request's own timings, measured by the client")
@@ -155,9 +174,14 @@ def figures_table(e: dict) -> str:
                                       f"({num(tp.get('requests_per_s'), 2)})"],
     ]
     if e.get("kind") == "engine":
-        rows += [["KV cache peak", f"{pct(_g(e, 'kv', 'peak_pct'))} = {num(_g(e, 'kv', 'peak_tokens'), 0, 'tok')}"
-                                   f" of {num(_g(e, 'kv', 'capacity_tokens'), 0, 'tok')}"],
-                 ["Prefix-cache hit", pct(e.get("prefix_cache_hit_pct"))]]
+        nr = _unreported(e) or set()
+        kv = (NOT_REPORTED if "kv_usage" in nr else
+              f"{pct(_g(e, 'kv', 'peak_pct'))} = {num(_g(e, 'kv', 'peak_tokens'), 0, 'tok')}"
+              f" of {num(_g(e, 'kv', 'capacity_tokens'), 0, 'tok')}")
+        rows += [["KV cache peak", kv],
+                 ["Prefix-cache hit", NOT_REPORTED if "prefix_cache_hit" in nr else pct(e.get("prefix_cache_hit_pct"))]]
+        if "prompt_tokens" in nr:
+            rows[0][1] = f"{num(_g(e, 'tokens', 'generated'))} / {NOT_REPORTED}"
     if g.get("count"):
         def pm(key: str, unit: str, scale: float = 1.0, digits: int = 0) -> str:
             d = g.get(key) or {}

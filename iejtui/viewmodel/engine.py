@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from iejtui.derive import counters
 from iejtui.derive.engine import engine_figures
 from iejtui.derive.histograms import merge_series, quantile, window_delta
-from iejtui.derive.metric_map import HISTOGRAM_KEYS, VLLM, EngineMetricMap
+from iejtui.derive.metric_map import HISTOGRAM_KEYS, EngineMetricMap, metric_map_for, unreported
 from iejtui.derive.series import SeriesGetter, first_present, histogram_series
 from iejtui.viewmodel.models import EnginePanel
 
@@ -24,12 +24,12 @@ RATE_WINDOW_S = 10.0
 LATENCY_WINDOW_S = 60.0
 LIVE_STATUSES = ("starting", "ready")
 
-METRIC_MAPS: dict[str, EngineMetricMap] = {"vllm": VLLM}
 PANEL_SKIP = ("tpot", "prefill", "decode")  # not shown in panels: neither read nor computed
 
 
 def metric_map(kind: str | None) -> EngineMetricMap | None:
-    return METRIC_MAPS.get(kind or "")
+    """The engine kind's canonical metric map (vLLM, TRT-LLM, SGLang, llama.cpp, OpenAI)."""
+    return metric_map_for(kind)
 
 
 def panel_map(kind: str | None, part: str = "all") -> EngineMetricMap | None:
@@ -106,7 +106,8 @@ def engine_panel(run: Mapping, get: SeriesGetter | None, t1: float, *, live: boo
         run_id=run["id"], name=run["name"], engine_kind=run.get("engine_kind"), status=run["status"],
         phase=run.get("phase"), model=run.get("model"), url=run.get("url"), started_at=run["started_at"],
         ended_at=run.get("ended_at"), reason=run.get("reason"), newest=newest, stale_since=stale,
-        rate_window_s=rate_w, latency_window_s=lat_w, figures=figs, latency=lat, latency_bounds=bounds)
+        rate_window_s=rate_w, latency_window_s=lat_w, figures=figs, latency=lat, latency_bounds=bounds,
+        unreported=unreported(kind))
 
 
 LATENCY_SHOWN = ("ttft", "itl", "e2e", "queue")

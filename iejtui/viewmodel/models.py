@@ -81,6 +81,8 @@ class EnginePanel:
     # per latency key: (first bucket's upper bound, highest finite bound), seconds. A quantile
     # at or below the first is only known to be "< first"; at the last, "≥ last".
     latency_bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # canonical figures this engine kind does not report at all ("not reported", never 0)
+    unreported: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

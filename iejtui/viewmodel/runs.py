@@ -59,10 +59,10 @@ def run_headline(reader: Reader, run: Mapping, now: float, points: int = 64) -> 
     if t1 <= t0:
         return static_headline(run)
     names = set(mmap.names("generation_tokens"))
-    get = ThinGetter(read_thinned(reader, run["id"], names, t0, t1, 1, "engine"))
+    get = ThinGetter(read_thinned(reader, run["id"], names, t0, t1, 1, None))  # engine + engine-iter frames
     kv_names = set(mmap.names("kv_usage"))
     kv_get = ThinGetter(read_thinned(reader, run["id"], kv_names | set(mmap.names("cache_config_info")), t0, t1,
-                                     points, "engine", {n: "max" for n in kv_names}))
+                                     points, None, {n: "max" for n in kv_names}))
 
     def both(name, flt=None):
         return get(name, flt) or kv_get(name, flt)

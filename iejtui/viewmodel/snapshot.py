@@ -42,6 +42,11 @@ def host_gpu_run(reader: Reader, t0: float, t1: float) -> dict | None:
     return None
 
 
+#: An engine run's frames: "engine" (its /metrics scrapes) and, for TRT-LLM, "engine-iter"
+#: (the JSON iteration records); the names asked for pick the series, whatever the source.
+ENGINE_SOURCES = None
+
+
 def _thin(reader: Reader, t0: float, t1: float, max_points: int, interval_s: float, cache) -> bool:
     return cache is None and (t1 - t0) / interval_s > THIN_FACTOR * max_points
 
@@ -56,19 +61,19 @@ def _engine_data(reader: Reader, run: dict, t0: float, t1: float, live: bool, ca
     lo = t0 - max(LEAD_S, eng.LATENCY_WINDOW_S if live else 0.0)
     if not _thin(reader, t0, t1, max_points, interval_s, cache):
         if cache is not None:
-            buf = cache.buffer(run["id"], names, "engine")
+            buf = cache.buffer(run["id"], names, ENGINE_SOURCES)
             buf.ensure(reader, lo, t1, cache.dirty)
         else:
             from iejtui.viewmodel.cache import SeriesBuffer
-            buf = SeriesBuffer(run["id"], names, "engine")
+            buf = SeriesBuffer(run["id"], names, ENGINE_SOURCES)
             buf.ensure(reader, lo, t1)
         return (buf.get, buf.get), None, buf.newest_at(t1), False
     # A long window: figures from the window's end samples (exact for counters and
     # histograms), plots from one sample per bucket, the KV peak from bucket maxima.
-    ends = ThinGetter(read_thinned(reader, run["id"], names, t0, t1, 1, "engine"))
+    ends = ThinGetter(read_thinned(reader, run["id"], names, t0, t1, 1, ENGINE_SOURCES))
     kv_names = set(mmap.names("kv_usage"))
     plot = ThinGetter(read_thinned(reader, run["id"], eng.plot_names(mmap), t0 - LEAD_S, t1, max_points,
-                                   "engine", {n: "max" for n in kv_names}))
+                                   ENGINE_SOURCES, {n: "max" for n in kv_names}))
     return (ends, plot), plot, ends.newest(), True
 
 
@@ -148,7 +153,7 @@ def build_snapshot(reader: Reader, engines: list[dict], gpu_run: dict | None, t0
             if ts:
                 activity.append(Line(label, tuple(ts), tuple(vs)))
     if cache is not None:
-        keys = [(r["id"], "engine") for r in engines] + ([(gpu_run["id"], None)] if gpu_run else [])
+        keys = [(r["id"], ENGINE_SOURCES) for r in engines] + ([(gpu_run["id"], None)] if gpu_run else [])
         cache.keep_only(keys)
     plots = _plots(lines, have_engine_data, activity, n_gpu, t0, t1, single,
                    gpu_note if gpu_run is None else None)

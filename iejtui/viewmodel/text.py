@@ -169,6 +169,19 @@ def engine_state(p: EnginePanel) -> tuple[str, str]:
     return f"{p.status} {clock(p.ended_at)}", "muted"
 
 
+#: panel row label → the canonical figure it shows (iejtui.derive.metric_map.CANONICAL_FIGURES)
+ROW_FIGURE = {"gen": "generation_tokens", "prompt": "prompt_tokens", "running": "running",
+              "waiting": "waiting", "KV": "kv_usage", "KV peak": "kv_usage", "TTFT": "ttft",
+              "ITL": "itl", "e2e": "e2e", "queue": "queue", "prefix hit": "prefix_cache_hit",
+              "preempt": "preemptions"}
+NOT_REPORTED = "not reported"  # by this engine kind: the same rows for every engine, never a 0
+
+
+def _mark_unreported(unreported: frozenset[str], rows: list[Field]) -> list[Field]:
+    return [Field(r.label, NOT_REPORTED, "muted") if ROW_FIGURE.get(r.label) in unreported else r
+            for r in rows]
+
+
 def engine_fields(p: EnginePanel) -> list[Field]:
     """The figures of an engine panel (rates, queue, KV, latencies), or why there are none."""
     if p.stale_since is not None:
@@ -181,11 +194,14 @@ def engine_fields(p: EnginePanel) -> list[Field]:
             return [Field("phase", p.phase or "launching", "warn"), Field("url", p.url or NA, "muted")]
         if ended:  # nothing measured in the window: one line, not a panel of n/a
             return [Field("ended", p.reason or p.status, "bad" if p.status == "crashed" else "muted")]
+        if set(ROW_FIGURE.values()) <= p.unreported:
+            return [Field("metrics", "not reported (OpenAI endpoint: bench it)", "muted"),
+                    Field("url", p.url or NA, "muted")]
         return [Field("metrics", "no samples yet", "muted"), Field("url", p.url or NA, "muted")]
     kv = pct(f.kv_usage_pct, 1)
     if f.kv_usage_pct is not None and f.kv_capacity_tokens:
         kv += f" of {tokens(f.kv_capacity_tokens)} tok"
-    out = [
+    out = _mark_unreported(p.unreported, [
         Field("gen", num(f.generation_tok_s, 1, "tok/s"), "" if f.generation_tok_s is not None else "muted"),
         Field("prompt", num(f.prompt_tok_s, 1, "tok/s"), "" if f.prompt_tok_s is not None else "muted"),
         Field("running", num(f.running, 0), "" if f.running is not None else "muted"),
@@ -199,7 +215,7 @@ def engine_fields(p: EnginePanel) -> list[Field]:
         Field("prefix hit", pct(f.prefix_cache_hit_pct, 0), "" if f.prefix_cache_hit_pct is not None else "muted"),
         Field("preempt", num(f.preemptions_per_s, 2, "/s"),
               "muted" if f.preemptions_per_s is None else ("warn" if f.preemptions_per_s > 0 else "")),
-    ]
+    ])
     if p.status not in ("starting", "ready"):
         out.insert(0, Field("ended", p.reason or p.status, "bad" if p.status == "crashed" else "muted"))
     return out

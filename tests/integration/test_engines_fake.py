@@ -42,6 +42,21 @@ def _attach_and_load(journal: Path, fake, name: str, kind: str, n: int = 8) -> d
     return {"run": cli_json(journal, "runs", "show", str(run_id)), "load": out, "run_id": run_id}
 
 
+def _panel(journal: Path, run_id: int) -> dict:
+    """The dashboard's engine panel for the run's whole window, as the TUI's run view draws it."""
+    from iejtui.viewmodel import run_history
+    from iejtui.viewmodel.text import ROW_FIGURE, engine_fields
+    reader = Reader(journal / "journal.db")
+    try:
+        run = reader.run(run_id)
+        (panel,) = run_history(reader, run_id, run["started_at"], time.time()).engines
+    finally:
+        reader.close()
+    fields = [f for f in engine_fields(panel) if f.label != "ended"]  # the fake may be gone by now
+    assert [f.label for f in fields] == list(ROW_FIGURE), (fields, "the same canonical rows as a vLLM panel")
+    return {f.label: f.text for f in fields}
+
+
 def _export(journal: Path, run_id: int) -> str:
     p = cli(journal, "export", "--run", str(run_id))
     assert p.returncode == 0, p.stderr
@@ -63,6 +78,12 @@ def test_trtllm_attached_iteration_records_and_canonical_figures(journal):
     assert "ttft_s" not in s  # no latency histograms without return_perf_metrics
     md = _export(journal, got["run_id"])
     assert all(row in md for row in EXPORT_ROWS) and "(trtllm)" in md
+    assert "| ITL | not reported by this engine |" in md  # TRT-LLM has per-request TPOT only
+    rows = _panel(journal, got["run_id"])
+    assert rows["ITL"] == rows["preempt"] == "not reported"
+    assert rows["gen"].endswith("tok/s") and rows["gen"] != "n/a"
+    assert rows["KV peak"] != "n/a" and rows["prefix hit"] != "n/a", rows
+    assert rows["TTFT"] == "n/a"  # reported by TRT-LLM, but only with return_perf_metrics
 
 
 def test_sglang_attached_40_step_gauges_stored_and_exported(journal):
@@ -75,6 +96,10 @@ def test_sglang_attached_40_step_gauges_stored_and_exported(journal):
     assert s["prefix_cache_hit_pct"] > 0  # the same prompt eight times
     md = _export(journal, got["run_id"])
     assert all(row in md for row in EXPORT_ROWS) and "TTFT" in md and "(sglang)" in md
+    assert "not reported" not in md  # SGLang reports every canonical figure
+    rows = _panel(journal, got["run_id"])
+    assert "not reported" not in rows.values() and "n/a" not in rows.values()
+    assert rows["TTFT"].startswith("p50 ") and rows["KV"].endswith("of 20k tok")
 
 
 def test_llamacpp_attached_slots_give_kv_use(journal):
@@ -84,7 +109,12 @@ def test_llamacpp_attached_slots_give_kv_use(journal):
     assert s["generation_tokens"] == 8 * 48 and s["kv_capacity_tokens"] == 4096
     assert s["kv_usage_pct_peak"] > 0 and s["tpot_s"]["mean"] > 0 and s["tpot_s"]["p50"] is None
     assert "ttft_s" not in s
-    assert all(row in _export(journal, got["run_id"]) for row in EXPORT_ROWS)
+    md = _export(journal, got["run_id"])
+    assert all(row in md for row in EXPORT_ROWS)
+    assert "| TTFT | not reported by this engine |" in md and "| TPOT |" in md
+    rows = _panel(journal, got["run_id"])
+    assert rows["TTFT"] == rows["ITL"] == rows["e2e"] == "not reported"
+    assert rows["KV peak"] != "n/a"
 
 
 def test_sglang_attached_while_loading_becomes_ready(journal):
