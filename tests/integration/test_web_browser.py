@@ -109,7 +109,7 @@ class WebServer:
         out = []
         for k in kids:
             try:
-                if "iejtui.cli" in k.cmdline():
+                if "iejtui.ui.web_session" in k.cmdline():
                     out.append(k)
             except psutil.NoSuchProcess:
                 pass
@@ -334,14 +334,16 @@ def test_loopback_refuses_other_sites(seeded):
         assert "fonts.googleapis.com" not in body
 
 
-def test_ctrl_c_ends_the_browser_sessions(seeded, page):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "killed"])
+def test_stopping_the_server_ends_the_browser_sessions(seeded, page, sig):
+    """Ctrl+C closes every session (each dashboard quits); a killed server leaves none behind."""
     with web_server(seeded, "--port", "0") as srv:
         page.goto(srv.url)
         wait_screen(page, dashboard_shown, 120, "the dashboard")
         dashboards = srv.dashboards()
-        assert dashboards
-        srv.proc.send_signal(signal.SIGINT)
-        assert srv.proc.wait(60) == 0
+        assert len(dashboards) == 1
+        srv.proc.send_signal(sig)
+        assert srv.proc.wait(60) == (0 if sig == signal.SIGINT else -signal.SIGKILL)
         gone, alive = psutil.wait_procs(dashboards, timeout=30)
         assert not alive, [p.pid for p in alive]
         page.wait_for_selector("body.-closed", timeout=30_000)  # the page says "Session ended"
