@@ -8,9 +8,11 @@ Textual's web driver, in the working folder
 by that process on this machine, exactly as from a terminal.
 
 Who may connect:
-- on a loopback address (the default) every request must name a loopback host (a web page
-  cannot reach the server through DNS rebinding) and the websocket must come from the page
-  itself (its ``Origin`` is the server's own address: another site cannot drive the dashboard);
+- on a loopback address (the default) every request must come from this user (a loopback port
+  is open to every user of a shared box: the client socket's owner is looked up, see ``peer``),
+  name a loopback host (a web page cannot reach the server through DNS rebinding), and the
+  websocket must come from the page itself (its ``Origin`` is the server's own address: another
+  site's page cannot drive the dashboard);
 - on any other address a token is required as well: ``secrets.token_urlsafe``, printed once
   with the URL to open, traded on the first page load (``/?token=…``) for a ``HttpOnly``,
   ``SameSite=Strict`` cookie that the websocket, the assets and downloads then carry. Every
@@ -28,6 +30,7 @@ import errno
 import hmac
 import ipaddress
 import logging
+import os
 import secrets
 import shlex
 import signal
@@ -45,6 +48,7 @@ from textual_serve.server import Server
 
 from iejtui.errors import UserError
 from iejtui.paths import JournalPaths
+from iejtui.ui.peer import peer_uid
 
 log = logging.getLogger("iejtui.web")
 
@@ -103,6 +107,7 @@ class DashboardServer(Server):
         self.loopback = is_loopback(host)
         self.cookie = f"iejtui_token_{port}"  # cookies ignore ports: two servers on one host keep theirs
         self.sessions: dict[web.WebSocketResponse, AppService] = {}
+        self._uid_warned = False
 
     # ---- the aiohttp app ------------------------------------------------------------------------
     async def _make_app(self) -> web.Application:
@@ -123,6 +128,11 @@ class DashboardServer(Server):
     async def _guard(self, request: web.Request, handler) -> web.StreamResponse:
         if self.loopback and not is_loopback_name(_host_part(request.host)):
             return self._refuse(request, 403, f"this server answers on loopback names only, not {request.host!r}")
+        if self.loopback and self.token is None:
+            uid = self._peer_uid(request)
+            if uid is not None and uid != os.getuid():
+                return self._refuse(request, 403, f"this dashboard belongs to uid {os.getuid()}, not uid {uid}: "
+                                                  f"start your own `iejtui web` (or use --host and its token)")
         if request.path == "/ws":
             origin = request.headers.get("Origin")
             if origin is not None and urlsplit(origin).netloc.lower() != request.host.lower():
@@ -138,6 +148,19 @@ class DashboardServer(Server):
             resp.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path="/")
             return resp
         return self._refuse(request, 401, "open the URL with the token that `iejtui web` printed")
+
+    def _peer_uid(self, request: web.Request) -> int | None:
+        transport = request.transport
+        if transport is None:
+            return None
+        peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
+        if not peer or not local:
+            return None
+        uid = peer_uid(peer, local)
+        if uid is None and not self._uid_warned:
+            self._uid_warned = True
+            log.warning("cannot tell which user connects (no /proc/net/tcp): any local user may use this dashboard")
+        return uid
 
     def _refuse(self, request: web.Request, status: int, why: str) -> web.Response:
         log.warning("refused %s %s from %s: %s", request.method, request.path, request.remote, why)

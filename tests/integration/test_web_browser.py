@@ -257,6 +257,17 @@ async def _ws_status(port: int, headers: dict | None = None) -> int:
             return exc.status
 
 
+def _get_as(uid: int, port: int) -> int:
+    """GET / from a process running as ``uid`` (needs root): its HTTP status."""
+    code = (f"import urllib.request, urllib.error\n"
+            f"try:\n    print(urllib.request.urlopen('http://127.0.0.1:{port}/', timeout=30).status)\n"
+            f"except urllib.error.HTTPError as e:\n    print(e.code)\n")
+    p = subprocess.run(["/usr/bin/python3", "-c", code], user=uid, group=uid, capture_output=True, text=True,
+                       timeout=60, cwd="/")
+    assert p.returncode == 0, p.stderr
+    return int(p.stdout)
+
+
 def ws_status(port: int, headers: dict | None = None) -> int:
     """asyncio.run on its own thread: Playwright's sync API holds an event loop on this one."""
     with ThreadPoolExecutor(1) as pool:
@@ -317,15 +328,19 @@ def test_non_loopback_bind_needs_the_token(seeded, page):
             assert token.encode() not in f.read_bytes(), f
 
 
-def test_loopback_refuses_other_sites(seeded):
-    """No token on loopback, so no other site may reach it: foreign Host names (DNS rebinding)
-    and websockets opened by another origin's page are refused."""
+def test_loopback_refuses_other_sites_and_users(seeded):
+    """No token on loopback, so nobody else may reach it: foreign Host names (DNS rebinding),
+    websockets opened by another origin's page and other users of the box are refused."""
     with web_server(seeded, "--port", "0") as srv:
         port = srv.port
         assert _get(port, "/").status == 200
         assert _get(port, "/", {"Host": f"localhost:{port}"}).status == 200
         assert _get(port, "/", {"Host": f"rebind.example:{port}"}).status == 403
         assert ws_status(port, {"Origin": "http://evil.example"}) == 403
+        # another user of the box (a loopback port is open to all of them)
+        if os.geteuid() == 0:
+            assert _get_as(65534, port) == 403
+
         assert not srv.dashboards()
         # the page's websocket URL follows the address the browser used (an SSH forward's port)
         body = _get(port, "/", {"Host": "localhost:9999"}).body.decode()
