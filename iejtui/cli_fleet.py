@@ -40,7 +40,7 @@ def _prom_option(f):
 
 
 def register(main: click.Group) -> None:
-    from iejtui.cli import Ctx, Group, emit_json
+    from iejtui.cli import Group, emit_json
 
     @main.group("fleet", cls=Group, invoke_without_command=True)
     @_prom_option
@@ -76,7 +76,7 @@ def register(main: click.Group) -> None:
             from iejtui.ui.fleet_app import run_fleet_app
         except ImportError:
             raise UserError("the fleet TUI is not available in this build; use --json") from None
-        run_fleet_app(url, window_s=window, timeout_s=timeout, paths=ctx.find_object(Ctx).paths)
+        run_fleet_app(url, window_s=window, timeout_s=timeout, paths=ctx.obj.paths)
 
     @fleet.command("import")
     @click.option("--instance", "--host", "instance", required=True, metavar="INSTANCE",
@@ -92,13 +92,13 @@ def register(main: click.Group) -> None:
         """Import a window of one host (or engine) from Prometheus as a run of this journal."""
         from iejtui.service.client import call
         from iejtui.service.daemon import ensure_service
-        paths = ctx.find_object(Ctx).paths
+        paths = ctx.obj.paths
         now = time.time()
         t0, t1 = parse_time(t_from, now), parse_time(t_to, now)
         if not t1 > t0:
             raise UserError(f"empty window: --to must be after --from")
         ensure_service(paths)
-        res = call(paths, "POST", "/imports", {"prometheus": ctx.parent.meta["fleet_url"], "instance": instance,
+        res = call(paths, "POST", "/imports", {"prometheus": ctx.meta["fleet_url"], "instance": instance,
                                                "engine": engine, "from": t0, "to": t1, "name": name}, timeout=600)
         if as_json:
             emit_json(res)

@@ -71,6 +71,8 @@ def rows_to_frames(rows: Iterable[M.Row], engine: str | None = None) -> tuple[li
                 hit = N.from_dcgm(name, v)
                 put(source, t, hit[0], {"uuid": uuid}, hit[1])
             continue
+        if not (name.startswith(("vllm:", N.E))):
+            continue
         if engine and labels.get(N.ENGINE_NAME_LABEL) not in (None, engine):
             continue
         ename = labels.get(N.ENGINE_NAME_LABEL) or labels.get("job") or "engine"
@@ -86,7 +88,7 @@ def rows_to_frames(rows: Iterable[M.Row], engine: str | None = None) -> tuple[li
         if name in CANON_TO_VLLM:
             name, extra = CANON_TO_VLLM[name]
             keep.update(extra)
-        elif name.startswith(N.E):
+        elif not name.startswith("vllm:"):  # DCGM fields without an iejtui series (FB_FREE), others
             continue
         for t, v in zip(ts, vs):
             put("engine", t, name, keep, v)

@@ -42,7 +42,11 @@ def quote_regex(values: Iterable[str]) -> str:
 def selector(names: Iterable[str], instances: Iterable[str] | None = None, extra: str = "") -> str:
     parts = [f'__name__=~"{name_regex(names)}"']
     if instances is not None:
-        parts.append(f'instance=~"{quote_regex(instances)}"')
+        insts = sorted(set(instances))
+        if len(insts) == 1:
+            parts.append('instance="' + insts[0].replace("\\", "\\\\").replace('"', '\\"') + '"')
+        else:
+            parts.append(f'instance=~"{quote_regex(insts)}"')
     if extra:
         parts.append(extra)
     return "{" + ",".join(parts) + "}"

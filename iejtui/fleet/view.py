@@ -104,3 +104,55 @@ def snapshot_sync(url: str, timeout_s: float = 5.0, **kw) -> M.FleetSnapshot:
         async with PromClient(url, timeout_s) as c:
             return await fleet_snapshot(c, **kw)
     return asyncio.run(go())
+
+
+# ---- plots of one host (range queries, step sized to the window) --------------------------
+PLOT_POINTS = 120
+GPU_PLOT = tuple(N.dcgm_names(["DCGM_FI_PROF_SM_ACTIVE", "DCGM_FI_DEV_GPU_UTIL"]))
+TOKENS_PLOT = (N.ENGINE_COUNTERS["generation_tokens"] + "_total", *VLLM.names("generation_tokens"))
+KV_PLOT = (N.ENGINE_GAUGES["kv_usage"], *VLLM.names("kv_usage"))
+
+
+def plot_step(window_s: float, points: int = PLOT_POINTS, floor_s: float = 1.0) -> float:
+    """One point per ~window/points seconds, never finer than ``floor_s`` (the scrape rate)."""
+    return max(floor_s, window_s / max(points, 1))
+
+
+async def host_plots(client: PromClient, instance: str, t: float, window_s: float, points: int = PLOT_POINTS):
+    """The host's plots: mean SM-active vs kernel-active over its GPUs, generation tok/s and
+    KV usage of its engines; three range queries whatever the window."""
+    from iejtui.viewmodel.engine import rate_points
+    from iejtui.viewmodel.gpu import mean_points
+    from iejtui.viewmodel.models import Line, Plot
+    step = plot_step(window_s, points)
+    t0 = t - window_s
+    gpu_r, tok_r, kv_r = await asyncio.gather(
+        client.query_range(M.selector(GPU_PLOT, [instance]), t0, t, step),
+        client.query_range(M.selector(TOKENS_PLOT, [instance]), t0 - 3 * step, t, step),
+        client.query_range(M.selector(KV_PLOT, [instance]), t0, t, step))
+    conv = []
+    for name, labels, ts, vs in M.parse_result(gpu_r):
+        hit = N.from_dcgm(name, 1.0)
+        if hit:
+            k = hit[1]
+            conv.append((hit[0], {"uuid": labels.get("UUID", "")}, ts, [v * k for v in vs]))
+    gget = M.getter(conv)
+    sm = mean_points(gget, "gpu.sm_active", t0, t)
+    util = mean_points(gget, "gpu.util_gpu", t0, t)
+    tok_rows = M.parse_result(tok_r)
+    tget = M.getter(tok_rows)
+    gen = rate_points(tget, tuple(sorted({r[0] for r in tok_rows})), t0, t, 3 * step) if tok_rows else ([], [])
+    kv_lines = []
+    for _, labels, ts, vs in M.parse_result(kv_r):
+        kv_lines.append(Line(labels.get(N.ENGINE_NAME_LABEL) or labels.get("job") or "kv", tuple(ts),
+                             tuple(100.0 * v for v in vs)))
+    note = "no GPU series" if not conv else None
+    return (
+        Plot("gpu", "SM active vs kernel active (mean of GPUs)", "%", t0, t,
+             (Line("SM active", tuple(sm[0]), tuple(sm[1])), Line("kernel active", tuple(util[0]), tuple(util[1]))),
+             y_max=100.0, note=note),
+        Plot("tokens", "generation tok/s", "tok/s", t0, t, (Line("generation", tuple(gen[0]), tuple(gen[1])),),
+             note=None if tok_rows else "no engine series"),
+        Plot("kv", "KV cache usage", "%", t0, t, tuple(kv_lines), y_max=100.0,
+             note=None if kv_lines else "no engine series"),
+    )

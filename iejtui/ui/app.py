@@ -33,11 +33,17 @@ def _engines() -> Screen:
     return EnginesScreen()
 
 
+def _fleet() -> Screen:
+    from iejtui.ui.screens.fleet import FleetScreen  # Prometheus URL: app.prometheus_url or IEJTUI_PROMETHEUS
+    return FleetScreen()
+
+
 #: top-level screens: (mode, key, title, factory)
 NAV: tuple[tuple[str, str, str, Callable[[], Screen]], ...] = (
     ("dashboard", "d", "Dashboard", DashboardScreen),
     ("runs", "r", "Runs", _runs),
     ("engines", "e", "Engines", _engines),
+    ("fleet", "F", "Fleet", _fleet),
 )
 
 
@@ -51,7 +57,7 @@ class IejtuiApp(App):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
     BINDINGS = [
-        *(Binding(key, f"switch_mode('{mode}')", title, tooltip=f"Show the {title} screen")
+        *(Binding(key, f"switch_mode('{mode}')", title, tooltip=f"Show the {title} screen", show=mode != "fleet")
           for mode, key, title, _ in NAV),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and what the figures mean"),
         Binding("q", "quit", "Quit", tooltip="Leave the TUI; engines and recording keep running"),
