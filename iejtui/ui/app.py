@@ -38,12 +38,18 @@ def _fleet() -> Screen:
     return FleetScreen()
 
 
+def _journal() -> Screen:
+    from iejtui.ui.screens.journal import JournalScreen
+    return JournalScreen()
+
+
 #: top-level screens: (mode, key, title, factory)
 NAV: tuple[tuple[str, str, str, Callable[[], Screen]], ...] = (
     ("dashboard", "d", "Dashboard", DashboardScreen),
     ("runs", "r", "Runs", _runs),
     ("engines", "e", "Engines", _engines),
     ("fleet", "F", "Fleet", _fleet),
+    ("journal", "j", "Journal", _journal),
 )
 
 
