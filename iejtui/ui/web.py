@@ -42,7 +42,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp_jinja2
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
@@ -281,6 +281,7 @@ async def _serve(server: DashboardServer, echo, before_serving) -> None:
             echo("  (the token is shown only here; anyone with it can drive this journal's engines)")
         echo("  Ctrl+C stops the web server; the service, engines and recording keep running")
         await stop.wait()
+        echo(f"iejtui web: stopping ({len(server.sessions)} browser session(s) open)")
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

@@ -215,6 +215,7 @@ def test_dashboard_in_a_real_browser_shows_the_runs(seeded, page):
         (dash,) = srv.dashboards()
         cmd = dash.cmdline()
         assert cmd[cmd.index("--journal") + 1] == str(seeded)
+        assert dash.cwd() == os.getcwd()  # where `iejtui web` was started, as for a terminal dashboard
         page.click("#terminal")
         page.keyboard.press("r")
         text = wait_screen(page, lambda t: all(n in t for n in RUN_NAMES), 60, "the runs screen's rows")

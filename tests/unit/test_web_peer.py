@@ -18,7 +18,7 @@ def test_a_real_connection_belongs_to_this_user(family, host):
         pytest.skip(f"no {host} here")
     with srv:
         srv.listen()
-        with socket.create_connection(srv.getsockname()[:2]) as client:
+        with socket.create_connection(srv.getsockname()[:2]):
             conn, _ = srv.accept()
             with conn:
                 assert peer_uid(conn.getpeername(), conn.getsockname()) == os.getuid()
