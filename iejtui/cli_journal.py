@@ -130,20 +130,14 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def export(obj: Ctx, number: int | None, runs: tuple[str, ...], output: str | None) -> None:
         """A day or runs as GitHub-renderable markdown (secrets masked)."""
-        from iejtui.journal import export_markdown
+        from iejtui.journal import export_markdown, write_export
         if (number is None) == (not runs):
             raise UserError("give either --day N or --run RUN (one or more)")
-        base = Path(output).resolve().parent if output else None
-        text = export_markdown(obj.paths.root, _reader(obj), number, list(runs) or None, link_base=base)
         if output:
-            try:
-                Path(output).parent.mkdir(parents=True, exist_ok=True)
-                Path(output).write_text(text)
-            except OSError as exc:
-                raise UserError(f"cannot write {output}: {exc.strerror}") from None
-            click.echo(f"wrote {output} ({len(text):,} characters)")
+            n = write_export(obj.paths.root, _reader(obj), output, number, list(runs) or None)
+            click.echo(f"wrote {output} ({n:,} characters)")
         else:
-            click.echo(text, nl=False)
+            click.echo(export_markdown(obj.paths.root, _reader(obj), number, list(runs) or None), nl=False)
 
     @main.command()
     @click.argument("run_ref", metavar="RUN")

@@ -7,6 +7,7 @@ The library API the TUI and the CLI call (``root`` is the journal folder, ``read
     tag_runs(root, reader, run_ids, day) -> Path               add runs to a day
     refresh_day(root, reader, day) -> Path                     recompute a day
     export_markdown(root, reader, day=None, run_ids=None) -> str
+    write_export(root, reader, output, day=None, run_ids=None) -> int   the same, into a file
     days(root) -> list[DayInfo]
     promote_run(root, reader, run, name, force=False) -> Path  benchmarks/NAME/
     promote_day(root, day, topic, text=None) -> Path           topics/TOPIC/notes.md
@@ -16,8 +17,8 @@ The library API the TUI and the CLI call (``root`` is the journal folder, ``read
 from __future__ import annotations
 
 from iejtui.journal.daylog import DayInfo, create_day, days, refresh_day, tag_runs
-from iejtui.journal.export import export_markdown
+from iejtui.journal.export import export_markdown, write_export
 from iejtui.journal.promote import promote_day, promote_run, promotion_due
 
 __all__ = ["DayInfo", "create_day", "days", "export_markdown", "promote_day", "promote_run", "promotion_due",
-           "refresh_day", "tag_runs"]
+           "refresh_day", "tag_runs", "write_export"]

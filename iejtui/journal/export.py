@@ -171,6 +171,20 @@ def export_markdown(root: Path, reader, day: int | None = None, run_ids: list[st
     return "\n".join(out)
 
 
+def write_export(root: Path, reader, output: str | Path, day: int | None = None,
+                 run_ids: list[str | int] | None = None) -> int:
+    """``export_markdown`` written to ``output`` (folders made, chart links relative to it);
+    returns the number of characters written. ``iejtui export -o FILE`` and the TUI use it."""
+    output = Path(output)
+    text = export_markdown(root, reader, day, run_ids, link_base=output.resolve().parent)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+    except OSError as exc:
+        raise UserError(f"cannot write {output}: {exc.strerror}") from None
+    return len(text)
+
+
 def render_placeholder() -> str:
     from iejtui.journal.logmd import FIXED_PLACEHOLDER
     return FIXED_PLACEHOLDER
