@@ -3,9 +3,8 @@
 ``serve(paths, host, port)`` runs an aiohttp server (textual-serve's ``Server``) whose page
 opens a websocket; each websocket spawns ``python -m iejtui.ui.web_session --journal ROOT``
 (the ``iejtui`` dashboard command: the same app, the same keys, the same journal) with
-Textual's web driver, in the working folder
-``iejtui web`` was started from. Whatever the dashboard writes (exports, day logs) is written
-by that process on this machine, exactly as from a terminal.
+Textual's web driver, in the folder ``iejtui web`` was started from. Whatever the dashboard
+writes (exports, day logs) is written by that process on this machine, as from a terminal.
 
 Who may connect:
 - on a loopback address (the default) every request must come from this user (a loopback port
@@ -14,7 +13,7 @@ Who may connect:
   websocket must come from the page itself (its ``Origin`` is the server's own address: another
   site's page cannot drive the dashboard);
 - on any other address a token is required as well: ``secrets.token_urlsafe``, printed once
-  with the URL to open, traded on the first page load (``/?token=…``) for a ``HttpOnly``,
+  with the URL to open; the first page load (``/?token=…``) sets it as a ``HttpOnly``,
   ``SameSite=Strict`` cookie that the websocket, the assets and downloads then carry. Every
   other request is answered 401. The token is never logged (no access log; refusals log the
   path without its query) and never written to a file.
@@ -99,15 +98,18 @@ def dashboard_command(paths: JournalPaths) -> str:
 class DashboardServer(Server):
     """textual-serve's server with iejtui's page, access rules and clean shutdown."""
 
-    def __init__(self, paths: JournalPaths, host: str, port: int, token: str | None):
+    def __init__(self, paths: JournalPaths, host: str, port: int):
         super().__init__(dashboard_command(paths), host=host, port=port, title=f"iejtui · {paths.root}",
                          templates_path=Path(__file__).parent)
         self.paths = paths
-        self.token = token
         self.loopback = is_loopback(host)
-        self.cookie = f"iejtui_token_{port}"  # cookies ignore ports: two servers on one host keep theirs
+        self.token = None if self.loopback else secrets.token_urlsafe(32)
         self.sessions: dict[web.WebSocketResponse, AppService] = {}
         self._uid_warned = False
+
+    @property
+    def cookie(self) -> str:
+        return f"iejtui_token_{self.port}"  # cookies ignore ports: two servers on one host keep theirs
 
     # ---- the aiohttp app ------------------------------------------------------------------------
     async def _make_app(self) -> web.Application:
@@ -126,9 +128,9 @@ class DashboardServer(Server):
     # ---- access -----------------------------------------------------------------------------------
     @web.middleware
     async def _guard(self, request: web.Request, handler) -> web.StreamResponse:
-        if self.loopback and not is_loopback_name(_host_part(request.host)):
-            return self._refuse(request, 403, f"this server answers on loopback names only, not {request.host!r}")
-        if self.loopback and self.token is None:
+        if self.loopback:  # no token: only this user's browser, through a loopback name
+            if not is_loopback_name(_host_part(request.host)):
+                return self._refuse(request, 403, f"this server answers on loopback names only, not {request.host!r}")
             uid = self._peer_uid(request)
             if uid is not None and uid != os.getuid():
                 return self._refuse(request, 403, f"this dashboard belongs to uid {os.getuid()}, not uid {uid}: "
@@ -169,12 +171,11 @@ class DashboardServer(Server):
     # ---- the page ---------------------------------------------------------------------------------
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
         """The page, its URLs built from the address the browser used (port forwards work)."""
-        base = f"{request.scheme}://{request.host}"
-        ws_base = ("wss://" if request.scheme == "https" else "ws://") + request.host
+        ws_scheme = "wss" if request.scheme == "https" else "ws"
         context: dict[str, Any] = {
             "font_size": max(8, min(40, _int(request.query.get("fontsize"), 16))),
-            "app_websocket_url": ws_base + str(request.app.router["websocket"].url_for()),
-            "config": {"static": {"url": base + "/static/"}},
+            "app_websocket_url": f"{ws_scheme}://{request.host}{request.app.router['websocket'].url_for()}",
+            "config": {"static": {"url": f"{request.scheme}://{request.host}/static/"}},
             "application": {"name": self.title},
         }
         resp = aiohttp_jinja2.render_template(TEMPLATE, request, context)
@@ -239,9 +240,8 @@ def serve(paths: JournalPaths, host: str = "127.0.0.1", port: int = 8765,
     ``before_serving`` runs once the port is bound (the CLI starts the journal's service there),
     then the URL to open is echoed once: with the token when the address is not loopback.
     """
-    token = None if is_loopback(host) else secrets.token_urlsafe(32)
     _setup_logging()
-    asyncio.run(_serve(DashboardServer(paths, host, port, token), echo, before_serving))
+    asyncio.run(_serve(DashboardServer(paths, host, port), echo, before_serving))
 
 
 async def _serve(server: DashboardServer, echo, before_serving) -> None:
@@ -268,8 +268,7 @@ async def _serve(server: DashboardServer, echo, before_serving) -> None:
     try:
         if before_serving is not None:
             await asyncio.to_thread(before_serving)
-        port = runner.addresses[0][1] if runner.addresses else server.port
-        server.cookie = f"iejtui_token_{port}"
+        port = server.port = runner.addresses[0][1]  # --port 0: the one the system picked
         url = f"http://{_display_host(server.host)}:{port}/"
         echo(f"iejtui web: the dashboard of {server.paths.root} on {server.host}:{port}")
         if server.token is None:
