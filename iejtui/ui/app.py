@@ -33,6 +33,11 @@ def _engines() -> Screen:
     return EnginesScreen()
 
 
+def _bench() -> Screen:
+    from iejtui.ui.screens.bench import BenchScreen
+    return BenchScreen()
+
+
 def _fleet() -> Screen:
     from iejtui.ui.screens.fleet import FleetScreen  # Prometheus URL: app.prometheus_url or IEJTUI_PROMETHEUS
     return FleetScreen()
@@ -48,6 +53,7 @@ NAV: tuple[tuple[str, str, str, Callable[[], Screen]], ...] = (
     ("dashboard", "d", "Dashboard", DashboardScreen),
     ("runs", "r", "Runs", _runs),
     ("engines", "e", "Engines", _engines),
+    ("bench", "b", "Benchmarks", _bench),
     ("fleet", "F", "Fleet", _fleet),
     ("journal", "j", "Journal", _journal),
 )
@@ -68,6 +74,9 @@ class IejtuiApp(App):
         Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and what the figures mean"),
         Binding("q", "quit", "Quit", tooltip="Leave the TUI; engines and recording keep running"),
     ]
+
+    run_selection: tuple[int, ...] = ()
+    """The runs selected on the Runs screen, newest first (what the Journal's dialogs start with)."""
 
     def __init__(self, paths: JournalPaths, clock: Callable[[], float] = time.time, refresh_s: float = 1.0):
         super().__init__()

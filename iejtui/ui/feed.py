@@ -110,6 +110,12 @@ class Feed:
         reader = self.reader()
         return [] if reader is None else run_rows(reader, self.clock(), headlines)
 
+    def benches(self) -> list:
+        """The Benchmark screen's rows (``iejtui.viewmodel.bench.BenchRow``), newest first."""
+        from iejtui.viewmodel.bench import bench_rows
+        reader = self.reader()
+        return [] if reader is None else bench_rows(reader)
+
     def headline(self, run_id: int) -> str:
         from iejtui.viewmodel.runs import run_headline
         reader = self.reader()

@@ -1,4 +1,4 @@
-"""Modal dialogs: start an engine (a profile or an ad-hoc command), confirm a stop."""
+"""Modal dialogs: start an engine (a profile or an ad-hoc command), start a benchmark, confirm a stop."""
 
 from __future__ import annotations
 
@@ -133,3 +133,82 @@ class ConfirmModal(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+DEFAULT_BENCH_FLAGS = ("--dataset-name random --num-prompts 64 --max-concurrency 8 "
+                       "--random-input-len 128 --random-output-len 64 --ignore-eos --seed 0")
+
+
+def bench_payload(engine: str, name: str, flags: str) -> dict:
+    """The service's POST /v1/benches body for the dialog's fields (raises ValueError with the
+    message ``iejtui bench`` would print for the same flags)."""
+    from collectors.loadgen.config import BenchUsageError, parse_args
+    try:
+        argv = shlex.split(flags)
+    except ValueError as exc:
+        raise ValueError(f"flags: {exc}") from None
+    if any(a == "--base-url" or a.startswith("--base-url=") for a in argv):
+        raise ValueError("the engine picked above is the target: drop --base-url")
+    try:
+        parse_args(argv)
+    except BenchUsageError as exc:
+        raise ValueError(str(exc)) from None
+    body = {"engine": engine, "argv": argv}
+    if name.strip():
+        body["name"] = name.strip()
+    return body
+
+
+class StartBenchModal(ModalScreen[dict | None]):
+    """Benchmark a running engine with `vllm bench serve` flags, checked before anything starts."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Start")]
+    DEFAULT_CSS = """
+    StartBenchModal { align: center middle; }
+    StartBenchModal > Vertical {
+        width: 90; max-width: 100%; height: auto; padding: 1 2;
+        border: round $accent; background: $surface;
+    }
+    StartBenchModal Label { color: $text-muted; margin-top: 1; }
+    StartBenchModal #error { color: $error; height: auto; }
+    StartBenchModal Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
+    StartBenchModal Button { margin-left: 2; }
+    """
+
+    def __init__(self, engines: list[str]):
+        super().__init__()
+        self.engines = engines
+
+    def compose(self):
+        with Vertical():
+            yield Static("[b]Benchmark an engine[/b]   [$text-muted]ctrl+s starts · esc cancels[/]")
+            yield Label("engine (ready)")
+            yield Select([(e, e) for e in self.engines], value=self.engines[0], allow_blank=False, id="engine")
+            yield Label("flags (as for `vllm bench serve`)")
+            yield Input(value=DEFAULT_BENCH_FLAGS, id="flags")
+            yield Label("name (optional)")
+            yield Input(placeholder="bench-ENGINE", id="name")
+            yield Static("", id="error", markup=False)
+            with Horizontal():
+                yield Button("Cancel", id="cancel")
+                yield Button("Start", id="start", variant="primary")
+
+    def on_mount(self) -> None:
+        for box in self.query(Input):
+            box.cursor_blink = False  # no redraw twice a second over SSH
+        self.query_one("#flags", Input).focus()
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#start")
+    @on(Input.Submitted)
+    def action_submit(self) -> None:
+        q = self.query_one
+        try:
+            body = bench_payload(str(q("#engine", Select).value), q("#name", Input).value, q("#flags", Input).value)
+        except ValueError as exc:
+            q("#error", Static).update(str(exc))
+            return
+        self.dismiss(body)

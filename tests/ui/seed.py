@@ -251,8 +251,23 @@ def seed_journal(root: Path, now: float = FROZEN_NOW, live_minutes: int = 12, pa
                                                      "NVML_ERROR_GPU_IS_LOST", "error"))
     bench = w.create_run(kind="bench", name="sharegpt-c16", status="stopped", started_at=now - 900,
                          ended_at=now - 780, parent_id=rid, tags=["baseline"],
-                         summary={"output_throughput": 1412.5, "request_throughput": 11.0})
+                         argv=["--dataset-name", "sharegpt", "--dataset-path", "/data/sharegpt.json",
+                               "--num-prompts", "1000", "--max-concurrency", "16"],
+                         summary={"num_prompts": 1000, "completed": 998, "failed": 2, "output_throughput": 1412.5,
+                                  "request_throughput": 11.0, "median_ttft_ms": 88.4, "p99_ttft_ms": 412.0,
+                                  "median_tpot_ms": 10.9, "median_itl_ms": 10.2})
     ids["bench"] = bench
+    # a benchmark still running: the progress the service stores each second
+    live = w.create_run(kind="bench", name="random-c8", status="running", started_at=now - 40, parent_id=rid,
+                        argv=["--dataset-name", "random", "--num-prompts", "200", "--max-concurrency", "8",
+                              "--random-input-len", "512", "--random-output-len", "128"])
+    for k in range(40):
+        done = 4 * k
+        w.add_frames(live, [Frame("bench", now - 40 + k + 1, [
+            Sample("bench.done", float(done)), Sample("bench.total", 200.0), Sample("bench.failed", 0.0),
+            Sample("bench.elapsed_s", float(k + 1)), Sample("bench.output_tokens_per_s", 480.0 + k),
+            Sample("bench.ttft_p50_ms", 95.0), Sample("bench.ttft_p99_ms", 240.0)])])
+    ids["bench_live"] = live
     w.flush()
     w.close()
     return ids
