@@ -21,6 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import aiohttp
 import psutil
@@ -141,6 +142,57 @@ def stop_server(proc: subprocess.Popen) -> None:
     proc.wait(10)
 
 
+@contextmanager
+def port_forward(target_port: int):
+    """What `ssh -L LOCAL:127.0.0.1:TARGET box` does for the browser: another local port, bytes
+    relayed to the server by a process of this user. Yields its port and what it relayed."""
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    state: dict = {}
+    fwd = SimpleNamespace(port=0, requests=[])  # the first line of each relayed connection
+
+    async def pipe(reader, writer):
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def relay(client_r, client_w):
+        server_r, server_w = await asyncio.open_connection("127.0.0.1", target_port)
+        first = await client_r.read(65536)
+        fwd.requests.append(first.split(b"\r\n", 1)[0].decode(errors="replace"))
+        server_w.write(first)
+        await asyncio.gather(pipe(client_r, server_w), pipe(server_r, client_w))
+
+    async def main():
+        state["server"] = await asyncio.start_server(relay, "127.0.0.1", 0)
+        fwd.port = state["server"].sockets[0].getsockname()[1]
+        started.set()
+
+    def run():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(main())
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    started.wait(30)
+    try:
+        yield fwd
+    finally:
+        async def close():
+            state["server"].close()
+            for task in asyncio.all_tasks() - {asyncio.current_task()}:
+                task.cancel()
+        asyncio.run_coroutine_threadsafe(close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
 # ---- the browser -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser():
@@ -207,10 +259,15 @@ def seeded(journal):
 
 # ---- the tests ------------------------------------------------------------------------------------------
 def test_dashboard_in_a_real_browser_shows_the_runs(seeded, page):
-    with web_server(seeded, "--port", "0") as srv:
+    """Through a port forward: open the page, wait for the dashboard, `r`, read the runs."""
+    with web_server(seeded, "--port", "0") as srv, port_forward(srv.port) as fwd:
         assert srv.token is None and srv.url == f"http://127.0.0.1:{srv.port}/"
-        page.goto(srv.url)
+        # the browser sits behind a port forward to another port, as on a laptop over SSH
+        page.goto(f"http://127.0.0.1:{fwd.port}/")
         wait_screen(page, dashboard_shown, 120, "the dashboard")
+        # the page's websocket and assets went through the forward too (not to the server's own port)
+        assert any(r.startswith("GET /ws?") for r in fwd.requests), fwd.requests
+        assert any(r.startswith("GET /static/js/textual.js") for r in fwd.requests), fwd.requests
         # one dashboard process for this tab, on this journal
         (dash,) = srv.dashboards()
         cmd = dash.cmdline()
