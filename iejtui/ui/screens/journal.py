@@ -1,15 +1,332 @@
-"""The journal's day logs: list, read LOG.md, new day from runs, tag, refresh, export."""
+"""The journal's day logs: the list, the selected day's LOG.md, and the journal commands.
+
+Every write goes through the library functions the CLI calls (``iejtui.journal``:
+``create_day``, ``tag_runs``, ``refresh_day``, ``write_export``), on a thread worker; tags
+reach journal.db through the service the same way (``service_ops.push_tags``). A
+``UserError`` becomes one line in an error notification.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
+from textual import on, work
+from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Markdown, Static
+
+from iejtui.errors import UserError
+from iejtui.ui.journal_modals import ExportModal, NewDayModal, TagRunsModal
+from iejtui.ui.widgets.cells import cell
+from iejtui.viewmodel import journal as vm
+
+COLUMNS = (("day", "day"), ("date", "date"), ("topic", "topic"), ("runs", "runs"), ("headline", "headline"))
+
+
+def cells(row: vm.DayRow, widths: tuple[int, int]) -> tuple:
+    topic_w, headline_w = widths
+    return (cell(row.label, "bold"), row.date, cell(vm.fit(row.topic, topic_w), "bold"), row.runs,
+            cell(vm.fit(row.headline, headline_w) if row.headline else "no figures yet",
+                 "" if row.headline else "$text-muted"))
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split()) or type(exc).__name__
 
 
 class JournalScreen(Screen):
-    """Day logs of the journal (work in progress)."""
+    """Day logs (days/day-NNN-topic/): list, read, create from runs, tag, refresh, export."""
+
+    BINDINGS = [
+        Binding("n", "new_day", "New day", tooltip="A new day log from runs (the Runs screen's selection)"),
+        Binding("t", "tag", "Tag runs", tooltip="Add runs to the selected day (iejtui tag RUN --day N)"),
+        Binding("f", "refresh_day", "Refresh", tooltip="Recompute the selected day's figures (iejtui day refresh N)"),
+        Binding("x", "export", "Export", tooltip="Write the selected day as markdown (iejtui export --day N -o FILE)"),
+        Binding("o", "folder", "Folder", tooltip="Show (and copy) the selected day's folder path"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[vm.DayRow] = []
+        self.due: str | None = None
+        self.busy: str | None = None  # what a write worker is doing
+        self._shown_log: tuple[str, float] | None = None
+        self._want: int | None = None  # select this day once the list is read
+        self._gen = 0
+        self._widths: tuple[int, int] = (0, 0)  # (screen width, rows) the cells were cut for
 
     def compose(self):
         yield Header()
-        yield Static("day logs: coming", id="journal-info")
+        yield DataTable(id="days", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="days-info")
+        with VerticalScroll(id="day-log"):
+            yield Markdown("", id="day-md")
+        yield Static(vm.EMPTY_TEXT, id="days-empty", markup=False)
         yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        self.query_one("#day-log").can_focus = True
+        self.sub_title = "journal"
+        self.set_class(True, "-empty")
+        table.focus()
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        self.load()  # day logs made from a shell meanwhile
+
+    # ---- reading ------------------------------------------------------------------------------
+    @property
+    def selected(self) -> vm.DayRow | None:
+        table = self.query_one(DataTable)
+        if not self.rows or not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((r for r in self.rows if r.key == key), None)
+
+    def load(self, select: int | None = None) -> None:
+        if select is not None:
+            self._want = select
+        self._gen += 1  # only the newest read is drawn (an older one may finish later)
+        self._read(self._gen)
+
+    @work(thread=True, exit_on_error=False, group="journal-read")
+    def _read(self, gen: int) -> None:
+        from iejtui.journal import days, promotion_due
+        root = self.app.paths.root
+        try:
+            rows = vm.day_rows(days(root))
+            due = promotion_due(root, now=self.app.now())
+            error = None
+        except Exception as exc:  # a day folder the user broke: say so, keep the old list
+            rows, due, error = None, None, one_line(exc)
+        self.app.call_from_thread(self._apply, gen, rows, due, error)
+
+    def _runs(self) -> list[dict]:
+        if not self.app.paths.db.exists():
+            return []
+        from iejtui.store import Reader
+        reader = Reader(self.app.paths.db)
+        try:
+            return reader.runs()
+        finally:
+            reader.close()
+
+    def _apply(self, gen: int, rows, due, error) -> None:
+        if not self.is_attached or gen != self._gen:
+            return
+        if error:
+            self.notify(error, title="journal", severity="error")
+            return
+        if due and due != self.due:  # `iejtui day list`'s reminder, once per new text
+            self.notify(" ".join(due.split()), title="reminder: promote lessons", timeout=12)
+        self.rows, self.due = rows, due
+        table = self.query_one(DataTable)
+        keep = self._want if self._want is not None else (int(self.selected.key) if self.selected else None)
+        self._want = None
+        self._fill()
+        self.set_class(not rows, "-empty")
+        if rows:
+            index = next((i for i, r in enumerate(rows) if r.number == keep), 0)
+            table.move_cursor(row=index)
+        self._show_selected(force=True)
+
+    def _fill(self) -> None:
+        table = self.query_one(DataTable)
+        widths = vm.column_widths(self.rows, self.size.width)
+        self._widths = (self.size.width, len(self.rows))
+        table.clear()
+        for r in self.rows:
+            table.add_row(*cells(r, widths), key=r.key)
+
+    def on_resize(self) -> None:
+        if self.rows and self._widths != (self.size.width, len(self.rows)):
+            keep = self.query_one(DataTable).cursor_row
+            self._fill()
+            self.query_one(DataTable).move_cursor(row=keep)
+
+    def _show_selected(self, force: bool = False) -> None:
+        row = self.selected
+        info = vm.summary(self.rows, row)
+        if self.busy:
+            info = f"{self.busy}… · {info}"
+        self.query_one("#days-info", Static).update(info)
+        pane = self.query_one("#day-log")
+        if row is None:
+            pane.border_title, pane.border_subtitle = "LOG.md", ""
+            return
+        pane.border_title = f"day {row.label} · {row.topic}"
+        pane.border_subtitle = vm.shown_path(self.app.paths.root, row.log_path)
+        self._read_log(row.log_path, force)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="journal-log")
+    def _read_log(self, path: Path, force: bool) -> None:
+        try:
+            stamp = path.stat().st_mtime
+            text = path.read_text()
+        except OSError as exc:
+            stamp, text = 0.0, f"_{path.name} cannot be read: {exc.strerror}_"
+        self.app.call_from_thread(self._show_log, str(path), stamp, text, force)
+
+    async def _show_log(self, path: str, stamp: float, text: str, force: bool) -> None:
+        row = self.selected if self.is_attached else None
+        if row is None or str(row.log_path) != path or (not force and self._shown_log == (path, stamp)):
+            return  # the cursor moved on meanwhile, or the file did not change
+        self._shown_log = (path, stamp)
+        await self.query_one("#day-md", Markdown).update(text)
+        self.query_one("#day-log").scroll_home(animate=False)
+
+    @on(DataTable.RowHighlighted, "#days")
+    def _highlighted(self) -> None:
+        self._show_selected()
+
+    @on(DataTable.RowSelected, "#days")
+    def _open_log(self) -> None:
+        self.query_one("#day-log").focus()
+
+    @on(Markdown.LinkClicked)
+    def _link(self, event: Markdown.LinkClicked) -> None:
+        event.prevent_default()  # relative links point into the day folder, not at a browser
+        row = self.selected
+        target = event.href if "://" in event.href or row is None else str(row.path / event.href)
+        self.notify(target, title="link")
+
+    # ---- writing ------------------------------------------------------------------------------
+    def _day(self) -> vm.DayRow | None:
+        row = self.selected
+        if row is None:
+            self.notify("no day log yet: press n to make one", severity="warning")
+        return row
+
+    def _selection(self) -> tuple[str, bool]:
+        chosen = tuple(getattr(self.app, "run_selection", ()) or ())
+        return vm.runs_text(chosen), bool(chosen)
+
+    def _write(self, what: str, job: Callable, done: Callable[[object], str], select: int | None = None) -> None:
+        """Run ``job(reader, on_note)`` on a thread; ``done(result)`` is the success line; the
+        list is read again with day ``select`` (default: the day ``job`` returned the path of)."""
+        if self.busy:
+            self.notify(f"still {self.busy}: wait for it to finish", severity="warning")
+            return
+        self.busy = what
+        self._show_selected()
+        self._write_worker(what, job, done, select)
+
+    @work(thread=True, exit_on_error=False, group="journal-write")
+    def _write_worker(self, what: str, job: Callable, done: Callable[[object], str], select: int | None) -> None:
+        notes: list[str] = []
+        result, error = None, None
+        try:
+            if not self.app.paths.db.exists():
+                raise UserError(f"{self.app.paths.root} has no journal.db yet: record a run first "
+                                "(`iejtui engine start NAME`)")
+            from iejtui.store import Reader
+            reader = Reader(self.app.paths.db)
+            try:
+                result = job(reader, notes.append)
+            finally:
+                reader.close()
+        except Exception as exc:
+            error = one_line(exc)
+        if error is None and select is None and isinstance(result, Path):
+            select = vm.day_number(result)
+        self.app.call_from_thread(self._written, what, None if error else done(result), error, notes, select)
+
+    def _written(self, what: str, message: str | None, error: str | None, notes: list[str],
+                 select: int | None) -> None:
+        self.busy = None
+        if not self.is_attached:
+            return
+        if error:
+            self.notify(error, title=what, severity="error", timeout=10)
+        else:
+            self.notify(message, title=what, timeout=8)
+        for note in notes:
+            self.notify(" ".join(note.split()), title="note", severity="warning", timeout=8)
+        self.load(select=select)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="journal-dialog")
+    def _with_runs(self, open_dialog: Callable[[frozenset[int]], None]) -> None:
+        """``open_dialog(run ids)`` once the journal's runs are read (fresh: a run may have
+        started since the list was read), so a dialog can refuse an unknown id inline."""
+        try:
+            known = frozenset(r["id"] for r in self._runs())
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, one_line(exc), title="journal.db", severity="error")
+            return
+        self.app.call_from_thread(open_dialog, known)
+
+    def action_new_day(self) -> None:
+        runs, chosen = self._selection()
+        self._with_runs(lambda known: self.app.push_screen(NewDayModal(runs, known, chosen), self._create))
+
+    def _create(self, answer: dict | None) -> None:
+        if not answer:
+            return
+        from iejtui.journal import create_day
+        root = self.app.paths.root
+
+        def job(reader, on_note):
+            return create_day(root, reader, answer["topic"], answer["runs"], answer["note"], on_note=on_note)
+
+        def done(path) -> str:
+            return f"created {vm.shown_path(root, path / 'LOG.md')} ({len(answer['runs'])} run(s))"
+        self._write("creating the day log", job, done)
+
+    def action_tag(self) -> None:
+        row = self._day()
+        if row is None:
+            return
+        runs, chosen = self._selection()
+        self._with_runs(lambda known: self.app.push_screen(TagRunsModal(row.label, row.topic, runs, known, chosen),
+                                                           lambda ids: self._tag(row, ids)))
+
+    def _tag(self, row: vm.DayRow, ids: list[int] | None) -> None:
+        if not ids:
+            return
+        from iejtui.journal import tag_runs
+        root = self.app.paths.root
+        self._write(f"tagging into day {row.label}",
+                    lambda reader, on_note: tag_runs(root, reader, ids, row.number, on_note=on_note),
+                    lambda path: f"tagged {', '.join(f'r{i}' for i in ids)} into {vm.shown_path(root, path)}",
+                    select=row.number)
+
+    def action_refresh_day(self) -> None:
+        row = self._day()
+        if row is None:
+            return
+        from iejtui.journal import refresh_day
+        root = self.app.paths.root
+        self._write(f"refreshing day {row.label}",
+                    lambda reader, on_note: refresh_day(root, reader, row.number, on_note=on_note),
+                    lambda path: f"refreshed {vm.shown_path(root, path)}", select=row.number)
+
+    def action_export(self) -> None:
+        row = self._day()
+        if row is None:
+            return
+        root = self.app.paths.root
+        default = vm.shown_path(root, vm.export_target(root, row))
+        self.app.push_screen(ExportModal(row.label, root, default), lambda text: self._export(row, text))
+
+    def _export(self, row: vm.DayRow, text: str | None) -> None:
+        if not text:
+            return
+        from iejtui.journal import write_export
+        root = self.app.paths.root
+        target = vm.export_target(root, row, text)
+        self._write(f"exporting day {row.label}",
+                    lambda reader, on_note: write_export(root, reader, target, row.number),
+                    lambda n: f"wrote {target} ({n:,} characters)", select=row.number)
+
+    def action_folder(self) -> None:
+        row = self._day()
+        if row is None:
+            return
+        self.app.copy_to_clipboard(str(row.path))
+        self.notify(f"{row.path}", title=f"day {row.label} folder (copied)", timeout=10)

@@ -166,6 +166,7 @@ class RunsScreen(Screen):
                     if c[k] != old.get(k):
                         table.update_cell(str(r.id), k, c[k], update_width=True)
                 self._shown[str(r.id)] = c
+        self.app.run_selection = tuple(self.selected_run_ids)  # the Journal screen's dialogs start with it
         n = len(self.selected)
         info = f"{len(visible)} of {len(self.rows)} runs"
         if n:
