@@ -72,6 +72,11 @@ def parse_result(data: Mapping[str, Any]) -> list[Row]:
     return rows
 
 
+def at_time(rows: list[Row], t: float) -> list[Row]:
+    """An instant vector's points placed exactly at the evaluation time ``t``."""
+    return [(n, lab, [t] * len(ts), vs) for n, lab, ts, vs in rows]
+
+
 def getter(rows: Iterable[Row]) -> SeriesGetter:
     """A ``SeriesGetter`` over rows (several rows of one series are merged in time order)."""
     table: dict[str, dict[tuple, tuple[dict, dict[float, float]]]] = {}

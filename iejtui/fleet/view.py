@@ -26,9 +26,14 @@ ENGINE_KEYS = ("prompt_tokens", "prompt_tokens_by_source", "generation_tokens", 
                "prefix_cache_hits", "preemptions", "request_success", "running", "waiting", "kv_usage",
                "cache_config_info", "kv_capacity_tokens", "ttft", "itl", "e2e", "queue")
 ENGINE_NAMES = tuple(N.engine_wire_names(N.CANONICAL, ENGINE_KEYS) + N.engine_wire_names(VLLM, ENGINE_KEYS))
+#: what a table row shows (the other hosts of the page): tok/s, KV, queue, TTFT p99
+TABLE_KEYS = ("generation_tokens", "running", "waiting", "kv_usage", "cache_config_info", "kv_capacity_tokens", "ttft")
+TABLE_ENGINE_NAMES = tuple(N.engine_wire_names(N.CANONICAL, TABLE_KEYS) + N.engine_wire_names(VLLM, TABLE_KEYS))
 PRESENCE = tuple(N.dcgm_names(["DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_GPU_UTIL"])) + (
     N.ENGINE_GAUGES["running"], *VLLM.names("running"), N.SERVICE_INFO)
-GPU_NAMES = tuple(N.dcgm_names(N.GPU_PANEL_FIELDS.values())) + (N.PREFIX + N.FB_FREE, N.FB_FREE)
+GPU_NAMES = tuple(N.dcgm_names(N.GPU_PANEL_FIELDS.values()))
+TABLE_GPU_NAMES = tuple(N.dcgm_names(N.GPU_PANEL_FIELDS[k] for k in ("gpu.util_gpu", "gpu.sm_active", "gpu.power_mw",
+                                                                      "gpu.mem_used")))
 FRESH_GPU = tuple(N.dcgm_names(["DCGM_FI_DEV_GPU_UTIL"]))
 FRESH_ENGINE = (N.ENGINE_GAUGES["running"], *VLLM.names("running"))
 
@@ -41,9 +46,16 @@ async def discover(client: PromClient, at: float) -> list[dict[str, Any]]:
 
 async def fleet_snapshot(client: PromClient, *, at: float | None = None, window_s: float = DEFAULT_WINDOW_S,
                          offset: int = 0, limit: int | None = None, stale_s: float = DEFAULT_STALE_S,
-                         only: list[str] | None = None) -> M.FleetSnapshot:
-    """Hosts ``[offset, offset + limit)`` (or those named in ``only``) with GPUs, engines and runs."""
-    t = time.time() if at is None else at
+                         only: list[str] | None = None, detail: bool | list[str] = True) -> M.FleetSnapshot:
+    """Hosts ``[offset, offset + limit)`` (or those named in ``only``) with GPUs, engines and runs.
+
+    ``detail``: the hosts whose panels are drawn in full (all of them when True); the
+    others get the figures of a table row only (fewer series asked of Prometheus).
+    """
+    # instant results carry the evaluation time: ask at whole milliseconds, so the two
+    # readings sit exactly at the window's ends
+    t = round(time.time() if at is None else at, 3)
+    t_from = round(t - window_s, 3)
     started = time.perf_counter()
     client.load.reset()
     try:
@@ -56,18 +68,27 @@ async def fleet_snapshot(client: PromClient, *, at: float | None = None, window_
             return M.FleetSnapshot(client.url, t, window_s, (), total, offset, None, client.load.as_dict(),
                                    time.perf_counter() - started)
         insts = [h["instance"] for h in visible]
-        eng_sel = M.selector(ENGINE_NAMES + (N.RUN_INFO, N.SERVICE_INFO), insts)
-        gpu_q = M.selector(GPU_NAMES, insts)
+        full = insts if detail is True else [i for i in insts if i in (detail or [])]
+        rest = [i for i in insts if i not in full]
+
+        def pick(full_names, table_names, extra=()):
+            parts = [M.selector(full_names + extra, full)] if full else []
+            if rest:
+                parts.append(M.selector(table_names + extra, rest))
+            return " or ".join(parts)
+        info = (N.RUN_INFO, N.SERVICE_INFO)
         fresh_q = f"timestamp({M.selector(FRESH_GPU, insts)}) or timestamp({M.selector(FRESH_ENGINE, insts)})"
         gpu_r, eng1_r, eng0_r, fresh_r = await asyncio.gather(
-            client.query(gpu_q, t), client.query(eng_sel, t), client.query(M.selector(ENGINE_NAMES, insts), t - window_s),
+            client.query(pick(GPU_NAMES, TABLE_GPU_NAMES), t),
+            client.query(pick(ENGINE_NAMES, TABLE_ENGINE_NAMES, info), t),
+            client.query(pick(ENGINE_NAMES, TABLE_ENGINE_NAMES), t_from),
             client.query(fresh_q, t))
     except PromError as exc:
         return M.FleetSnapshot(client.url, t, window_s, (), 0, offset, str(exc), client.load.as_dict(),
                                time.perf_counter() - started)
     gpu_rows = M.by_instance(M.parse_result(gpu_r))
-    eng1 = M.parse_result(eng1_r)
-    eng_rows = M.by_instance(M.parse_result(eng0_r) + eng1)
+    eng1 = M.at_time(M.parse_result(eng1_r), t)
+    eng_rows = M.by_instance(M.at_time(M.parse_result(eng0_r), t_from) + eng1)
     runs = M.runs_from_rows(eng1)
     names = M.hostnames(M.parse_result(gpu_r) + eng1)
     iejtui_hosts = {r[1].get("instance") for r in eng1 if r[0] == N.SERVICE_INFO}
@@ -88,7 +109,7 @@ async def fleet_snapshot(client: PromClient, *, at: float | None = None, window_
         engines = []
         host_runs = runs.get(inst, [])
         for name, rows in sorted(M.engine_groups(eng_rows.get(inst, [])).items()):
-            engines.append(M.engine_from_rows(inst, name, rows, host_runs, t - window_s, t,
+            engines.append(M.engine_from_rows(inst, name, rows, host_runs, t_from, t,
                                               fresh_eng.get((inst, name)), stale_s))
         newest = max([*fresh_gpu.get(inst, {}).values(), *(v for (i, _), v in fresh_eng.items() if i == inst)],
                      default=None)

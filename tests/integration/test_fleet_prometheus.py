@@ -154,6 +154,12 @@ def test_fleet_snapshot_and_import_match_the_journals(tmp_path, prometheus_bin, 
             assert figs["running"] == local.running == 0 and figs["waiting"] == local.waiting == 0
             assert figs["ttft"]["count"] == local.ttft.count == 12
             assert figs["ttft"]["p50"] == pytest.approx(local.ttft.p50)
+        # the live view (evaluated now) computes the same window figures
+        live = _fleet(url, "--window", f"{time.time() - t_before + 3:.3f}")
+        for h in (a, b):
+            figs = _host(live, h["instance"])["engines"][0]["panel"]["figures"]
+            assert sum(figs["request_success"].values()) == 12
+            assert figs["generation_tok_s"] * (figs["t1"] - figs["t0"]) == pytest.approx(12 * 24)
         bare_figs = _host(snap, vllm_inst)["engines"][0]["panel"]["figures"]
         assert sum(bare_figs["request_success"].values()) == 12 and bare_figs["ttft"]["count"] == 12
 

@@ -170,3 +170,20 @@ def test_listen_addresses_and_times():
     assert parse_time("1700000000.5") == 1700000000.5
     with pytest.raises(UserError):
         parse_time("yesterday")
+
+
+def test_engine_panel_from_two_instant_readings_one_window_apart():
+    rows = _exported_rows()  # samples taken at 1000 and 1010 by the service
+    early = [r for r in rows if r[2][0] == 1000.0]
+    late = [r for r in rows if r[2][0] == 1010.0]
+    # Prometheus answers instant queries at the evaluation time (here 1003.5 and 1031.25)
+    got = M.at_time(early, 1003.5) + M.at_time(late, 1031.25)
+    eng = M.engine_from_rows("h:1", "tiny", got, [], 1003.5, 1031.25, newest=1010.0, stale_s=45.0)
+    gen = {r[0]: r[3][0] for r in rows if r[0] == "iejtui_engine_generation_tokens_total" for _ in [0]}
+    inc = [r[3][0] for r in late if r[0] == "iejtui_engine_generation_tokens_total"][0] - \
+        [r[3][0] for r in early if r[0] == "iejtui_engine_generation_tokens_total"][0]
+    assert gen and eng.panel.figures.generation_tok_s == pytest.approx(inc / 27.75)
+    assert eng.run_id == 7 and eng.names == "iejtui" and eng.panel.stale_since is None
+    assert eng.totals["generation_tokens"] == [r[3][0] for r in late if r[0] == "iejtui_engine_generation_tokens_total"][0]
+    stale = M.engine_from_rows("h:1", "tiny", got, [], 1003.5, 1100.0, newest=1010.0, stale_s=45.0)
+    assert stale.panel.stale_since == 1010.0

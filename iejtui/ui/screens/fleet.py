@@ -144,7 +144,8 @@ class FleetScreen(Screen):
         from iejtui.fleet.promql import PromError
         from iejtui.fleet.view import fleet_snapshot, host_plots
         t0 = time.perf_counter()
-        snap = await fleet_snapshot(self.client, window_s=self.window_s, offset=self.page_offset, limit=self._page_size())
+        snap = await fleet_snapshot(self.client, window_s=self.window_s, offset=self.page_offset, limit=self._page_size(),
+                                    detail=[self.selected] if self.selected else [])
         load = dict(snap.load)
         plots, plot_error = self._plots, None
         inst = self.selected or (snap.hosts[0].instance if snap.hosts else None)
