@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 import aiohttp_jinja2
 from aiohttp import WSCloseCode, web
 from textual_serve.app_service import AppService
-from textual_serve.server import Server
+from textual_serve.server import Server, to_int
 
 from iejtui.errors import UserError
 from iejtui.paths import JournalPaths
@@ -173,7 +173,7 @@ class DashboardServer(Server):
         """The page, its URLs built from the address the browser used (port forwards work)."""
         ws_scheme = "wss" if request.scheme == "https" else "ws"
         context: dict[str, Any] = {
-            "font_size": max(8, min(40, _int(request.query.get("fontsize"), 16))),
+            "font_size": max(8, min(40, to_int(request.query.get("fontsize", "16"), 16))),
             "app_websocket_url": f"{ws_scheme}://{request.host}{request.app.router['websocket'].url_for()}",
             "config": {"static": {"url": f"{request.scheme}://{request.host}/static/"}},
             "application": {"name": self.title},
@@ -186,8 +186,8 @@ class DashboardServer(Server):
     # ---- one dashboard process per websocket --------------------------------------------------------
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=15)
-        width = _int(request.query.get("width"), 80)
-        height = _int(request.query.get("height"), 24)
+        width = to_int(request.query.get("width", "80"), 80)
+        height = to_int(request.query.get("height", "24"), 24)
         await ws.prepare(request)
         service = AppService(self.command, write_bytes=ws.send_bytes, write_str=ws.send_str, close=ws.close,
                              download_manager=self.download_manager, debug=self.debug)
@@ -206,13 +206,6 @@ class DashboardServer(Server):
             await _stop_app(service)
             log.info("browser session from %s ended", request.remote)
         return ws
-
-
-def _int(value: str | None, default: int) -> int:
-    try:
-        return int(value) if value is not None else default
-    except ValueError:
-        return default
 
 
 async def _stop_app(service: AppService, grace: float = 10.0) -> None:
