@@ -1,7 +1,7 @@
 """`iejtui web` in a real browser: Debian's headless Chromium, driven by Playwright, opens the
 page, waits for the dashboard, presses `r` and reads the runs of a seeded journal from the
-page's terminal buffer (xterm.js); a screenshot lands in tests/artifacts/ (or
-$IEJTUI_ARTIFACTS). On a non-loopback address every request without the token is refused;
+page's terminal buffer (xterm.js); screenshots land in tests/artifacts/ (or
+$IEJTUI_ARTIFACTS). A day log and its export made from the browser land in the journal. On a non-loopback address every request without the token is refused;
 with the token the browser gets the dashboard and the token leaves the address bar, the
 logs and the journal's files. Ctrl+C on `iejtui web` ends every browser session's dashboard.
 """
@@ -27,7 +27,7 @@ import aiohttp
 import psutil
 import pytest
 
-from helpers import cli, free_port
+from helpers import cli, free_port, wait_for
 from iejtui.store.writer import Writer
 
 pytestmark = pytest.mark.integration
@@ -259,7 +259,8 @@ def seeded(journal):
 
 # ---- the tests ------------------------------------------------------------------------------------------
 def test_dashboard_in_a_real_browser_shows_the_runs(seeded, page):
-    """Through a port forward: open the page, wait for the dashboard, `r`, read the runs."""
+    """Through a port forward: open the page, wait for the dashboard, `r`, read the runs; then a
+    day log and its export written from the browser land in the journal."""
     with web_server(seeded, "--port", "0") as srv, port_forward(srv.port) as fwd:
         assert srv.token is None and srv.url == f"http://127.0.0.1:{srv.port}/"
         # the browser sits behind a port forward to another port, as on a laptop over SSH
@@ -289,6 +290,27 @@ def test_dashboard_in_a_real_browser_shows_the_runs(seeded, page):
         shot = ARTIFACTS / "web-runs.png"
         page.screenshot(path=str(shot))
         assert shot.stat().st_size > 10_000
+        # what the dashboard writes lands in the journal as from a terminal: a day log from the
+        # selected run (space on the Runs screen, n on the Journal screen), then its export (x)
+        page.keyboard.press("Space")
+        wait_screen(page, lambda t: "1 selected: r2" in t, 30, "the run's selection")
+        page.keyboard.press("j")
+        wait_screen(page, lambda t: "iejtui — journal" in t, 30, "the journal screen")
+        page.keyboard.press("n")
+        wait_screen(page, lambda t: "New day log" in t, 30, "the new-day dialog")
+        page.keyboard.type("browser day")
+        wait_screen(page, lambda t: "browser day" in t, 30, "the topic in the dialog")
+        page.keyboard.press("Enter")
+        log = seeded / "days" / "day-001-browser-day" / "LOG.md"
+        wait_for(lambda: log.exists() and "webby-sweep" in log.read_text(), 60, what=f"{log} from the browser")
+        wait_screen(page, lambda t: "day-001-browser-day/LOG.md" in t, 30, "the day's notification")
+        page.keyboard.press("x")
+        wait_screen(page, lambda t: "Export day 001" in t, 30, "the export dialog")
+        page.keyboard.press("Enter")
+        export = seeded / "exports" / "day-001-browser-day.md"
+        wait_for(lambda: export.exists() and "webby-sweep" in export.read_text(), 60, what=f"{export}")
+        wait_screen(page, lambda t: "exporting day 001" in t and "Export day 001" not in t, 30, "the export's note")
+        page.screenshot(path=str(ARTIFACTS / "web-journal.png"))
         # closing the tab ends its dashboard process
         page.close()
         dash.wait(30)
