@@ -10,6 +10,7 @@ CONFIG_TEMPLATE = '''# iejtui.toml: engine profiles and settings for this journa
 [service]
 scrape_interval = 1.0      # seconds between /metrics scrapes
 gpu_interval = 1.0         # seconds between NVML samples
+# metrics_listen = "127.0.0.1:9464"   # a Prometheus endpoint (GPU + engine figures); off when unset
 
 # The CPU demo engine: a real vLLM (CPU build) serving a tiny random Llama, built on first
 # use under ~/.cache/iejtui (about 3.5 GB, a few minutes). `iejtui demo` starts it.
