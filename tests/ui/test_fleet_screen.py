@@ -13,6 +13,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from helpers import cli, free_port, stop_service  # noqa: E402
+from iejtui.paths import JournalPaths  # noqa: E402
+from iejtui.store import Reader  # noqa: E402
 from iejtui.ui.fleet_app import FleetApp  # noqa: E402
 from iejtui.ui.screens.fleet import FleetScreen  # noqa: E402
 from iejtui.ui.widgets.panels import GpuPanelView  # noqa: E402
@@ -49,14 +51,16 @@ def test_fleet_screen_lists_a_host_and_draws_its_gpu_panel(tmp_path):
             pytest.fail("prometheus is not installed: .ci/run installs Debian's package")
         pytest.skip("prometheus is not installed")
     root = tmp_path / "host"
+    laptop = tmp_path / "laptop"  # the journal the fleet screen imports into
     assert cli(root, "init", str(root)).returncode == 0
+    assert cli(laptop, "init", str(laptop)).returncode == 0
     mport = free_port()
     try:
         p = cli(root, "service", "start", "--metrics-listen", str(mport), env={"IEJTUI_NVML_REPLAY": str(TRACE)})
         assert p.returncode == 0, p.stderr
         with run_prometheus(tmp_path / "prom", {"iejtui": [f"127.0.0.1:{mport}"]}) as url:
             async def go():
-                app = FleetApp(url, timeout_s=3.0)
+                app = FleetApp(url, timeout_s=3.0, paths=JournalPaths(laptop))
                 async with app.run_test(size=(160, 48)) as pilot:
                     screen = app.screen
                     table = screen.query_one("DataTable")
@@ -69,6 +73,22 @@ def test_fleet_screen_lists_a_host_and_draws_its_gpu_panel(tmp_path):
                     assert "1 host(s)" in state and "queries" in state
                     # the query load stays what one page needs
                     assert screen.snapshot.load["queries"] == 6
+                    # i: the selected host's plotted window becomes a run of this journal
+                    await pilot.press("i")
+                    db = laptop / "journal.db"
+
+                    def imported():
+                        if not db.exists():
+                            return None
+                        try:
+                            return [r for r in Reader(db).runs() if r["kind"] == "imported"]
+                        except Exception:  # noqa: BLE001 - the service is still creating it
+                            return None
+                    assert await _until(pilot, imported, 60)
+                    (run,) = imported()
+                    assert run["facts"]["instance"] == f"127.0.0.1:{mport}" and run["facts"]["prometheus"] == url
+                    assert Reader(db).sample_counts(run["id"])  # GPU samples came with it
             asyncio.run(go())
     finally:
         stop_service(root)
+        stop_service(laptop)

@@ -187,3 +187,32 @@ def test_engine_panel_from_two_instant_readings_one_window_apart():
     assert eng.totals["generation_tokens"] == [r[3][0] for r in late if r[0] == "iejtui_engine_generation_tokens_total"][0]
     stale = M.engine_from_rows("h:1", "tiny", got, [], 1003.5, 1100.0, newest=1010.0, stale_s=45.0)
     assert stale.panel.stale_since == 1010.0
+
+
+# the shape a real dcgm-exporter exposes (default counters; extra labels; no timestamps)
+DCGM_PAGE = """# HELP DCGM_FI_DEV_SM_CLOCK SM clock frequency (in MHz).
+# TYPE DCGM_FI_DEV_SM_CLOCK gauge
+DCGM_FI_DEV_SM_CLOCK{gpu="0",UUID="GPU-aa",pci_bus_id="00000000:0D:00.0",device="nvidia0",modelName="NVIDIA L40S",Hostname="n1",DCGM_FI_DRIVER_VERSION="580.1"} 2520
+DCGM_FI_DEV_SM_CLOCK{gpu="1",UUID="GPU-bb",pci_bus_id="00000000:B4:00.0",device="nvidia1",modelName="NVIDIA L40S",Hostname="n1",DCGM_FI_DRIVER_VERSION="580.1"} 210
+# TYPE DCGM_FI_DEV_POWER_USAGE gauge
+DCGM_FI_DEV_POWER_USAGE{gpu="0",UUID="GPU-aa",device="nvidia0",modelName="NVIDIA L40S",Hostname="n1",pod="vllm-0"} 234.5
+DCGM_FI_DEV_POWER_USAGE{gpu="1",UUID="GPU-bb",device="nvidia1",modelName="NVIDIA L40S",Hostname="n1"} 34.1
+# TYPE DCGM_FI_DEV_FB_USED gauge
+DCGM_FI_DEV_FB_USED{gpu="0",UUID="GPU-aa",device="nvidia0",modelName="NVIDIA L40S",Hostname="n1"} 40000
+# TYPE DCGM_FI_PROF_SM_ACTIVE gauge
+DCGM_FI_PROF_SM_ACTIVE{gpu="0",UUID="GPU-aa",device="nvidia0",modelName="NVIDIA L40S",Hostname="n1"} 0.62
+# TYPE DCGM_FI_DEV_FB_FREE gauge
+DCGM_FI_DEV_FB_FREE{gpu="0",UUID="GPU-aa",device="nvidia0",modelName="NVIDIA L40S",Hostname="n1"} 6000
+"""
+
+
+def test_a_dcgm_exporter_page_reads_as_gpu_panels():
+    rows = [(s.name, {**s.labels, "instance": "n1:9400"}, [100.0], [s.value])
+            for fam in text_string_to_metric_families(DCGM_PAGE) for s in fam.samples]
+    a, b = M.gpu_rows_to_panels(rows, {"GPU-aa": 100.0, "GPU-bb": 100.0}, 101.0, 15.0)
+    assert (a.index, a.uuid, a.name, b.index) == (0, "GPU-aa", "NVIDIA L40S", 1)
+    assert a.power_w == 234.5 and a.sm_active == pytest.approx(62.0) and a.mem_used == 40000 * 2 ** 20
+    assert a.clock_sm_mhz == 2520 and b.power_w == pytest.approx(34.1) and b.sm_active is None
+    frames, info = I.rows_to_frames(rows)
+    assert set(info["gpus"]) == {"GPU-aa", "GPU-bb"} and not info["engines"]
+    assert {f.source for f in frames} == {"gpu:GPU-aa", "gpu:GPU-bb"}
