@@ -97,6 +97,8 @@ def register(main: click.Group) -> None:
         t0, t1 = parse_time(t_from, now), parse_time(t_to, now)
         if not t1 > t0:
             raise UserError(f"empty window: --to must be after --from")
+        if not paths.db.exists() and not paths.config.exists():
+            raise UserError(f"{paths.root} is not a journal yet: run `iejtui init` there (or pass --journal DIR)")
         ensure_service(paths)
         res = call(paths, "POST", "/imports", {"prometheus": ctx.meta["fleet_url"], "instance": instance,
                                                "engine": engine, "from": t0, "to": t1, "name": name}, timeout=600)

@@ -247,8 +247,9 @@ class FleetScreen(Screen):
             return
         inst = self.selected or self.snapshot.hosts[0].instance
         paths = getattr(self.app, "paths", None)
-        if paths is None:
-            self.notify("No journal to import into (run from a journal or pass --journal).", severity="error")
+        if paths is None or not (paths.db.exists() or paths.config.exists()):
+            self.notify("No journal to import into: run from a journal (or pass --journal DIR; `iejtui init` "
+                        "makes one).", severity="error")
             return
         t1 = time.time()
         self._import(paths, inst, t1 - self.plot_window_s, t1)
