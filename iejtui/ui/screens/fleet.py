@@ -63,6 +63,12 @@ def host_cells(h) -> dict:
 class FleetScreen(Screen):
     """Hosts → GPUs, engines and runs from PromQL; the selected host with the dashboard's panels."""
 
+    DEFAULT_CSS = """
+    FleetScreen #fleet-state { height: auto; padding: 0 1; color: $text-muted; }
+    FleetScreen #hosts { height: 35%; min-height: 6; }
+    FleetScreen #host-view { height: 1fr; border-top: solid $panel-lighten-2; }
+    """
+
     BINDINGS = [
         Binding("w", "window", "Window", tooltip="Cycle the plotted (and imported) window: 15 min, 1 h, 6 h, 5 min"),
         Binding("i", "import_window", "Import", tooltip="Import the selected host's plotted window as a local run"),
