@@ -73,7 +73,7 @@ async def test_open_a_run_zoom_and_seek(app_factory):
     app = app_factory()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("r")
-        await settle(pilot, lambda: app.screen.query_one("#runs").row_count == 5)
+        await settle(pilot, lambda: app.screen.query_one("#runs").row_count == 6)
         table = app.screen.query_one("#runs")
         table.move_cursor(row=table.get_row_index("2"))
         await pilot.press("enter")
@@ -109,7 +109,7 @@ async def test_runs_filter_and_multi_select(app_factory):
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.press("r")
         screen = app.screen
-        await settle(pilot, lambda: screen.query_one("#runs").row_count == 5)
+        await settle(pilot, lambda: screen.query_one("#runs").row_count == 6)
         await pilot.press("slash")
         await pilot.press(*"engine")
         await settle(pilot)
@@ -122,11 +122,11 @@ async def test_runs_filter_and_multi_select(app_factory):
         assert "2 selected" in str(screen.query_one("#runs-info").render())
         await pilot.press("escape")  # clears the filter first
         await settle(pilot)
-        assert table.row_count == 5 and screen.selected_run_ids == [4, 3]
+        assert table.row_count == 6 and screen.selected_run_ids == [4, 3]
         await pilot.press("escape")  # then the selection
         assert screen.selected_run_ids == []
         await pilot.press("a")
-        assert screen.selected_run_ids == [5, 4, 3, 2, 1]
+        assert screen.selected_run_ids == [6, 5, 4, 3, 2, 1]
         await pilot.press("a")
         assert screen.selected_run_ids == []
 

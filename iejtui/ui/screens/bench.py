@@ -14,9 +14,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
+from textual.widgets import DataTable, Header, ProgressBar, Static
 
 from iejtui.errors import ServiceError, UserError
+from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.feed import Feed
 from iejtui.ui.widgets.cells import cell
 from iejtui.viewmodel.bench import BenchRow, detail_lines
@@ -69,7 +70,7 @@ class BenchScreen(Screen):
             with Horizontal(id="bench-bar"):
                 yield ProgressBar(total=None, show_eta=False, id="bench-progress")
             yield Static("", id="bench-figures")
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         self.feed = Feed(self.app.paths, self.app.clock)

@@ -8,8 +8,9 @@ from textual import work
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
+from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.feed import Feed
 from iejtui.ui.widgets.snapshot_view import SnapshotView
 from iejtui.viewmodel.models import Snapshot
@@ -42,7 +43,7 @@ class DashboardScreen(Screen):
     def compose(self):
         yield Header()
         yield SnapshotView(id="view")
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         self.feed = Feed(self.app.paths, self.app.clock)

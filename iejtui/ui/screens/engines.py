@@ -7,11 +7,12 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Log, Static
+from textual.widgets import DataTable, Header, Log, Static
 
 from iejtui.config import load_config
 from iejtui.errors import ServiceError, UserError
 from iejtui.redact import MASK
+from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.modals import ConfirmModal, StartEngineModal
 from iejtui.ui.widgets.cells import cell
 from iejtui.viewmodel.text import clock
@@ -69,7 +70,7 @@ class EnginesScreen(Screen):
         yield Static("", id="service-state")
         yield DataTable(id="engine-table", cursor_type="row", zebra_stripes=True)
         yield Log(id="log", max_lines=2000, auto_scroll=True)
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

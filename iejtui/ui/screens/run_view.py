@@ -9,8 +9,9 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
+from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.feed import HISTORY_POINTS, Feed
 from iejtui.ui.widgets.snapshot_view import SnapshotView
 from iejtui.viewmodel.models import Snapshot
@@ -68,7 +69,7 @@ class RunScreen(Screen):
         yield Header()
         yield Static("", id="run-info")
         yield SnapshotView(id="view")
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         self.feed = Feed(self.app.paths, self.app.clock)

@@ -8,8 +8,9 @@ from textual import on, work
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
+from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.feed import Feed
 from iejtui.ui.widgets.cells import cell
 from iejtui.viewmodel.models import RunRow
@@ -61,7 +62,7 @@ class RunsScreen(Screen):
         yield Input(placeholder="filter: name, kind, status, tag…  (/ to focus, esc to clear)", id="filter")
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield Static("", id="runs-info")
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         self.feed = Feed(self.app.paths, self.app.clock)
