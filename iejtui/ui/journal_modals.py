@@ -27,7 +27,8 @@ _CSS = """
 {cls} .title {{ margin-bottom: 1; }}
 {cls} .field {{ height: 1; margin-top: 1; }}
 {cls} .field Label {{ width: 7; color: $text-muted; }}
-{cls} .field Input {{ width: 1fr; }}
+{cls} .field Input {{ width: 1fr; background: $boost; }}
+{cls} .field Input:focus {{ background: $primary 25%; }}
 {cls} .hint {{ color: $text-muted; padding-left: 7; }}
 {cls} #error {{ color: $error; height: auto; margin-top: 1; }}
 {cls} .buttons {{ height: 1; margin-top: 1; align-horizontal: right; }}
