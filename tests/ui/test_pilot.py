@@ -259,3 +259,16 @@ async def test_leaving_a_run_before_its_read_finishes(app_factory, monkeypatch):
         await settle(pilot, lambda: isinstance(app.screen, EnginesScreen))
         await pilot.pause(1.0)  # the read ends on a screen that is gone
         assert isinstance(app.screen, EnginesScreen) and app.is_running
+
+
+async def test_fast_screen_switching_while_reads_are_in_flight(app_factory):
+    """Keys faster than the screens' reads (a held key, a paste): no crash, no stale screen."""
+    app = app_factory(refresh_s=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(5):
+            await pilot.press("r", "d", "e", "b", "d", "r", "enter", "escape", "d", "b", "r")
+            await pilot.pause(0.01)
+        await settle(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one("#runs").row_count)
+        await pilot.press("d")
+        await settle(pilot, lambda: loaded(app))
+        assert isinstance(app.screen, DashboardScreen)
