@@ -106,6 +106,8 @@ async def test_j_lists_the_day_logs_and_renders_the_selected_log(paths):
         assert screen.query_one("#day-log").border_title == "day 001 · baseline"
         await pilot.press("enter")  # read the log: focus moves to it
         assert app.focused is screen.query_one("#day-log")
+        await pilot.press("escape")
+        assert app.focused is screen.query_one("#days")
 
 
 async def test_new_day_from_the_runs_screen_selection(paths):
@@ -264,6 +266,21 @@ async def test_errors_from_the_journal_are_one_line(paths):
         await settle(pilot, lambda: app.screen.query_one("#days").row_count == 1)  # the list was read again
 
 
+async def test_days_written_from_a_shell_and_hand_edits_show_up(paths):
+    root = paths.root
+    app = app_for(paths)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_journal(pilot, 2)
+        log = root / "days" / DAY2 / "LOG.md"
+        log.write_text(log.read_text().replace("## Goal\n", "## Goal\n\nHAND EDIT: fp8 halves the KV pool\n", 1))
+        app.screen._poll()  # what the screen's timer calls every few seconds
+        await settle(pilot, lambda: "HAND EDIT: fp8 halves the KV pool" in md_source(app))
+        assert cli(root, "day", "new", "from the shell", "--run", "2").returncode == 0
+        app.screen._poll()
+        await settle(pilot, lambda: app.screen.query_one("#days").row_count == 3)
+        assert app.screen.selected.number == 2  # the cursor stays on the day being read
+
+
 async def test_empty_journal_says_how_to_make_a_day(tmp_path):
     root = tmp_path / "empty"
     init_journal(root)
@@ -290,12 +307,12 @@ async def test_every_action_is_a_footer_key_and_a_palette_command(paths):
     async with app.run_test(size=(160, 48)) as pilot:
         await open_journal(pilot, 2)
         keys = {b.key: b for b in JournalScreen.BINDINGS}
-        assert set(keys) == {"n", "t", "f", "x", "o"}
+        assert set(keys) == {"n", "t", "f", "x", "o", "escape"}
         shown = {b.key for (_, b, enabled, _) in app.screen.active_bindings.values() if b.show and enabled}
-        assert set(keys) <= shown and "j" in shown
+        assert set(keys) - {"escape"} <= shown and "j" in shown
         titles = {c.title: c.help for c in app.get_system_commands(app.screen)}
         for b in keys.values():
-            assert titles[b.description] == f"{b.tooltip} (key: {b.key})"
+            assert titles[b.description] == f"{b.tooltip} (key: {app.get_key_display(b)})"
 
 
 # ---- snapshots ---------------------------------------------------------------------------------

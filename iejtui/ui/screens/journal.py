@@ -15,13 +15,16 @@ from textual import on, work
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Markdown, Static
+from textual.timer import Timer
+from textual.widgets import DataTable, Header, Markdown, Static
 
 from iejtui.errors import UserError
 from iejtui.ui.journal_modals import ExportModal, NewDayModal, TagRunsModal
 from iejtui.ui.widgets.cells import cell
+from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.viewmodel import journal as vm
 
+POLL_S = 5.0  # a look at the journal's files (a day made from a shell, LOG.md edited); x app.refresh_s
 COLUMNS = (("day", "day"), ("date", "date"), ("topic", "topic"), ("runs", "runs"), ("headline", "headline"))
 
 
@@ -30,6 +33,13 @@ def cells(row: vm.DayRow, widths: tuple[int, int]) -> tuple:
     return (cell(row.label, "bold"), row.date, cell(vm.fit(row.topic, topic_w), "bold"), row.runs,
             cell(vm.fit(row.headline, headline_w) if row.headline else "no figures yet",
                  "" if row.headline else "$text-muted"))
+
+
+def _mtime(path: Path | None) -> int | None:
+    try:
+        return path.stat().st_mtime_ns if path else None
+    except OSError:
+        return None
 
 
 def one_line(exc: BaseException) -> str:
@@ -46,6 +56,7 @@ class JournalScreen(Screen):
         Binding("f", "refresh_day", "Refresh", tooltip="Recompute the selected day's figures (iejtui day refresh N)"),
         Binding("x", "export", "Export", tooltip="Write the selected day as markdown (iejtui export --day N -o FILE)"),
         Binding("o", "folder", "Folder", tooltip="Show (and copy) the selected day's folder path"),
+        Binding("escape", "list", "Day list", show=False, tooltip="Back from LOG.md to the list of days"),
     ]
 
     def __init__(self) -> None:
@@ -57,6 +68,8 @@ class JournalScreen(Screen):
         self._want: int | None = None  # select this day once the list is read
         self._gen = 0
         self._widths: tuple[int, int] = (0, 0)  # (screen width, rows) the cells were cut for
+        self._poller: Timer | None = None
+        self._stamp: tuple | None = None  # the files' modification times at the last look
 
     def compose(self):
         yield Header()
@@ -65,7 +78,7 @@ class JournalScreen(Screen):
         with VerticalScroll(id="day-log"):
             yield Markdown("", id="day-md")
         yield Static(vm.EMPTY_TEXT, id="days-empty", markup=False)
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -75,10 +88,30 @@ class JournalScreen(Screen):
         self.sub_title = "journal"
         self.set_class(True, "-empty")
         table.focus()
-        self.load()
 
     def on_screen_resume(self) -> None:
         self.load()  # day logs made from a shell meanwhile
+        if self._poller is None:
+            self._poller = self.set_interval(max(POLL_S, POLL_S * self.app.refresh_s), self._poll)
+
+    def on_screen_suspend(self) -> None:
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None
+
+    def _poll(self) -> None:
+        if not self.busy:
+            self._look()
+
+    def _files_stamp(self) -> tuple:
+        root = self.app.paths.root
+        return _mtime(root / "days"), _mtime(root / "JOURNAL_INDEX.md")  # every day write rewrites the index
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="journal-poll")
+    def _look(self) -> None:
+        """Two stat calls: the list is read again when a day was made or written; the
+        selected LOG.md is drawn again when it changed (edited by hand)."""
+        self.app.call_from_thread(self.load if self._files_stamp() != self._stamp else self._show_selected)
 
     # ---- reading ------------------------------------------------------------------------------
     @property
@@ -99,6 +132,7 @@ class JournalScreen(Screen):
     def _read(self, gen: int) -> None:
         from iejtui.journal import days, promotion_due
         root = self.app.paths.root
+        self._stamp = self._files_stamp()  # before reading: a write meanwhile is seen next time
         try:
             rows = vm.day_rows(days(root))
             due = promotion_due(root, now=self.app.now())
@@ -134,7 +168,7 @@ class JournalScreen(Screen):
         if rows:
             index = next((i for i, r in enumerate(rows) if r.number == keep), 0)
             table.move_cursor(row=index)
-        self._show_selected(force=True)
+        self._show_selected()
 
     def _fill(self) -> None:
         table = self.query_one(DataTable)
@@ -150,7 +184,7 @@ class JournalScreen(Screen):
             self._fill()
             self.query_one(DataTable).move_cursor(row=keep)
 
-    def _show_selected(self, force: bool = False) -> None:
+    def _show_selected(self) -> None:
         row = self.selected
         info = vm.summary(self.rows, row)
         if self.busy:
@@ -162,24 +196,28 @@ class JournalScreen(Screen):
             return
         pane.border_title = f"day {row.label} · {row.topic}"
         pane.border_subtitle = vm.shown_path(self.app.paths.root, row.log_path)
-        self._read_log(row.log_path, force)
+        self._read_log(row.log_path)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="journal-log")
-    def _read_log(self, path: Path, force: bool) -> None:
+    def _read_log(self, path: Path) -> None:
         try:
             stamp = path.stat().st_mtime
+            if self._shown_log == (str(path), stamp):
+                return
             text = path.read_text()
         except OSError as exc:
             stamp, text = 0.0, f"_{path.name} cannot be read: {exc.strerror}_"
-        self.app.call_from_thread(self._show_log, str(path), stamp, text, force)
+        self.app.call_from_thread(self._show_log, str(path), stamp, text)
 
-    async def _show_log(self, path: str, stamp: float, text: str, force: bool) -> None:
+    async def _show_log(self, path: str, stamp: float, text: str) -> None:
         row = self.selected if self.is_attached else None
-        if row is None or str(row.log_path) != path or (not force and self._shown_log == (path, stamp)):
+        if row is None or str(row.log_path) != path or self._shown_log == (path, stamp):
             return  # the cursor moved on meanwhile, or the file did not change
+        other_day = self._shown_log is None or self._shown_log[0] != path
         self._shown_log = (path, stamp)
         await self.query_one("#day-md", Markdown).update(text)
-        self.query_one("#day-log").scroll_home(animate=False)
+        if other_day:  # the same day written again keeps the reader's place
+            self.query_one("#day-log").scroll_home(animate=False)
 
     @on(DataTable.RowHighlighted, "#days")
     def _highlighted(self) -> None:
@@ -188,6 +226,9 @@ class JournalScreen(Screen):
     @on(DataTable.RowSelected, "#days")
     def _open_log(self) -> None:
         self.query_one("#day-log").focus()
+
+    def action_list(self) -> None:
+        self.query_one(DataTable).focus()
 
     @on(Markdown.LinkClicked)
     def _link(self, event: Markdown.LinkClicked) -> None:
