@@ -51,12 +51,12 @@ class JournalScreen(Screen):
     """Day logs (days/day-NNN-topic/): list, read, create from runs, tag, refresh, export."""
 
     BINDINGS = [
-        Binding("n", "new_day", "New day", tooltip="A new day log from runs (the Runs screen's selection)"),
-        Binding("t", "tag", "Tag runs", tooltip="Add runs to the selected day (iejtui tag RUN --day N)"),
-        Binding("f", "refresh_day", "Refresh", tooltip="Recompute the selected day's figures (iejtui day refresh N)"),
-        Binding("x", "export", "Export", tooltip="Write the selected day as markdown (iejtui export --day N -o FILE)"),
-        Binding("o", "folder", "Folder", tooltip="Show (and copy) the selected day's folder path"),
-        Binding("escape", "list", "Day list", show=False, tooltip="Back from LOG.md to the list of days"),
+        Binding("n", "new_day", "New day", tooltip="A day log from runs (Runs screen selection)"),
+        Binding("t", "tag", "Tag runs", tooltip="Add runs to the selected day (iejtui tag)"),
+        Binding("f", "refresh_day", "Refresh", tooltip="Recompute the day's figures (day refresh)"),
+        Binding("x", "export", "Export", tooltip="The day as markdown (iejtui export -o FILE)"),
+        Binding("o", "folder", "Folder", tooltip="Show and copy the day's folder path"),
+        Binding("escape", "list", "Day list", show=False, tooltip="From LOG.md back to the list of days"),
     ]
 
     def __init__(self) -> None:
