@@ -14,7 +14,9 @@ from /proc, and the bytes it writes to the terminal are counted (what SSH carrie
 
 Goals (issue 4): first paint ≤ 0.7 s (vllmstat: 0.69 s), CPU ≤ 1.5 % of a core at 1 Hz with one
 engine under load (vllmstat: 3.4 %), a 24 h run at 1 Hz opens in ≤ 1 s, key → screen ≤ 100 ms.
-Figures, not assertions: the script prints them.
+Figures, not assertions: the script prints them. With a real engine, vllmstat (installed once
+from PyPI into ~/.cache/iejtui/peers) watches the same engine over the same window in its own
+terminal, and the script prints the CPU ratio: the machine's noise hits both alike.
 """
 from __future__ import annotations
 
@@ -45,15 +47,37 @@ APP = ("import sys; from iejtui.paths import journal_paths; from iejtui.ui.app i
        "run_app(journal_paths(sys.argv[1]))")
 
 
+PEER_VERSION = "0.9.1"
+PEER_VENV = Path.home() / ".cache/iejtui/peers" / f"vllmstat-{PEER_VERSION}"
+
+
+def ensure_peer() -> Path | None:
+    """vllmstat (the closest peer: Textual, vLLM /metrics + NVML at 1 Hz) in its own venv
+    from PyPI, built once; None when it cannot be installed here."""
+    exe = PEER_VENV / "bin" / "vllmstat"
+    if exe.exists():
+        return exe
+    print(f"  installing vllmstat {PEER_VERSION} (once) into {PEER_VENV} …", flush=True)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True, capture_output=True)
+        subprocess.run([str(PEER_VENV / "bin/pip"), "install", "-q", f"vllmstat=={PEER_VERSION}"], check=True,
+                       capture_output=True, timeout=600)
+    except (subprocess.SubprocessError, OSError) as exc:
+        print(f"  vllmstat could not be installed ({exc}); no side-by-side figure", flush=True)
+        return None
+    return exe if exe.exists() else None
+
+
 class Tui:
     """The TUI in a pseudo-terminal; a thread drains its output and keeps the screen text."""
 
-    def __init__(self, journal: Path):
+    def __init__(self, journal: Path | None, argv: list[str] | None = None):
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
         env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(COLS), "LINES": str(ROWS)}
         self.t_start = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, "-c", APP, str(journal)], stdin=slave, stdout=slave,
+        argv = argv or [sys.executable, "-c", APP, str(journal)]
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave,
                                      stderr=slave, env=env, start_new_session=True, close_fds=True)
         os.close(slave)
         self.buf = bytearray()
@@ -127,9 +151,14 @@ def _cpu_s(pid: int) -> tuple[float, int]:
     return (int(fields[11]) + int(fields[12])) / TICK, int(fields[17])
 
 
-def cpu_share(journal: Path, url: str | None, seconds: float) -> dict:
+def cpu_share(journal: Path, url: str | None, seconds: float, peer: Path | None = None) -> dict:
+    """The TUI's CPU share over ``seconds``; with ``peer`` (vllmstat) watching the same engine
+    in its own terminal over the same window, the peer's share too (same load, same noise)."""
     tui = Tui(journal)
     tui.wait_for("tokens/s", timeout=60)
+    other = None
+    if peer is not None and url is not None:
+        other = Tui(None, [str(peer), "--url", url, "--interval", "1"])
     loader = None
     if url is not None:
         from load import load
@@ -137,14 +166,23 @@ def cpu_share(journal: Path, url: str | None, seconds: float) -> dict:
         loader.start()
     time.sleep(10)  # the engine is busy and the dashboard shows it
     (c0, _), b0, t0 = _cpu_s(tui.proc.pid), tui.total, time.perf_counter()
+    p0 = _cpu_s(other.proc.pid)[0] if other is not None else None
     time.sleep(seconds)
     (c1, threads), b1, t1 = _cpu_s(tui.proc.pid), tui.total, time.perf_counter()
+    p1 = _cpu_s(other.proc.pid)[0] if other is not None else None
     wall = t1 - t0
     tui.close()
+    if other is not None:
+        other.proc.terminate()
+        try:
+            other.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            other.proc.kill()
+        other._stop = True
     if loader is not None:
         loader.join(timeout=seconds + 60)
     return {"cpu_pct": 100.0 * (c1 - c0) / wall, "bytes_per_s": (b1 - b0) / wall, "wall_s": wall,
-            "threads": threads}
+            "threads": threads, "peer_cpu_pct": None if p0 is None else 100.0 * (p1 - p0) / wall}
 
 
 def key_latency(journal: Path, n: int = 10) -> dict[str, list[float]]:
@@ -306,6 +344,7 @@ def main() -> int:
     ap.add_argument("--synthetic", action="store_true", help="no engine: write a busy engine's samples at 1 Hz")
     ap.add_argument("--seconds", type=float, default=60.0, help="CPU measurement window")
     ap.add_argument("--skip-24h", action="store_true")
+    ap.add_argument("--no-peer", action="store_true", help="do not run vllmstat side by side")
     ap.add_argument("--screenshots", type=Path, help="also save SVG screenshots of the dashboard here")
     a = ap.parse_args()
     owned = recorder = None
@@ -339,11 +378,15 @@ def main() -> int:
         print(f"time to first paint: median {statistics.median(frame):.2f} s to the first frame, "
               f"{statistics.median(data):.2f} s to the first frame with data  (runs: "
               + ", ".join(f"{x:.2f}/{y:.2f}" for x, y in zip(frame, data)) + ")  goal ≤ 0.7 s", flush=True)
-        cpu = cpu_share(journal, url, a.seconds)
+        peer = None if a.synthetic or a.no_peer else ensure_peer()
+        cpu = cpu_share(journal, url, a.seconds, peer)
         what = "a synthetic busy engine" if a.synthetic else "one engine under load"
         print(f"TUI CPU at 1 Hz, {what}: {cpu['cpu_pct']:.2f} % of a core over {cpu['wall_s']:.0f} s"
               f"  goal ≤ 1.5 %  (terminal output {cpu['bytes_per_s'] / 1024:.1f} KiB/s, "
               f"{cpu['threads']} threads)", flush=True)
+        if cpu["peer_cpu_pct"]:
+            print(f"  side by side, same engine, same window: vllmstat {PEER_VERSION} {cpu['peer_cpu_pct']:.2f} % "
+                  f"→ iejtui / vllmstat = {cpu['cpu_pct'] / cpu['peer_cpu_pct']:.2f}", flush=True)
         for kind, kl in key_latency(journal).items():
             print(f"key press → screen drawn, {kind}: median {1000 * statistics.median(kl):.0f} ms, "
                   f"max {1000 * max(kl):.0f} ms over {len(kl)} presses  goal ≤ 100 ms", flush=True)
