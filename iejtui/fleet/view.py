@@ -132,6 +132,7 @@ PLOT_POINTS = 120
 GPU_PLOT = tuple(N.dcgm_names(["DCGM_FI_PROF_SM_ACTIVE", "DCGM_FI_DEV_GPU_UTIL"]))
 TOKENS_PLOT = (N.ENGINE_COUNTERS["generation_tokens"] + "_total", *VLLM.names("generation_tokens"))
 KV_PLOT = (N.ENGINE_GAUGES["kv_usage"], *VLLM.names("kv_usage"))
+TTFT_PLOT = tuple(n for base in (N.ENGINE_HISTOGRAMS["ttft"], *VLLM.names("ttft")) for n in (base + "_bucket", base + "_count"))
 
 
 def plot_step(window_s: float, points: int = PLOT_POINTS, floor_s: float = 1.0) -> float:
@@ -140,17 +141,19 @@ def plot_step(window_s: float, points: int = PLOT_POINTS, floor_s: float = 1.0) 
 
 
 async def host_plots(client: PromClient, instance: str, t: float, window_s: float, points: int = PLOT_POINTS):
-    """The host's plots: mean SM-active vs kernel-active over its GPUs, generation tok/s and
-    KV usage of its engines; three range queries whatever the window."""
-    from iejtui.viewmodel.engine import rate_points
+    """The host's plots: mean SM-active vs kernel-active over its GPUs, generation tok/s, KV
+    usage and TTFT p50/p99 of its engines; four range queries whatever the window."""
+    from iejtui.viewmodel.engine import quantile_points, rate_points
     from iejtui.viewmodel.gpu import mean_points
     from iejtui.viewmodel.models import Line, Plot
     step = plot_step(window_s, points)
     t0 = t - window_s
-    gpu_r, tok_r, kv_r = await asyncio.gather(
+    q_w = max(60.0, 3 * step)
+    gpu_r, tok_r, kv_r, ttft_r = await asyncio.gather(
         client.query_range(M.selector(GPU_PLOT, [instance]), t0, t, step),
         client.query_range(M.selector(TOKENS_PLOT, [instance]), t0 - 3 * step, t, step),
-        client.query_range(M.selector(KV_PLOT, [instance]), t0, t, step))
+        client.query_range(M.selector(KV_PLOT, [instance]), t0, t, step),
+        client.query_range(M.selector(TTFT_PLOT, [instance]), t0 - q_w, t, step))
     conv = []
     for name, labels, ts, vs in M.parse_result(gpu_r):
         hit = N.from_dcgm(name, 1.0)
@@ -167,6 +170,13 @@ async def host_plots(client: PromClient, instance: str, t: float, window_s: floa
     for _, labels, ts, vs in M.parse_result(kv_r):
         kv_lines.append(Line(labels.get(N.ENGINE_NAME_LABEL) or labels.get("job") or "kv", tuple(ts),
                              tuple(100.0 * v for v in vs)))
+    ttft_rows = M.parse_result(ttft_r)
+    ttft_lines = []
+    if ttft_rows:
+        mmap = N.engine_map({r[0] for r in ttft_rows})
+        for q, lab in ((0.5, "p50"), (0.99, "p99")):
+            qt, qv = quantile_points(M.getter(ttft_rows), mmap, "ttft", q, t0, t, q_w)
+            ttft_lines.append(Line(lab, tuple(qt), tuple(v * 1000.0 for v in qv)))
     note = "no GPU series" if not conv else None
     return (
         Plot("gpu", "SM active vs kernel active (mean of GPUs)", "%", t0, t,
@@ -176,4 +186,6 @@ async def host_plots(client: PromClient, instance: str, t: float, window_s: floa
              note=None if tok_rows else "no engine series"),
         Plot("kv", "KV cache usage", "%", t0, t, tuple(kv_lines), y_max=100.0,
              note=None if kv_lines else "no engine series"),
+        Plot("ttft", f"TTFT (sliding {q_w:.0f} s)", "ms", t0, t, tuple(ttft_lines),
+             note=None if ttft_rows else "no engine series"),
     )

@@ -5,6 +5,7 @@ against each service's own journal."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import time
@@ -155,11 +156,18 @@ def test_fleet_snapshot_and_import_match_the_journals(tmp_path, prometheus_bin, 
             assert figs["ttft"]["count"] == local.ttft.count == 12
             assert figs["ttft"]["p50"] == pytest.approx(local.ttft.p50)
         # the live view (evaluated now) computes the same window figures
-        live = _fleet(url, "--window", f"{time.time() - t_before + 3:.3f}")
+        from iejtui.fleet.model import to_json
+        from iejtui.fleet.view import snapshot_sync
+        live = to_json(snapshot_sync(url, window_s=time.time() - t_before))  # at=None: now, unrounded
         for h in (a, b):
             figs = _host(live, h["instance"])["engines"][0]["panel"]["figures"]
             assert sum(figs["request_success"].values()) == 12
             assert figs["generation_tok_s"] * (figs["t1"] - figs["t0"]) == pytest.approx(12 * 24)
+        # the selected host's plots (range queries): the load shows in tokens/s and TTFT
+        plots = {p.key: p for p in asyncio.run(_plots(url, a["instance"], t_after))}
+        assert max(plots["tokens"].lines[0].values) > 0
+        assert any(v > 0 for line in plots["ttft"].lines for v in line.values)
+        assert plots["gpu"].lines[0].values and plots["kv"].lines
         bare_figs = _host(snap, vllm_inst)["engines"][0]["panel"]["figures"]
         assert sum(bare_figs["request_success"].values()) == 12 and bare_figs["ttft"]["count"] == 12
 
@@ -195,6 +203,13 @@ def test_fleet_snapshot_and_import_match_the_journals(tmp_path, prometheus_bin, 
             get = _journal_getter(laptop, res["run_id"])
             figs = engine_figures(get, t_before, t_after, VLLM)
             assert sum(figs.request_success.values()) == 12
+            # what can go wrong is one line, exit 2, nothing written
+            p = cli(laptop, "fleet", "--prometheus", url, "import", "--instance", "nope:1", "--from", "-1m")
+            assert p.returncode == 2 and "has no samples of nope:1" in p.stderr and len(p.stderr.splitlines()) == 1
+            p = cli(laptop, "fleet", "--prometheus", f"http://127.0.0.1:{free_port()}", "import",
+                    "--instance", a["instance"], "--from", "-1m")
+            assert p.returncode == 2 and "Prometheus unreachable" in p.stderr
+            assert [r["kind"] for r in Reader(laptop / "journal.db").runs()].count("imported") == 1
         finally:
             stop_service(laptop)
 
@@ -203,3 +218,12 @@ def _increase(journal: Path, run_id: int, t0: float, t1: float) -> float:
     from iejtui.derive import counters
     (sd,) = Reader(journal / "journal.db").series(run_id, "vllm:generation_tokens_total")
     return counters.increase(sd.ts, sd.values, t0, t1)
+
+
+async def _plots(url: str, instance: str, t: float):
+    from iejtui.fleet.promql import PromClient
+    from iejtui.fleet.view import host_plots
+    async with PromClient(url) as c:
+        plots = await host_plots(c, instance, t, 300.0)
+        assert c.load.range_queries == 4 and c.load.queries == 0
+        return plots

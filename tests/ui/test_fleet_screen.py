@@ -89,6 +89,15 @@ def test_fleet_screen_lists_a_host_and_draws_its_gpu_panel(tmp_path):
                     assert run["facts"]["instance"] == f"127.0.0.1:{mport}" and run["facts"]["prometheus"] == url
                     assert Reader(db).sample_counts(run["id"])  # GPU samples came with it
             asyncio.run(go())
+
+            async def bad_query():  # Prometheus refuses a query: "query failed", in one line
+                from iejtui.fleet.promql import PromClient, PromError
+                async with PromClient(url) as c:
+                    with pytest.raises(PromError) as err:
+                        await c.query("sum(")
+                    return err.value
+            err = asyncio.run(bad_query())
+            assert err.kind == "failed" and str(err).startswith("query failed: bad_data")
     finally:
         stop_service(root)
         stop_service(laptop)

@@ -216,3 +216,25 @@ def test_a_dcgm_exporter_page_reads_as_gpu_panels():
     frames, info = I.rows_to_frames(rows)
     assert set(info["gpus"]) == {"GPU-aa", "GPU-bb"} and not info["engines"]
     assert {f.source for f in frames} == {"gpu:GPU-aa", "gpu:GPU-bb"}
+
+
+def test_a_prometheus_that_never_answers_times_out_in_one_line():
+    import asyncio
+    import socket
+    import time as _time
+
+    from iejtui.fleet.promql import PromClient, PromError
+    with socket.socket() as s:  # accepts connections (kernel backlog) and never answers
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        port = s.getsockname()[1]
+
+        async def go():
+            async with PromClient(f"http://127.0.0.1:{port}", timeout_s=0.5) as c:
+                t0 = _time.monotonic()
+                with pytest.raises(PromError) as err:
+                    await c.query("up")
+                return err.value, _time.monotonic() - t0
+        err, took = asyncio.run(go())
+    assert err.kind == "unreachable" and "no answer within 0.5 s" in str(err) and "\n" not in str(err)
+    assert took < 5
