@@ -53,7 +53,7 @@ NAV: tuple[tuple[str, str, str, Callable[[], Screen]], ...] = (
     ("dashboard", "d", "Dashboard", DashboardScreen),
     ("runs", "r", "Runs", _runs),
     ("engines", "e", "Engines", _engines),
-    ("bench", "b", "Benchmarks", _bench),
+    ("bench", "b", "Bench", _bench),
     ("fleet", "F", "Fleet", _fleet),
     ("journal", "j", "Journal", _journal),
 )

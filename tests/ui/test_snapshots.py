@@ -74,3 +74,14 @@ def test_help(snap_compare, app_factory):
         await pilot.press("question_mark")
         await settle(pilot)
     assert snap_compare(app_factory(), terminal_size=(160, 48), run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_benchmarks(snap_compare, app_factory, size):
+    """The running benchmark r6 (156/200) selected, the finished r5 below it."""
+    async def ready(pilot):
+        await pilot.press("b")
+        await settle(pilot, lambda: pilot.app.screen.query("#benches") and pilot.app.screen.rows)
+        await pilot.pause(0.3)
+        await settle(pilot)
+    assert snap_compare(app_factory(), terminal_size=size, run_before=ready)

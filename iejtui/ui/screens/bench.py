@@ -19,12 +19,13 @@ from textual.widgets import DataTable, Header, ProgressBar, Static
 from iejtui.errors import ServiceError, UserError
 from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.feed import Feed
-from iejtui.ui.widgets.cells import cell
+from iejtui.ui.widgets.cells import Cell, cell
 from iejtui.viewmodel.bench import BenchRow, detail_lines
 from iejtui.viewmodel.text import clock, num
 
 COLUMNS = (("id", "run"), ("name", "name"), ("status", "status"), ("progress", "done"), ("tok", "out tok/s"),
            ("ttft", "TTFT p50/p99 ms"), ("target", "target"), ("started", "started"), ("workload", "workload"))
+NARROW = ("id", "name", "status", "progress", "tok", "ttft")  # below 120 columns: the rest is in the pane
 STATUS_STYLE = {"running": "$warning", "stopped": "$success", "failed": "$error", "interrupted": "$warning",
                 "cancelled": "$warning"}
 LIVE_S, IDLE_S = 1.0, 3.0
@@ -38,12 +39,12 @@ async def call_async(*args, **kwargs):
 def bench_cells(r: BenchRow) -> dict:
     prog = "—" if r.done is None else f"{r.done}/{r.total or '?'}"
     if r.failed:
-        prog = cell(prog + f" ✗{r.failed}", "$error")
+        prog = Cell.assemble(prog + " ", (f"✗{r.failed}", "$error"))
     ttft = "—" if r.ttft_p50_ms is None else f"{num(r.ttft_p50_ms, 1)} / {num(r.ttft_p99_ms, 1)}"
     return {"id": f"r{r.id}", "name": cell(r.name, "bold"), "status": cell(r.status, STATUS_STYLE.get(r.status, "")),
             "progress": prog, "tok": num(r.out_tok_s, 1) if r.out_tok_s is not None else "—", "ttft": ttft,
             "target": r.target, "started": time.strftime("%m-%d %H:%M", time.localtime(r.started_at)),
-            "workload": cell(r.workload, "$text-muted")}
+            "workload": cell(r.workload, "dim")}
 
 
 class BenchScreen(Screen):
@@ -62,6 +63,7 @@ class BenchScreen(Screen):
         self._shown: dict[str, dict] = {}
         self._timer: Timer | None = None
         self._busy = False
+        self.columns = COLUMNS
 
     def compose(self):
         yield Header()
@@ -75,7 +77,9 @@ class BenchScreen(Screen):
     def on_mount(self) -> None:
         self.feed = Feed(self.app.paths, self.app.clock)
         table = self.query_one(DataTable)
-        for key, label in COLUMNS:
+        narrow = self.app.size.width < 120
+        self.columns = tuple((k, label) for k, label in COLUMNS if not narrow or k in NARROW)
+        for key, label in self.columns:
             table.add_column(label, key=key)
         table.focus()
         self.sub_title = "benchmarks"
@@ -135,14 +139,14 @@ class BenchScreen(Screen):
             self._shown = {}
             for r in self.rows:
                 c = bench_cells(r)
-                table.add_row(*(c[k] for k, _ in COLUMNS), key=str(r.id))
+                table.add_row(*(c[k] for k, _ in self.columns), key=str(r.id))
                 self._shown[str(r.id)] = c
             if self.rows:
                 table.move_cursor(row=min(max(cursor, 0), len(self.rows) - 1))
             return
         for r in self.rows:
             c, old = bench_cells(r), self._shown[str(r.id)]
-            for k, _ in COLUMNS:
+            for k, _ in self.columns:
                 if c[k] != old.get(k):
                     table.update_cell(str(r.id), k, c[k], update_width=True)
             self._shown[str(r.id)] = c

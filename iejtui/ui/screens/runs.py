@@ -16,8 +16,9 @@ from iejtui.ui.widgets.cells import cell
 from iejtui.viewmodel.models import RunRow
 from iejtui.viewmodel.text import span
 
+# the headline right after the status: at 80 columns it is what scrolls off last
 COLUMNS = (("sel", " "), ("id", "run"), ("kind", "kind"), ("name", "name"), ("status", "status"),
-           ("started", "started"), ("duration", "duration"), ("tags", "tags"), ("headline", "headline"))
+           ("headline", "headline"), ("duration", "duration"), ("started", "started"), ("tags", "tags"))
 STATUS_STYLE = {"ready": "$success", "starting": "$warning", "crashed": "$error", "failed": "$error",
                 "interrupted": "$warning", "stopped": "dim"}
 RELOAD_S = 2.0

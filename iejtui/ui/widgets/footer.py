@@ -19,12 +19,32 @@ def shown_bindings(screen: Screen) -> tuple:
                  for (_, b, enabled, _tooltip) in screen.active_bindings.values() if b.show)
 
 
+NARROW = 120  # below this many columns the footer drops its padding (80×24 fits more keys)
+
+
 class QuietFooter(Footer):
-    """``textual.widgets.Footer`` without rebuilds that change nothing."""
+    """``textual.widgets.Footer`` without rebuilds that change nothing; compact when narrow."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._shown: tuple | None = None
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._fit()
+
+    def on_resize(self) -> None:
+        if self._fit() and self._shown is not None:
+            self.call_after_refresh(self.recompose)
+
+    def _fit(self) -> bool:
+        """Narrow: no padding, and no palette key (ctrl+p still opens it; `?` lists it), so
+        that every key of a screen fits in 80 columns. True when that changed."""
+        narrow = self.app.size.width < NARROW
+        changed = self.compact != narrow
+        self.compact = narrow
+        self.show_command_palette = not narrow
+        return changed
 
     def bindings_changed(self, screen: Screen) -> None:
         self._bindings_ready = True
