@@ -18,6 +18,7 @@ from iejtui import __version__
 from iejtui.derive import counters
 from iejtui.journal.gpu_window import aggregate_ticks, gpu_block
 from iejtui.redact import redact_argv, redact_env, redact_text
+from iejtui.values import finite as _finite
 
 SCHEMA = "iejtui.day-metrics"
 SCHEMA_VERSION = 1
@@ -26,14 +27,6 @@ LATENCY_KEYS = ("ttft", "itl", "tpot", "e2e", "queue")
 _NO_LATENCY = {"p50": None, "p90": None, "p99": None, "mean": None, "count": None}
 RUN_FIELDS = ("id", "kind", "name", "engine_kind", "status", "model", "url", "cwd", "started_at", "ready_at",
               "ended_at", "exit_code", "parent_id", "day")
-
-
-def _finite(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def safe_argv(run: dict) -> list[str]:

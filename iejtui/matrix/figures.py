@@ -9,23 +9,16 @@ sample standard deviation (None with one repetition).
 
 from __future__ import annotations
 
-import math
 import statistics
 from typing import Any, Iterable
+
+from iejtui.values import finite as _f
 
 # Figures averaged over repetitions (keys of a cell's ``figures``).
 AVERAGED = ("output_tok_s", "total_tok_s", "request_s", "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms",
             "itl_p50_ms", "itl_p99_ms", "e2el_p50_ms", "e2el_p99_ms", "duration_s", "usd_per_1m_output",
             "joules_per_token", "kv_peak_tokens", "kv_peak_pct", "mem_headroom_bytes", "mem_headroom_pct",
             "completed", "failed", "output_tokens")
-
-
-def _f(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def _pct(result: dict, metric: str, p: str) -> float | None:

@@ -37,20 +37,29 @@ def start_payload(profile: str, name: str, kind: str, command: str, url: str) ->
     return body
 
 
-class StartEngineModal(ModalScreen[dict | None]):
-    """Pick a profile from iejtui.toml, or type a command line (or a URL to attach to)."""
+class FormModal(ModalScreen[dict | None]):
+    """A centred form: labelled fields, an error line (#error), Cancel / Start buttons;
+    ctrl+s submits, esc cancels."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Start")]
     DEFAULT_CSS = """
-    StartEngineModal { align: center middle; }
-    StartEngineModal > Vertical {
-        width: 76; max-width: 100%; height: auto; padding: 1 2;
+    FormModal { align: center middle; }
+    FormModal > Vertical {
+        width: 90; max-width: 100%; height: auto; padding: 1 2;
         border: round $accent; background: $surface;
     }
-    StartEngineModal Label { color: $text-muted; margin-top: 1; }
-    StartEngineModal #error { color: $error; height: auto; }
-    StartEngineModal Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
-    StartEngineModal Button { margin-left: 2; }
+    FormModal Label { color: $text-muted; margin-top: 1; }
+    FormModal #error { color: $error; height: auto; }
+    FormModal Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
+    FormModal Button { margin-left: 2; }
+    """
+
+
+class StartEngineModal(FormModal):
+    """Pick a profile from iejtui.toml, or type a command line (or a URL to attach to)."""
+
+    DEFAULT_CSS = """
+    StartEngineModal > Vertical { width: 76; }
     StartEngineModal .-adhoc-only { display: none; }
     StartEngineModal.-adhoc .-adhoc-only { display: block; }
     """
@@ -159,21 +168,8 @@ def bench_payload(engine: str, name: str, flags: str) -> dict:
     return body
 
 
-class StartBenchModal(ModalScreen[dict | None]):
+class StartBenchModal(FormModal):
     """Benchmark a running engine with `vllm bench serve` flags, checked before anything starts."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Start")]
-    DEFAULT_CSS = """
-    StartBenchModal { align: center middle; }
-    StartBenchModal > Vertical {
-        width: 90; max-width: 100%; height: auto; padding: 1 2;
-        border: round $accent; background: $surface;
-    }
-    StartBenchModal Label { color: $text-muted; margin-top: 1; }
-    StartBenchModal #error { color: $error; height: auto; }
-    StartBenchModal Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
-    StartBenchModal Button { margin-left: 2; }
-    """
 
     def __init__(self, engines: list[str]):
         super().__init__()

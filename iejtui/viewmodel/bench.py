@@ -10,10 +10,11 @@ the journal like every other figure. A finished one shows its result (the keys o
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from iejtui.values import finite as _f
 
 LIVE = ("starting", "running")
 PROGRESS_KEYS = ("done", "total", "failed", "output_tokens_per_s", "ttft_p50_ms", "ttft_p99_ms", "elapsed_s")
@@ -50,14 +51,6 @@ class BenchRow:
         if self.done is None or not self.total:
             return None
         return max(0.0, min(1.0, self.done / self.total))
-
-
-def _f(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def _i(x: Any) -> int | None:
