@@ -238,3 +238,14 @@ def test_a_prometheus_that_never_answers_times_out_in_one_line():
         err, took = asyncio.run(go())
     assert err.kind == "unreachable" and "no answer within 0.5 s" in str(err) and "\n" not in str(err)
     assert took < 5
+
+
+def test_import_of_one_engine_keeps_its_series_and_the_gpus():
+    rows = _exported_rows()
+    other = [(n, {**lab, "engine_name": "other", "run_id": "8"}, ts, vs) for n, lab, ts, vs in rows]
+    gpu_rows, _ = _gpu_rows("iejtui_")
+    frames, info = I.rows_to_frames(rows + other + gpu_rows, engine="tiny")
+    assert info["engines"] == {"tiny": "vllm"} and info["runs"] == ["7"] and set(info["gpus"]) == {"GPU-1"}
+    assert 'engine_name=~"tiny|"' in I.import_selector("h:1", "tiny")
+    gen = [s.value for f in frames for s in f.samples if s.name == "vllm:generation_tokens_total"]
+    assert len(gen) == 2  # one reading per sample time, not two engines summed or mixed
