@@ -2,11 +2,16 @@
 
 Calls run on a worker thread (never the UI thread); one feed serves one screen and is
 never used by two threads at once (the screen re-arms its timer only after a refresh
-completed, so refreshes cannot overlap).
+completed, so refreshes cannot overlap). A screen that leaves closes its feed from the UI
+thread, possibly while its last read still runs on a worker: closing a SQLite connection
+under a running statement crashes the process, so the connection is then closed by that
+read when it ends, and later reads raise ``FeedClosed``.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -55,8 +60,34 @@ def scrape_interval(paths: JournalPaths) -> float:
         return 1.0
 
 
+class FeedClosed(Exception):
+    """The screen that owned this feed has left; its read is moot."""
+
+
+def reading(method):
+    """A Feed method that uses the connection: counted, so that ``close`` waits for it."""
+    @functools.wraps(method)
+    def inner(self, *args, **kwargs):
+        with self._lock:
+            if self._closed:
+                raise FeedClosed("the screen has left")
+            self._active += 1
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            with self._lock:
+                self._active -= 1
+                last = self._closed and self._active == 0
+            if last:
+                self._release()
+    return inner
+
+
 class Feed:
     def __init__(self, paths: JournalPaths, clock: Callable[[], float]):
+        self._lock = threading.Lock()
+        self._active = 0
+        self._closed = False
         self.paths = paths
         self.clock = clock
         self.cache = None
@@ -78,6 +109,7 @@ class Feed:
                 self.error = str(exc)
         return self._reader
 
+    @reading
     def live(self, window_s: float) -> Snapshot | None:
         reader = self.reader()
         if reader is None:
@@ -86,13 +118,16 @@ class Feed:
         return dashboard_snapshot(reader, self.clock(), window_s, cache=self.cache, max_points=LIVE_POINTS,
                                   interval_s=self.interval_s)
 
+    @reading
     def run(self, run_id: int) -> dict | None:
         reader = self.reader()
         return None if reader is None else reader.run(run_id)
 
+    @reading
     def bounds(self, run: dict) -> tuple[float, float]:
         return run_bounds(self.reader(), run, self.clock())
 
+    @reading
     def history(self, run_id: int, window: Window, follow: bool) -> tuple[Snapshot, Window, dict]:
         """The run over ``window``; a window at the end of a live run follows its growth."""
         from iejtui.viewmodel.snapshot import run_history
@@ -105,17 +140,20 @@ class Feed:
                            cache=cache, interval_s=self.interval_s)
         return snap, window, run
 
+    @reading
     def runs(self, headlines: dict[int, str]) -> list[RunRow]:
         from iejtui.viewmodel.runs import run_rows
         reader = self.reader()
         return [] if reader is None else run_rows(reader, self.clock(), headlines)
 
+    @reading
     def benches(self) -> list:
         """The Benchmark screen's rows (``iejtui.viewmodel.bench.BenchRow``), newest first."""
         from iejtui.viewmodel.bench import bench_rows
         reader = self.reader()
         return [] if reader is None else bench_rows(reader)
 
+    @reading
     def headline(self, run_id: int) -> str:
         from iejtui.viewmodel.runs import run_headline
         reader = self.reader()
@@ -123,6 +161,14 @@ class Feed:
         return run_headline(reader, run, self.clock()) if run else ""
 
     def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
+        """Close the connection now, or when the read still running ends."""
+        with self._lock:
+            self._closed = True
+            idle = self._active == 0
+        if idle:
+            self._release()
+
+    def _release(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()

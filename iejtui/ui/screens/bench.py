@@ -17,9 +17,9 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Header, ProgressBar, Static
 
 from iejtui.errors import ServiceError, UserError
-from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.feed import Feed
 from iejtui.ui.widgets.cells import Cell, cell
+from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.viewmodel.bench import BenchRow, detail_lines
 from iejtui.viewmodel.text import clock, num
 

@@ -10,8 +10,8 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Header
 
-from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.feed import Feed
+from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.widgets.snapshot_view import SnapshotView
 from iejtui.viewmodel.models import Snapshot
 from iejtui.viewmodel.text import span

@@ -12,9 +12,9 @@ from textual.widgets import DataTable, Header, Log, Static
 from iejtui.config import load_config
 from iejtui.errors import ServiceError, UserError
 from iejtui.redact import MASK
-from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.modals import ConfirmModal, StartEngineModal
 from iejtui.ui.widgets.cells import cell
+from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.viewmodel.text import clock
 
 

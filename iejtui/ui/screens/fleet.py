@@ -14,9 +14,10 @@ from textual import on, work
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from iejtui.ui.widgets.cells import cell
+from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.widgets.panels import EnginePanelView
 from iejtui.ui.widgets.snapshot_view import SnapshotView
 from iejtui.viewmodel.text import span
@@ -99,7 +100,7 @@ class FleetScreen(Screen):
         yield Static("", id="fleet-state")
         yield DataTable(id="hosts", cursor_type="row", zebra_stripes=True)
         yield SnapshotView(id="host-view")
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -10,9 +10,9 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Header, Input, Static
 
-from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.feed import Feed
 from iejtui.ui.widgets.cells import cell
+from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.viewmodel.models import RunRow
 from iejtui.viewmodel.text import span
 
