@@ -10,6 +10,8 @@ its key, its title and a factory.
 
 from __future__ import annotations
 
+import os
+import termios
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -88,6 +90,19 @@ class IejtuiApp(App):
     def now(self) -> float:
         return self.clock()
 
+    # ---- the terminal going away ------------------------------------------------------------
+    def on_mount(self) -> None:
+        self._tty = _terminal_fd()  # decided once: isatty() itself turns False on a hang-up
+        if self._tty is not None:
+            self.set_interval(TERMINAL_CHECK_S, self._check_terminal, name="terminal-check")
+
+    def _check_terminal(self) -> None:
+        """Quit when the terminal is gone. An SSH drop normally sends SIGHUP, but a TUI that
+        lost its terminal without one (nohup, a closed pty, a dead tmux pane) would spin on
+        end-of-file in Textual's input thread at a full core, forever."""
+        if not terminal_alive(self._tty):
+            self.exit(return_code=1)
+
     # ---- actions ------------------------------------------------------------------------------
     def action_help(self) -> None:
         from iejtui.ui.screens.help import HelpScreen
@@ -114,6 +129,30 @@ class IejtuiApp(App):
             shown = b.key_display or self.get_key_display(b)
             yield SystemCommand(f"{b.description}", f"{b.tooltip or b.description} (key: {shown})",
                                 partial(self.run_action, b.action, active.node))
+
+
+TERMINAL_CHECK_S = 2.0
+
+
+def _terminal_fd() -> int | None:
+    """The terminal the app draws on (stdin when it is a tty), or None (tests, the web)."""
+    try:
+        return 0 if os.isatty(0) else None
+    except (OSError, ValueError):
+        return None
+
+
+def terminal_alive(fd: int | None) -> bool:
+    """False once the terminal behind ``fd`` has hung up (its pty master closed: EIO)."""
+    if fd is None:
+        return True
+    try:
+        termios.tcgetattr(fd)
+    except termios.error:
+        return False
+    except OSError:
+        return False
+    return True
 
 
 def make_app(paths: JournalPaths, clock: Callable[[], float] = time.time, refresh_s: float = 1.0) -> IejtuiApp:
