@@ -77,9 +77,13 @@ def wait_ready(url: str, timeout: float) -> None:
     raise SystemExit(f"engine at {url} not ready after {timeout:.0f} s")
 
 
+ENGINE_CPUS: list[str] = []  # --pin: ["taskset", "-c", "1"]
+CLIENT_CPUS: list[str] = []  # --pin: ["taskset", "-c", "0"]
+
+
 def start_engine(model_dir: Path, port: int, prefix_caching: bool, log: Path) -> subprocess.Popen:
     env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE="1", HF_HUB_OFFLINE="1")
-    cmd = [str(ENGINE), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
+    cmd = [*ENGINE_CPUS, str(ENGINE), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
            "--served-model-name", "tiny", "--host", "127.0.0.1", "--port", str(port),
            "--max-model-len", "2048", "--dtype", "bfloat16", "--enforce-eager"]
     if not prefix_caching:
@@ -94,14 +98,57 @@ def run(tool: str, url: str, model_dir: Path, flags: list[str], out: Path, name:
               "--random-output-len", "64", "--seed", "42", "--ignore-eos", "--disable-tqdm",
               "--save-result", "--result-dir", str(out), "--result-filename", name, *flags]
     if tool == "ours":
-        cmd = [sys.executable, "-m", "collectors.loadgen", *common]
+        cmd = [*CLIENT_CPUS, sys.executable, "-m", "collectors.loadgen", *common]
     else:
-        cmd = [str(ENGINE), "-m", "vllm.entrypoints.cli.main", "bench", "serve", *common]
-    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+        cmd = [*CLIENT_CPUS, str(ENGINE), "-m", "vllm.entrypoints.cli.main", "bench", "serve", *common]
+    log = out / (name + ".log")
+    with log.open("w") as fh:
+        p = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, text=True)
+        samples = []  # (monotonic, client CPU seconds incl. its worker processes)
+        while p.poll() is None:
+            cpu = _tree_cpu(p.pid)
+            if cpu is not None:
+                samples.append((time.monotonic(), cpu))
+            time.sleep(0.25)
     path = out / name
     if p.returncode != 0 or not path.exists():
-        raise SystemExit(f"{tool} failed (rc={p.returncode}):\n{(p.stdout + p.stderr)[-3000:]}")
-    return json.loads(path.read_text())
+        raise SystemExit(f"{tool} failed (rc={p.returncode}):\n{log.read_text()[-3000:]}")
+    res = json.loads(path.read_text())
+    # the client's CPU while it measured (start-up, imports and tokenizer load excluded): on a
+    # 2-core box the engine shares the cores with the client, so a client that burns CPU
+    # slows the very engine it measures
+    res["client_cpu_pct"] = _window_cpu(samples, float(res.get("duration") or 0))
+    return res
+
+
+def _tree_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of ``pid`` and its children (worker processes)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo, seen = 0.0, [pid], set()
+    while todo:
+        q = todo.pop()
+        if q in seen:
+            continue
+        seen.add(q)
+        try:
+            f = Path(f"/proc/{q}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(f[11]) + int(f[12])) / tick
+            kids = Path(f"/proc/{q}/task/{q}/children").read_text().split()
+        except (OSError, IndexError, ValueError):
+            if q == pid:
+                return None
+            continue
+        todo += [int(k) for k in kids]
+    return total
+
+
+def _window_cpu(samples: list[tuple[float, float]], duration: float) -> float | None:
+    """Percent of a core over the last ``duration`` seconds the client was seen running."""
+    if len(samples) < 2 or duration <= 0:
+        return None
+    t_end, c_end = samples[-1]
+    t0, c0 = next(((t, c) for t, c in samples if t >= t_end - duration), samples[0])
+    return 100.0 * (c_end - c0) / (t_end - t0) if t_end > t0 else None
 
 
 def spread(values: list[float]) -> float:
@@ -119,7 +166,16 @@ def main() -> None:
                     help="measure against the deterministic mock server instead of vLLM")
     ap.add_argument("--prefix-caching", action="store_true",
                     help="keep the engine's prefix cache on (when the script starts it)")
+    ap.add_argument("--pin", action="store_true",
+                    help="engine on the last core, the benchmark clients on the others (taskset): a "
+                         "client's own CPU use can then no longer slow the engine it measures")
+    ap.add_argument("--workload", action="append", choices=sorted(WORKLOADS),
+                    help="only these workloads (default: all)")
     a = ap.parse_args()
+    if a.pin:
+        last = (os.cpu_count() or 2) - 1
+        ENGINE_CPUS[:] = ["taskset", "-c", str(last)]
+        CLIENT_CPUS[:] = ["taskset", "-c", f"0-{last - 1}" if last > 1 else "0"]
     if not ENGINE.exists() or not a.model_dir.exists():
         raise SystemExit(f"needs {ENGINE} (vllm bench serve) and {a.model_dir} (tokenizer)")
     out = Path(tempfile.mkdtemp(prefix="iejtui-vs-vllm-"))
@@ -141,6 +197,8 @@ def main() -> None:
         wait_ready(url, 600)
         results: dict[str, dict[str, list[dict]]] = {}
         for wl, flags in WORKLOADS.items():
+            if a.workload and wl not in a.workload:
+                continue
             results[wl] = {"ours": [], "vllm": []}
             for k in range(a.rounds):
                 # A B, B A, A B, ...: the engine drifts over a long session (a CPU engine on
@@ -148,9 +206,11 @@ def main() -> None:
                 for tool in (("ours", "vllm") if k % 2 == 0 else ("vllm", "ours")):
                     r = run(tool, url, a.model_dir, flags, out, f"{wl}-{tool}-{k}.json")
                     results[wl][tool].append(r)
+                    cpu = r.get("client_cpu_pct")
                     print(f"{wl:>14} {tool:>4} round {k}: " + "  ".join(
                         f"{label} {r[key]:.2f}" for key, label in METRICS)
-                        + f"  failed {r['failed']}", flush=True)
+                        + f"  failed {r['failed']}  client CPU "
+                        + ("n/a" if cpu is None else f"{cpu:.0f} %"), flush=True)
     finally:
         if engine is not None:
             os.killpg(engine.pid, signal.SIGTERM)
@@ -172,6 +232,13 @@ def main() -> None:
             ok = abs(ratio - 1) <= max(0.05, sp)
             print(f"  {label:>10}: ratio {ratio:6.3f}  paired {paired:6.3f}  (vllm spread +-{sp:.1%}, "
                   f"ours +-{spread(ours):.1%})  {'OK' if ok else 'OUTSIDE'}")
+        cpus = {t: [r["client_cpu_pct"] for r in by_tool[t] if r.get("client_cpu_pct") is not None]
+                for t in ("ours", "vllm")}
+        if cpus["ours"] and cpus["vllm"]:
+            print(f"  client CPU while measuring (median % of a core): iejtui {statistics.median(cpus['ours']):.0f}, "
+                  f"vllm bench serve {statistics.median(cpus['vllm']):.0f}  ("
+                  + (f"clients pinned to cores {CLIENT_CPUS[-1]}, the engine to {ENGINE_CPUS[-1]})" if CLIENT_CPUS
+                     else f"{os.cpu_count()} cores shared by the engine and the client)"))
 
 
 if __name__ == "__main__":
