@@ -145,6 +145,23 @@ def first_paint(journal: Path, runs: int = 3) -> tuple[list[float], list[float]]
     return frame, data
 
 
+def peer_first_paint(peer: Path, url: str, runs: int = 3) -> list[float]:
+    """vllmstat's process start → its first frame (its footer's "Pause" key), same terminal."""
+    out = []
+    for _ in range(runs):
+        other = Tui(None, [str(peer), "--url", url, "--interval", "1"])
+        try:
+            out.append(other.wait_for("Pause", timeout=60) - other.t_start)
+        finally:
+            other.proc.terminate()
+            try:
+                other.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                other.proc.kill()
+            other._stop = True
+    return out
+
+
 def _cpu_s(pid: int) -> tuple[float, int]:
     """(user + system CPU seconds, threads) of a process, from /proc/PID/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -374,11 +391,15 @@ def main() -> int:
     try:
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; terminal {COLS}×{ROWS}; "
               f"python {sys.version.split()[0]}")
+        peer = None if a.synthetic or a.no_peer else ensure_peer()
         frame, data = first_paint(journal)
         print(f"time to first paint: median {statistics.median(frame):.2f} s to the first frame, "
               f"{statistics.median(data):.2f} s to the first frame with data  (runs: "
               + ", ".join(f"{x:.2f}/{y:.2f}" for x, y in zip(frame, data)) + ")  goal ≤ 0.7 s", flush=True)
-        peer = None if a.synthetic or a.no_peer else ensure_peer()
+        if peer is not None and url is not None:
+            pf = peer_first_paint(peer, url)
+            print(f"  side by side: vllmstat {PEER_VERSION} first frame median {statistics.median(pf):.2f} s "
+                  f"→ iejtui / vllmstat = {statistics.median(frame) / statistics.median(pf):.2f}", flush=True)
         cpu = cpu_share(journal, url, a.seconds, peer)
         what = "a synthetic busy engine" if a.synthetic else "one engine under load"
         print(f"TUI CPU at 1 Hz, {what}: {cpu['cpu_pct']:.2f} % of a core over {cpu['wall_s']:.0f} s"
