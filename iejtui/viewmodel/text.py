@@ -187,6 +187,9 @@ def engine_fields(p: EnginePanel) -> list[Field]:
     if p.stale_since is not None:
         return [Field("stale", f"no metrics since {clock(p.stale_since)}", "bad"),
                 Field("url", p.url or NA, "muted")]
+    if set(ROW_FIGURE.values()) <= p.unreported and p.status == "ready":  # an OpenAI endpoint
+        return [Field("metrics", "not reported (OpenAI endpoint: bench it)", "muted"),
+                Field("url", p.url or NA, "muted")]
     f, lat = p.figures, p.latency
     ended = p.status not in ("starting", "ready")
     if f is None or (ended and f.generation_tok_s is None and f.running is None and f.kv_usage_pct is None):
@@ -194,9 +197,6 @@ def engine_fields(p: EnginePanel) -> list[Field]:
             return [Field("phase", p.phase or "launching", "warn"), Field("url", p.url or NA, "muted")]
         if ended:  # nothing measured in the window: one line, not a panel of n/a
             return [Field("ended", p.reason or p.status, "bad" if p.status == "crashed" else "muted")]
-        if set(ROW_FIGURE.values()) <= p.unreported:
-            return [Field("metrics", "not reported (OpenAI endpoint: bench it)", "muted"),
-                    Field("url", p.url or NA, "muted")]
         return [Field("metrics", "no samples yet", "muted"), Field("url", p.url or NA, "muted")]
     kv = pct(f.kv_usage_pct, 1)
     if f.kv_usage_pct is not None and f.kv_capacity_tokens:

@@ -83,6 +83,17 @@ def test_engine_fields_figures_and_lifecycle():
     assert engine_fields(crashed)[0].label == "ended"
 
 
+def test_unreported_figures_say_so_and_an_openai_endpoint_has_none():
+    from iejtui.derive.metric_map import unreported
+    figs = EngineFigures(t0=0, t1=10, generation_tok_s=50.0, kv_usage_pct=3.0)
+    trt = {x.label: x for x in engine_fields(engine(figures=figs, latency=figs, engine_kind="trtllm",
+                                                    unreported=unreported("trtllm")))}
+    assert trt["ITL"].text == trt["preempt"].text == "not reported" and trt["ITL"].level == "muted"
+    assert trt["TTFT"].text == "n/a" and trt["gen"].text == "50.0 tok/s"  # reported, no data yet
+    oa = engine_fields(engine(figures=figs, latency=figs, engine_kind="openai", unreported=unreported("openai")))
+    assert [f.label for f in oa] == ["metrics", "url"] and oa[0].text.startswith("not reported")
+
+
 def test_units():
     assert [ms(x) for x in (None, 0.0451, 0.37, 2.5, 12.0)] == ["n/a", "45.1 ms", "370 ms", "2.50 s", "12.0 s"]
     assert [span(x) for x in (10, 300, 3600, 5400, 86400 * 3)] == ["10 s", "5 min", "1 h", "1 h 30 min", "3 d"]
