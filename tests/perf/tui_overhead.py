@@ -125,6 +125,15 @@ class Tui:
     def key(self, k: str) -> None:
         os.write(self.master, k.encode())
 
+    def terminate(self) -> None:
+        """Stop a program that has no quit key we rely on (the peer): SIGTERM, then SIGKILL."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self._stop = True
+
     def close(self) -> None:
         self.key("q")
         try:
@@ -153,12 +162,7 @@ def peer_first_paint(peer: Path, url: str, runs: int = 3) -> list[float]:
         try:
             out.append(other.wait_for("Pause", timeout=60) - other.t_start)
         finally:
-            other.proc.terminate()
-            try:
-                other.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                other.proc.kill()
-            other._stop = True
+            other.terminate()
     return out
 
 
@@ -190,12 +194,7 @@ def cpu_share(journal: Path, url: str | None, seconds: float, peer: Path | None 
     wall = t1 - t0
     tui.close()
     if other is not None:
-        other.proc.terminate()
-        try:
-            other.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            other.proc.kill()
-        other._stop = True
+        other.terminate()
     if loader is not None:
         loader.join(timeout=seconds + 60)
     return {"cpu_pct": 100.0 * (c1 - c0) / wall, "bytes_per_s": (b1 - b0) / wall, "wall_s": wall,
