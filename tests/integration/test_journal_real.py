@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import cli, cli_json, load_engine
+from helpers import cli, cli_json, load_engine, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -19,10 +19,18 @@ def _run_id(root, name):
     return next(e["run_id"] for e in cli_json(root, "engine", "list") if e["name"] == name)
 
 
+def _stored_tokens(root, rid) -> float:
+    return cli_json(root, "runs", "show", str(rid))["summary"].get("generation_tokens") or 0.0
+
+
 def test_day_from_a_live_engine(shared_engine):
     root, url = shared_engine["journal"], shared_engine["url"]
     rid = _run_id(root, shared_engine["name"])
+    before = _stored_tokens(root, rid)
     load_engine(url, n=12, concurrency=4, max_tokens=48)
+    # the last second of tokens reaches journal.db with the next scrape and flush: wait for
+    # the stored counter, not for the clock (a loaded box lags by more than a second)
+    wait_for(lambda: _stored_tokens(root, rid) >= before + 12 * 48 * 0.9, 30, 0.5, "the tokens stored")
     p = cli(root, "day", "new", "live engine", "--run", str(rid), "--note", "journal from a live run")
     assert p.returncode == 0, p.stderr
     day_dir = next((root / "days").glob("day-*-live-engine"))
@@ -45,6 +53,7 @@ def test_day_from_a_live_engine(shared_engine):
     log = day_dir / "LOG.md"
     log.write_text(log.read_text() + "\nHand-written conclusion.\n")
     load_engine(url, n=8, concurrency=4, max_tokens=48)
+    wait_for(lambda: _stored_tokens(root, rid) >= first_tokens + 8 * 48 * 0.9, 30, 0.5, "the new tokens stored")
     p = cli(root, "tag", str(rid), "--day", str(number))
     assert p.returncode == 0, p.stderr
     doc = json.loads((day_dir / "metrics.json").read_text())

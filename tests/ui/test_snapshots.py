@@ -32,8 +32,13 @@ def test_runs(snap_compare, app_factory, size):
     async def ready(pilot):
         await pilot.press("r")
         await settle(pilot, lambda: "16k tok" in str(pilot.app.screen.query_one("#runs").get_row("3")))
-        await pilot.pause(0.5)  # column widths follow updated cells on the next idle
-        await settle(pilot)
+
+        def widths_caught_up() -> bool:  # column widths follow updated cells on an idle tick
+            table = pilot.app.screen.query_one("#runs")
+            longest = max(len(str(table.get_cell(k, "headline"))) for k in table.rows)
+            return table.columns["headline"].content_width >= longest
+        await settle(pilot, widths_caught_up)
+        await pilot.pause(0.2)
     assert snap_compare(app_factory(), terminal_size=size, run_before=ready)
 
 

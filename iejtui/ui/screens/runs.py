@@ -140,7 +140,7 @@ class RunsScreen(Screen):
             return
         self._busy = False
         if self.is_current:
-            self._timer = self.set_timer(RELOAD_S, self.load)
+            self._timer = self.set_timer(max(RELOAD_S, 2 * self.app.refresh_s), self.load)  # tests: never
 
     def _visible(self) -> list[RunRow]:
         text = self.query_one("#filter", Input).value.strip()
