@@ -22,6 +22,7 @@ COLUMNS = (("sel", " "), ("id", "run"), ("kind", "kind"), ("name", "name"), ("st
 STATUS_STYLE = {"ready": "$success", "starting": "$warning", "crashed": "$error", "failed": "$error",
                 "interrupted": "$warning", "stopped": "dim"}
 RELOAD_S = 2.0
+HEADLINE_WIDTH = 44  # "16k tok · 322.9 tok/s · KV peak 55% · exit 1"
 LIVE = ("starting", "ready", "running")  # headline figures come once a run has ended
 
 
@@ -70,7 +71,9 @@ class RunsScreen(Screen):
         self.query_one("#filter", Input).cursor_blink = False  # no redraw twice a second over SSH
         table = self.query_one(DataTable)
         for key, label in COLUMNS:
-            table.add_column(label, key=key)
+            # the headline arrives after the first draw: a fixed width keeps the columns from
+            # jumping when it does
+            table.add_column(label, key=key, width=HEADLINE_WIDTH if key == "headline" else None)
         table.focus()
         self.sub_title = "runs"
         self.load()
