@@ -54,6 +54,24 @@ class FormModal(ModalScreen[dict | None]):
     FormModal Button { margin-left: 2; }
     """
 
+    def payload(self) -> dict:
+        """The form's result; a ValueError's message is shown in #error and nothing is returned."""
+        raise NotImplementedError
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#start")
+    @on(Input.Submitted)
+    def action_submit(self) -> None:
+        try:
+            body = self.payload()
+        except ValueError as exc:
+            self.query_one("#error", Static).update(str(exc))
+            return
+        self.dismiss(body)
+
 
 class StartEngineModal(FormModal):
     """Pick a profile from iejtui.toml, or type a command line (or a URL to attach to)."""
@@ -101,21 +119,10 @@ class StartEngineModal(FormModal):
         adhoc = self.query_one("#profile", Select).value == ADHOC
         self.set_class(adhoc, "-adhoc")
 
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#start")
-    @on(Input.Submitted)
-    def action_submit(self) -> None:
+    def payload(self) -> dict:
         q = self.query_one
-        try:
-            body = start_payload(str(q("#profile", Select).value), q("#name", Input).value,
-                                 str(q("#kind", Select).value), q("#command", Input).value, q("#url", Input).value)
-        except ValueError as exc:
-            q("#error", Static).update(str(exc))
-            return
-        self.dismiss(body)
+        return start_payload(str(q("#profile", Select).value), q("#name", Input).value,
+                             str(q("#kind", Select).value), q("#command", Input).value, q("#url", Input).value)
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -194,17 +201,6 @@ class StartBenchModal(FormModal):
             box.cursor_blink = False  # no redraw twice a second over SSH
         self.query_one("#flags", Input).focus()
 
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#start")
-    @on(Input.Submitted)
-    def action_submit(self) -> None:
+    def payload(self) -> dict:
         q = self.query_one
-        try:
-            body = bench_payload(str(q("#engine", Select).value), q("#name", Input).value, q("#flags", Input).value)
-        except ValueError as exc:
-            q("#error", Static).update(str(exc))
-            return
-        self.dismiss(body)
+        return bench_payload(str(q("#engine", Select).value), q("#name", Input).value, q("#flags", Input).value)
