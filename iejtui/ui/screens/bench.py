@@ -12,12 +12,11 @@ import time
 from textual import on, work
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import DataTable, Header, ProgressBar, Static
 
 from iejtui.errors import ServiceError, UserError
 from iejtui.ui.feed import Feed
+from iejtui.ui.screens.polled import PolledScreen
 from iejtui.ui.widgets.cells import Cell, cell
 from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.viewmodel.bench import BenchRow, detail_lines
@@ -47,7 +46,7 @@ def bench_cells(r: BenchRow) -> dict:
             "workload": cell(r.workload, "dim")}
 
 
-class BenchScreen(Screen):
+class BenchScreen(PolledScreen):
     """Bench runs, newest first; the selected one's progress and result below."""
 
     BINDINGS = [
@@ -58,11 +57,8 @@ class BenchScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.feed: Feed | None = None
         self.rows: list[BenchRow] = []
         self._shown: dict[str, dict] = {}
-        self._timer: Timer | None = None
-        self._busy = False
         self.columns = COLUMNS
 
     def compose(self):
@@ -86,27 +82,10 @@ class BenchScreen(Screen):
         self.query_one("#bench-detail").border_title = "selected"
         self.load()
 
-    def on_screen_resume(self) -> None:
-        if self.feed is not None and self._timer is None and not self._busy:
-            self.load()
-
-    def on_screen_suspend(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-
-    def on_unmount(self) -> None:
-        if self.feed is not None:
-            self.feed.close()
 
     # ---- reading ----------------------------------------------------------------------------
-    def load(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        if not self._busy:
-            self._busy = True
-            self._read()
+    def start_read(self) -> None:
+        self._read()
 
     @work(thread=True, exit_on_error=False, group="benches")
     def _read(self) -> None:

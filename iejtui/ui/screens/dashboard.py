@@ -6,11 +6,10 @@ import time
 
 from textual import work
 from textual.binding import Binding
-from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Header
 
 from iejtui.ui.feed import Feed
+from iejtui.ui.screens.polled import PolledScreen
 from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.widgets.snapshot_view import SnapshotView
 from iejtui.viewmodel.models import Snapshot
@@ -19,7 +18,7 @@ from iejtui.viewmodel.text import span
 WINDOWS = (60.0, 300.0, 900.0, 3600.0)
 
 
-class DashboardScreen(Screen):
+class DashboardScreen(PolledScreen):
     """GPU panels, engine panels, time plots and the event log over the last few minutes."""
 
     AUTO_FOCUS = "SnapshotView"  # arrows and page keys scroll the whole dashboard
@@ -34,10 +33,7 @@ class DashboardScreen(Screen):
         super().__init__()
         self.window_s = WINDOWS[1]
         self.paused = False
-        self.feed: Feed | None = None
         self.refresh_cost_s: list[float] = []
-        self._timer: Timer | None = None
-        self._busy = False
         self._last_error: str | None = None
 
     def compose(self):
@@ -50,31 +46,15 @@ class DashboardScreen(Screen):
         self._title()
         self.call_after_refresh(self.load)  # paint the frame first, then read
 
-    def on_screen_resume(self) -> None:
-        if self.feed is not None and not self._busy and self._timer is None:
-            self.load()
-
-    def on_screen_suspend(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-
-    def on_unmount(self) -> None:
-        if self.feed is not None:
-            self.feed.close()
-
     def _title(self) -> None:
         state = "paused" if self.paused else "live"
         self.sub_title = f"{state} · last {span(self.window_s)}"
 
     # ---- refresh loop: one read at a time, re-armed when it is done ----------------------------
-    def load(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        if self._busy or self.paused:
-            return
-        self._busy = True
+    def can_read(self) -> bool:
+        return not self.paused
+
+    def start_read(self) -> None:
         self._read(self.window_s)
 
     @work(thread=True, exit_on_error=False, group="dashboard")

@@ -6,11 +6,10 @@ import time
 
 from textual import on, work
 from textual.binding import Binding
-from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import DataTable, Header, Input, Static
 
 from iejtui.ui.feed import Feed
+from iejtui.ui.screens.polled import PolledScreen
 from iejtui.ui.widgets.cells import cell
 from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.viewmodel.models import RunRow
@@ -38,7 +37,7 @@ def cells(row: RunRow, selected: bool) -> dict:
     }
 
 
-class RunsScreen(Screen):
+class RunsScreen(PolledScreen):
     """Every run: kind, name, status, start, duration, headline figures, tags."""
 
     BINDINGS = [
@@ -51,13 +50,10 @@ class RunsScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.feed: Feed | None = None
         self.rows: list[RunRow] = []
         self.selected: set[int] = set()
         self.headlines: dict[int, str] = {}
         self._shown: dict[int, dict] = {}
-        self._timer: Timer | None = None
-        self._busy = False
 
     def compose(self):
         yield Header()
@@ -78,18 +74,6 @@ class RunsScreen(Screen):
         self.sub_title = "runs"
         self.load()
 
-    def on_screen_resume(self) -> None:
-        if self.feed is not None and self._timer is None and not self._busy:
-            self.load()
-
-    def on_screen_suspend(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-
-    def on_unmount(self) -> None:
-        if self.feed is not None:
-            self.feed.close()
 
     @property
     def selected_run_ids(self) -> list[int]:
@@ -97,13 +81,8 @@ class RunsScreen(Screen):
         return [r.id for r in self.rows if r.id in self.selected]
 
     # ---- loading ----------------------------------------------------------------------------
-    def load(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        if not self._busy:
-            self._busy = True
-            self._read()
+    def start_read(self) -> None:
+        self._read()
 
     @work(thread=True, exit_on_error=False, group="runs")
     def _read(self) -> None:
