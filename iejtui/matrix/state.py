@@ -86,9 +86,9 @@ def reset_running(state: dict[str, Any]) -> dict[str, Any]:
     for c in state["cells"].values():
         if c["status"] == "running":
             c.update(status="pending", reason=None)
-    for v in state["variants"].values():
-        if v["status"] in ("starting", "running"):
-            v["status"] = "pending"
+    for name, v in state["variants"].items():
+        if v["status"] in ("starting", "running"):  # cut after its last cell: done, not to be started again
+            v["status"] = "pending" if cells_of(state, name, "pending") else "done"
     return state
 
 

@@ -117,6 +117,7 @@ class MatrixJob:
                 await self._finish("failed", f"{type(exc).__name__}: {exc}")
 
     async def _finish(self, final: str, reason: str | None = None) -> None:
+        await self._stop_strays()
         now = time.time()
         self.state.update(state=final, ended_at=now, reason=reason or ("cancelled by the user" if final == "cancelled"
                                                                        else None))
@@ -129,7 +130,23 @@ class MatrixJob:
                           f"{c['pending']} not run; results in benchmarks/{self.spec.name}/",
                           "info" if final == "done" else "warning")
 
+    async def _stop_strays(self, keep: str | None = None) -> None:
+        """Stop the engines of this grid's other variants that are still up. Only a restart
+        leaves one: the service was killed after a variant's last cell and before the job
+        stopped its engine (or while it was stopping); re-adopted, it would hold the port
+        and the memory the next variant needs."""
+        names = {self.spec.engine_name(v) for v in self.state["variants"] if v != keep}
+        for h in list(self.service.engines.values()):
+            if h.final or h.name not in names:
+                continue
+            await self._event(f"engine {h.name} (r{h.run_id}) outlived a service restart with no cells "
+                              "left to run: stopping it")
+            h.stop_timeout = self.spec.stop_timeout  # a re-adopted handle does not know the profile's
+            with contextlib.suppress(UserError):
+                await self.service.stop_engine(h.name)
+
     async def _variant(self, v: str) -> None:
+        await self._stop_strays(keep=v)
         vs = self.state["variants"][v]
         vs.update(status="starting", starting_at=time.time())
         self.current = {"variant": v, "engine": self.spec.engine_name(v), "phase": "engine starting"}

@@ -71,11 +71,24 @@ def test_matrix_on_the_real_engine_survives_a_service_kill(journal, demo_engine)
     assert p.returncode == 0, p.stderr
     assert "= 24 cells; 24 to run" in p.stdout and "estimate: about" in p.stdout
 
-    def mid_bench():
-        cur = cli_json(journal, "matrix", "status", "seqs")["current"]
-        return (cur.get("bench_progress") or {}).get("done", 0) >= 1 and cur
-    cur = wait_for(mid_bench, 600, interval=0.3, what="a benchmark of the first variant")
-    os.kill(int((journal / ".iejtui" / "service.pid").read_text()), signal.SIGKILL)
+    pid = int((journal / ".iejtui" / "service.pid").read_text())
+
+    def frozen_mid_bench():
+        """Freeze the service and look at the journal: a benchmark running there is the one the
+        kill cuts (benchmarks here last a second or two, shorter than a status poll)."""
+        os.kill(pid, signal.SIGSTOP)
+        reader = Reader(journal / "journal.db")
+        try:
+            running = [r for r in reader.runs(kind="bench")
+                       if r["status"] == "running" and (r["facts"] or {}).get("variant")]
+        finally:
+            reader.close()
+        if running:
+            return {"variant": running[0]["facts"]["variant"], "engine_run": running[0]["parent_id"]}
+        os.kill(pid, signal.SIGCONT)
+        return None
+    cur = wait_for(frozen_mid_bench, 600, interval=0.3, what="a benchmark of the grid")
+    os.kill(pid, signal.SIGKILL)
     wait_for(lambda: cli(journal, "service", "status").returncode == 3, 30, what="the service to be gone")
     assert cli(journal, "service", "start").returncode == 0
     final = wait_for(lambda: (s := cli_json(journal, "matrix", "status", "seqs"))["state"] != "running" and s,
@@ -89,7 +102,7 @@ def test_matrix_on_the_real_engine_survives_a_service_kill(journal, demo_engine)
     reader = Reader(journal / "journal.db")
     benches = [r for r in reader.runs(kind="bench") if "matrix:seqs" in (r["tags"] or [])]
     cut = [r for r in benches if r["status"] == "interrupted"]
-    # one benchmark was cut short by the kill (the one running then, maybe a later one than `cur`): it ran again
+    # the benchmark running at the kill was cut short, and its cell ran again
     assert len(cut) == 1 and cut[0]["facts"]["variant"] == cur["variant"] and len(benches) == 17
     assert any(r["status"] == "stopped" and r["facts"]["cell"] == cut[0]["facts"]["cell"] for r in benches)
     engines = {r["name"]: r for r in reader.runs(kind="engine")}

@@ -50,6 +50,18 @@ def test_rerun_keeps_finished_cells_and_reruns_the_cut_one(spec_of):
     assert stm.next_variant(st2) == "seqs8"
 
 
+def test_restart_after_a_variants_last_cell_leaves_it_done(spec_of):
+    """Killed between a variant's last cell and the stop of its engine: the variant is done
+    (nothing of it to start again), the next one is pending."""
+    st = stm.new_state(spec_of())
+    st["variants"]["seqs8"]["status"] = "running"
+    finish(st, stm.cells_of(st, "seqs8"))
+    st2 = stm.reset_running(st)
+    assert st2["variants"]["seqs8"]["status"] == "done" and stm.next_variant(st2) == "seqs64"
+    st["variants"]["seqs64"]["status"] = "starting"  # cut while its engine started: it runs again
+    assert stm.reset_running(st)["variants"]["seqs64"]["status"] == "pending"
+
+
 def test_editing_a_variant_reruns_only_its_cells(spec_of):
     st = stm.new_state(spec_of())
     finish(st, st["order"])

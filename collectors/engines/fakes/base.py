@@ -162,13 +162,22 @@ class ThreadedFake:
     def __exit__(self, *exc: object) -> None:
         if self.engine is not None:
             asyncio.run_coroutine_threadsafe(self.engine.stop(), self.loop).result(30)
+
+        async def drain() -> None:  # handlers still in flight (a client's open request) end here, not at close
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        asyncio.run_coroutine_threadsafe(drain(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
 
 
-def serve_forever(engine: FakeEngine) -> None:
-    """Run ``engine`` until SIGTERM/SIGINT (the ``python -m`` entry points)."""
+def serve_forever(engine: FakeEngine, shutdown_s: float = 0.0) -> None:
+    """Run ``engine`` until SIGTERM/SIGINT (the ``python -m`` entry points). ``shutdown_s``:
+    seconds it keeps serving after the signal, as a real server does while it drains and
+    tears its workers down (a GPU engine can take tens of seconds)."""
     import signal
 
     async def main() -> None:
@@ -179,6 +188,7 @@ def serve_forever(engine: FakeEngine) -> None:
         await engine.start(wait_ready=False)
         await stop.wait()
         engine.log("Shutting down")
+        await asyncio.sleep(shutdown_s)
         await engine.stop()
 
     asyncio.run(main())

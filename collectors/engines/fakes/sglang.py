@@ -241,10 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--enable-metrics", action="store_true")
     ap.add_argument("--decode-log-interval", type=int, default=40)
     ap.add_argument("--load-s", type=float, default=1.0)
+    ap.add_argument("--shutdown-s", type=float, default=0.0)  # the fake's: how long SIGTERM takes
     args, _ = ap.parse_known_args(argv)
     serve_forever(SGLangFake(host=args.host, port=args.port, model=args.model, load_s=args.load_s,
                              enable_metrics=args.enable_metrics,
-                             decode_log_interval=args.decode_log_interval))
+                             decode_log_interval=args.decode_log_interval), shutdown_s=args.shutdown_s)
     return 0
 
 
