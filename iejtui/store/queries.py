@@ -54,6 +54,7 @@ class Reader:
         if schema_version(self.conn) == 0:
             raise UserError(f"{path} is not initialised yet: start the service (`iejtui service start`)")
         self.db = sqlite_utils.Database(self.conn)
+        self._labels: dict[int, dict[str, str]] = {}  # series id → labels (series rows never change)
 
     def close(self) -> None:
         self.conn.close()
@@ -130,8 +131,12 @@ class Reader:
             sql += " AND f.source = ?"
             args.append(source)
         by_frame: dict[int, dict[int, SeriesData]] = {}
+        known = self._labels
         for sid, fid, sname, lj, src in self.conn.execute(sql, args):
-            lab = json.loads(lj)
+            lab = known.get(sid)
+            if lab is None:
+                lab = known[sid] = json.loads(lj)
+            lab = dict(lab)  # the caller's own copy
             if labels and any(lab.get(k) != v for k, v in labels.items()):
                 continue
             by_frame.setdefault(fid, {})[sid] = SeriesData(sname, lab, src)

@@ -6,7 +6,7 @@ import math
 
 from textual.binding import Binding
 from textual.content import Content
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.markup import escape
 from textual.message import Message
 from textual.widget import Widget
@@ -44,6 +44,7 @@ class FieldGrid(Widget):
         super().__init__(id=id, classes=classes)
         self.fields: list[Field] = []
         self._titles: tuple[str, str] | None = None
+        self._built: tuple[int, list[Field], list[Content]] | None = None  # (width, fields, rows)
 
     def set_titles(self, title: str, subtitle: str) -> None:
         """Set the border texts only when they change (each assignment repaints the border)."""
@@ -53,10 +54,23 @@ class FieldGrid(Widget):
             self.border_subtitle = subtitle
 
     def set_fields(self, fields: list[Field]) -> None:
-        if fields != self.fields:
-            rows_before = self._rows(self.content_size.width or 80)
-            self.fields = fields
-            self.refresh(layout=self._rows(self.content_size.width or 80) != rows_before)
+        """Repaint only the rows that changed: at 1 Hz most figures move, but the border
+        and the steady rows need not be drawn again (Textual re-renders a dirty widget line
+        by line, borders included; with row repaints here and in ``TimePlot`` the
+        compositor's CPU per refresh halves: tests/ui/test_repaint.py, tui_overhead.py)."""
+        if fields == self.fields:
+            return
+        width = self.content_size.width or 80
+        before = self._lines(width)
+        self.fields = fields
+        after = self._lines(width)
+        if len(before) != len(after) or not self.is_mounted or not self.size:
+            self.refresh(layout=len(before) != len(after))
+            return
+        # Content compares text only: a figure that changes colour alone is a change too
+        changed = [y for y, (a, b) in enumerate(zip(before, after)) if (a.plain, a.spans) != (b.plain, b.spans)]
+        if changed:
+            self.refresh(*(Region(0, y, width, 1) for y in changed))
 
     def _layout(self, width: int) -> tuple[int, int, int, int]:
         """(columns, label width, value width, bar width) for ``width`` cells: as many
@@ -83,7 +97,17 @@ class FieldGrid(Widget):
         return self._rows(width)
 
     def render(self) -> Content:
-        width = self.content_size.width or 80
+        lines = self._lines(self.content_size.width or 80)
+        return Content("\n").join(lines) if lines else Content("")
+
+    def _lines(self, width: int) -> list[Content]:
+        """The rows for ``width``, built once per change of fields or width."""
+        b = self._built
+        if b is None or b[0] != width or b[1] is not self.fields:
+            b = self._built = (width, self.fields, self._build_lines(width))
+        return b[2]
+
+    def _build_lines(self, width: int) -> list[Content]:
         cols, lw, vw, bw = self._layout(width)
         lines = []
         for start in range(0, len(self.fields), cols):
@@ -101,7 +125,7 @@ class FieldGrid(Widget):
                     elif cols > 1:
                         parts.append(" " * (bw + 1))
             lines.append(Content.assemble(*parts))
-        return Content("\n").join(lines) if lines else Content("")
+        return lines
 
 
 class GpuPanelView(FieldGrid):

@@ -6,7 +6,7 @@ import time
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -65,6 +65,7 @@ class TimePlot(Widget):
         self._drawn_size: Size | None = None
         self._cached_styles: tuple | None = None  # (theme, axis, note, base, series styles)
         self._step: tuple | None = None
+        self._titles: tuple[str, str] | None = None
 
     def show(self, plot: Plot | None, live_edge: bool) -> None:
         """Draw ``plot``; ``live_edge`` labels the window's end "now".
@@ -85,10 +86,27 @@ class TimePlot(Widget):
             self._step = step
         self.plot, self.live_edge = plot, live_edge
         if plot is not None:
-            self.border_title = plot.title
-            self.border_subtitle = self._legend(plot)
-        self._strips = None
-        self.refresh()
+            titles = (plot.title, self._legend(plot))
+            if titles != self._titles:  # each assignment repaints the whole widget
+                self._titles = titles
+                self.border_title, self.border_subtitle = titles
+        self._repaint()
+
+    def _repaint(self) -> None:
+        """Draw the plot now and repaint only the rows that differ from the last drawing
+        (the axis row, blank rows above the lines and the border stay as they are)."""
+        size = self.content_size
+        old = self._strips if self._drawn_size == size else None
+        if old is None or not self.is_mounted or not size:
+            self._strips = None
+            self.refresh()
+            return
+        self._strips = self._build(size.width, size.height)
+        changed = [y for y, (a, b) in enumerate(zip(old, self._strips)) if a != b]
+        if len(old) != len(self._strips):
+            self.refresh()
+        elif changed:
+            self.refresh(*(Region(0, y, size.width, 1) for y in changed))
 
     def _plot_styles(self) -> tuple:
         """Theme styles, looked up once per theme (Textual clears its own cache often)."""
