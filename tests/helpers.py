@@ -51,6 +51,34 @@ def stop_service(journal: Path) -> None:
             pass
 
 
+def kill_service_mid_bench(journal: Path, timeout: float = 600) -> dict:
+    """SIGKILL the journal's service while a benchmark of a matrix is running in it.
+
+    Benchmarks of the test grids last a second or two, less than a status poll: the service
+    is frozen (SIGSTOP) and the journal read; a benchmark run still ``running`` there is
+    the one the kill cuts (the service that starts again sees exactly that journal), else
+    the service goes on (SIGCONT) and the next look comes. Returns that run's matrix
+    variant and the engine run it targeted."""
+    from iejtui.store import Reader
+    pid = int((journal / ".iejtui" / "service.pid").read_text())
+
+    def frozen_mid_bench():
+        os.kill(pid, signal.SIGSTOP)
+        reader = Reader(journal / "journal.db")
+        try:
+            running = [r for r in reader.runs(kind="bench")
+                       if r["status"] == "running" and (r["facts"] or {}).get("variant")]
+        finally:
+            reader.close()
+        if running:
+            return {"variant": running[0]["facts"]["variant"], "engine_run": running[0]["parent_id"]}
+        os.kill(pid, signal.SIGCONT)
+        return None
+    cur = wait_for(frozen_mid_bench, timeout, interval=0.3, what="a benchmark of the grid")
+    os.kill(pid, signal.SIGKILL)
+    return cur
+
+
 def engine_profile(name: str, port: int, extra: list[str] | None = None, env: dict | None = None) -> str:
     """An iejtui.toml profile that serves the tiny model on ``port`` through `iejtui demo serve`."""
     argv = ["iejtui", "demo", "serve", "--port", str(port), *(extra or [])]

@@ -10,12 +10,10 @@ and produces benchmarks/seqs/ with results.json, README.md and SVG charts.
 from __future__ import annotations
 
 import json
-import os
-import signal
 
 import pytest
 
-from helpers import add_profile, cli, cli_json, free_port, wait_for
+from helpers import add_profile, cli, cli_json, free_port, kill_service_mid_bench, wait_for
 from iejtui.store import Reader
 
 pytestmark = pytest.mark.integration
@@ -71,24 +69,7 @@ def test_matrix_on_the_real_engine_survives_a_service_kill(journal, demo_engine)
     assert p.returncode == 0, p.stderr
     assert "= 24 cells; 24 to run" in p.stdout and "estimate: about" in p.stdout
 
-    pid = int((journal / ".iejtui" / "service.pid").read_text())
-
-    def frozen_mid_bench():
-        """Freeze the service and look at the journal: a benchmark running there is the one the
-        kill cuts (benchmarks here last a second or two, shorter than a status poll)."""
-        os.kill(pid, signal.SIGSTOP)
-        reader = Reader(journal / "journal.db")
-        try:
-            running = [r for r in reader.runs(kind="bench")
-                       if r["status"] == "running" and (r["facts"] or {}).get("variant")]
-        finally:
-            reader.close()
-        if running:
-            return {"variant": running[0]["facts"]["variant"], "engine_run": running[0]["parent_id"]}
-        os.kill(pid, signal.SIGCONT)
-        return None
-    cur = wait_for(frozen_mid_bench, 600, interval=0.3, what="a benchmark of the grid")
-    os.kill(pid, signal.SIGKILL)
+    cur = kill_service_mid_bench(journal)
     wait_for(lambda: cli(journal, "service", "status").returncode == 3, 30, what="the service to be gone")
     assert cli(journal, "service", "start").returncode == 0
     final = wait_for(lambda: (s := cli_json(journal, "matrix", "status", "seqs"))["state"] != "running" and s,

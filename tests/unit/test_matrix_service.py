@@ -8,13 +8,11 @@ cells, resume after the service is killed, results written), in seconds.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sys
 
 import pytest
 
-from helpers import cli, cli_json, free_port, wait_for
+from helpers import cli, cli_json, free_port, kill_service_mid_bench, wait_for
 from iejtui.store import Reader
 
 pytestmark = pytest.mark.slow
@@ -91,12 +89,7 @@ def test_killed_service_resumes_the_grid(journal):
     path = mock_journal(journal, itl_ms=25.0)
     p = cli(journal, "matrix", "run", str(path), "--detach")
     assert p.returncode == 0, p.stderr
-    # kill it in the middle of a benchmark of the first variant that gets one
-    def mid_bench():
-        cur = cli_json(journal, "matrix", "status", "mockgrid")["current"]
-        return (cur.get("bench_progress") or {}).get("done", 0) >= 1 and cur
-    cur = wait_for(mid_bench, 120, interval=0.2, what="a benchmark under way")
-    os.kill(int((journal / ".iejtui" / "service.pid").read_text()), signal.SIGKILL)
+    cur = kill_service_mid_bench(journal, 120)  # in the middle of a benchmark
     wait_for(lambda: cli(journal, "service", "status").returncode == 3, 30, what="the service to be gone")
     off = cli(journal, "matrix", "status", "mockgrid")
     assert "the grid resumes when it starts" in off.stdout
