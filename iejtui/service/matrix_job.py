@@ -7,8 +7,9 @@ dies mid-grid marks its variant failed (with the reason) and its remaining cells
 the grid goes on. The state (``iejtui.matrix.state``) is written to the matrix run row's
 ``facts`` after every change; a service that starts again resumes every matrix still
 ``running`` (``resume_matrices``, called from ``Service._recover``), re-using an engine
-of the current variant that it re-adopted. ``benchmarks/NAME/`` is rewritten after each
-variant and at the end.
+of the current variant that it re-adopted and stopping re-adopted engines of variants with
+nothing left to run (they hold the port the next variant needs). ``benchmarks/NAME/`` is
+rewritten after each variant and at the end.
 
 The API routes (``iejtui.service.api``, block "matrix") call ``start_matrix``,
 ``matrix_status`` and ``cancel_matrix``; the progress dict is ``iejtui.matrix.state.progress_view``.
