@@ -62,7 +62,6 @@ class QuietFooter(Footer):
         nav = [v for a, v in shown.items() if a.startswith(NAV_ACTION)]
         last = [v for a, v in shown.items() if a in LAST_ACTIONS]
         own = [v for a, v in shown.items() if not a.startswith(NAV_ACTION) and a not in LAST_ACTIONS]
-        self.styles.grid_size_columns = len(own) + bool(nav) + len(last)
 
         def key(binding, enabled, tooltip, description=None, classes=""):
             return FooterKey(binding.key, self.app.get_key_display(binding),
