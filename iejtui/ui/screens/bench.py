@@ -98,16 +98,13 @@ class BenchScreen(PolledScreen):
     def _apply(self, rows: list[BenchRow] | None, error: str | None) -> None:
         if not self.is_attached:
             return
-        self._busy = False
         if rows is not None:
             self.rows = rows
             self._refresh_table()
             self._refresh_detail()
         elif error:
             self.notify(error, title="benchmarks", severity="warning")
-        if self.is_current:
-            live = any(r.live for r in self.rows)
-            self._timer = self.set_timer(LIVE_S if live else IDLE_S, self.load)
+        self.read_again(LIVE_S if any(r.live for r in self.rows) else IDLE_S)
 
     def _refresh_table(self) -> None:
         table = self.query_one(DataTable)

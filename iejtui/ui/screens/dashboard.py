@@ -71,7 +71,6 @@ class DashboardScreen(PolledScreen):
     def _apply(self, snap: Snapshot | None, error: str | None, cost: float) -> None:
         if not self.is_attached:  # the screen left (a reader finished after esc): nothing to draw
             return
-        self._busy = False
         self.refresh_cost_s = (self.refresh_cost_s + [cost])[-60:]
         if snap is not None:
             self.query_one(SnapshotView).show(snap)
@@ -79,8 +78,7 @@ class DashboardScreen(PolledScreen):
         elif error and error != self._last_error:  # once per distinct trouble, not every second
             self._last_error = error
             self.notify(error, title="journal", severity="warning", timeout=8)
-        if self.is_current and not self.paused:
-            self._timer = self.set_timer(self.app.refresh_s, self.load)
+        self.read_again(self.app.refresh_s)
 
     # ---- actions -----------------------------------------------------------------------------
     def action_window(self) -> None:
@@ -94,6 +92,5 @@ class DashboardScreen(PolledScreen):
         self._title()
         if not self.paused:
             self.load()
-        elif self._timer is not None:
-            self._timer.stop()
-            self._timer = None
+        else:
+            self._stop_timer()

@@ -11,9 +11,9 @@ from iejtui.ui.feed import Feed
 
 
 class PolledScreen(Screen):
-    """Subclasses create ``self.feed`` on mount, implement ``start_read`` (a worker that
-    ends by clearing ``_busy`` and re-arming ``_timer`` on the UI thread) and may veto a
-    read with ``can_read``."""
+    """Subclasses create ``self.feed`` on mount, implement ``start_read`` (a worker whose
+    result, drawn on the UI thread, ends with ``read_again(delay)``) and may veto a read
+    with ``can_read``."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -33,6 +33,12 @@ class PolledScreen(Screen):
             return
         self._busy = True
         self.start_read()
+
+    def read_again(self, delay: float) -> None:
+        """The read is drawn: the next one in ``delay`` seconds, while shown and allowed."""
+        self._busy = False
+        if self.is_current and self.can_read():
+            self._timer = self.set_timer(delay, self.load)
 
     def _stop_timer(self) -> None:
         if self._timer is not None:

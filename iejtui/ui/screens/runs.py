@@ -120,9 +120,7 @@ class RunsScreen(PolledScreen):
     def _done(self) -> None:
         if not self.is_attached:  # the screen left (a reader finished after esc): nothing to draw
             return
-        self._busy = False
-        if self.is_current:
-            self._timer = self.set_timer(max(RELOAD_S, 2 * self.app.refresh_s), self.load)  # tests: never
+        self.read_again(max(RELOAD_S, 2 * self.app.refresh_s))  # tests: never
 
     def _visible(self) -> list[RunRow]:
         text = self.query_one("#filter", Input).value.strip()
