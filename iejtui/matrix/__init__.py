@@ -10,7 +10,8 @@
 ``charts``    throughput–latency curves per workload (SVG)
 ``compare``   benchmarks/ entries side by side by hardware and variant
 
-The job that runs a grid lives in ``iejtui.service.matrix_job`` (the service owns it).
+The job that runs a grid lives in ``iejtui.service.matrix_job`` (the service owns it; its
+API handlers and resume are in ``iejtui.service.matrices``).
 
 Control API (unix socket, JSON; errors ``{"error": ..., "user_error": true}`` with 400)::
 

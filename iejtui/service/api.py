@@ -156,26 +156,26 @@ def build_app(service: "Service", on_stop) -> web.Application:
         return web.json_response({"stopping": True, "pid": os.getpid()})
 
     # ---- matrix ----
-    # A benchmark grid owned by the service (iejtui.service.matrix_job); the progress dict:
+    # A benchmark grid owned by the service (iejtui.service.matrices, .matrix_job); the progress dict:
     # iejtui.matrix.state.progress_view. POST /matrices {"file", "fresh", "retry_failed"}.
     @routes.post(f"{API}/matrices")
     async def matrix_start(request):
-        from iejtui.service.matrix_job import start_matrix
+        from iejtui.service.matrices import start_matrix
         return web.json_response(await start_matrix(service, await body(request)))
 
     @routes.get(f"{API}/matrices")
     async def matrix_list(request):
-        from iejtui.service.matrix_job import matrix_status
+        from iejtui.service.matrices import matrix_status
         return web.json_response(await matrix_status(service))
 
     @routes.get(API + "/matrices/{name}")
     async def matrix_get(request):
-        from iejtui.service.matrix_job import matrix_status
+        from iejtui.service.matrices import matrix_status
         return web.json_response((await matrix_status(service, request.match_info["name"]))[0])
 
     @routes.post(API + "/matrices/{name}/cancel")
     async def matrix_cancel(request):
-        from iejtui.service.matrix_job import cancel_matrix
+        from iejtui.service.matrices import cancel_matrix
         return web.json_response(await cancel_matrix(service, request.match_info["name"]))
     # ---- /matrix ----
 

@@ -36,7 +36,7 @@ async def recover(service: "Service") -> None:
             await service.event(rid, "interrupted", f"{run['name']}: interrupted (service restarted)", "warning")
     for rec in recs.values():  # pidfiles of runs already final
         (service.paths.pids / f"{rec.run_id}.json").unlink(missing_ok=True)
-    from iejtui.service.matrix_job import resume_matrices  # a grid that was running goes on
+    from iejtui.service.matrices import resume_matrices  # a grid that was running goes on
     await resume_matrices(service)
 
 async def _recover_owned(service: "Service", run: dict, rec: procs.PidRecord) -> None:
