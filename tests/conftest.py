@@ -53,3 +53,6 @@ def shared_engine(tmp_path_factory, demo_engine):
     stop_service(root)
 
 
+
+
+from users import scratch  # noqa: E402,F401  (the 0755 folder that spare uids reach)
