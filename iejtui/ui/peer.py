@@ -12,6 +12,9 @@ client socket). The client socket is looked up exactly, by its 4-tuple:
   have the connection (those files are not read atomically: a row may be missed while the
   table changes).
 
+A client socket that its owner closed (orphaned: FIN_WAIT, TIME_WAIT...; the kernel reports
+it with inode 0 and uid 0) has no owner any more: it counts as unknown, never as root.
+
 None means nobody could say: callers refuse the connection (fail closed).
 """
 
@@ -39,7 +42,7 @@ _REQ = struct.Struct("=BBBBI")
 _SOCKID = struct.Struct("!HH16s16s")
 _SOCKID_TAIL = struct.Struct("=III")
 # inet_diag_msg: family, state, timer, retrans, id (48 bytes), expires, rqueue, wqueue, uid, inode
-_MSG_UID = struct.Struct("=I")
+_MSG_UID_INODE = struct.Struct("=II")
 _MSG_UID_OFFSET = 4 + 48 + 12
 
 
@@ -79,9 +82,10 @@ def parse_diag_answer(data: bytes) -> int | None:
         if -code == errno.ENOENT:
             return None
         raise NetlinkUnavailable(errno.errorcode.get(-code, str(-code)))
-    if kind != SOCK_DIAG_BY_FAMILY or len(data) < _NLMSGHDR.size + _MSG_UID_OFFSET + 4:
+    if kind != SOCK_DIAG_BY_FAMILY or len(data) < _NLMSGHDR.size + _MSG_UID_OFFSET + _MSG_UID_INODE.size:
         raise NetlinkUnavailable(f"unexpected netlink answer type {kind}")
-    return _MSG_UID.unpack_from(data, _NLMSGHDR.size + _MSG_UID_OFFSET)[0]
+    uid, inode = _MSG_UID_INODE.unpack_from(data, _NLMSGHDR.size + _MSG_UID_OFFSET)
+    return None if inode == 0 else uid  # inode 0: closed by its owner, nobody's
 
 
 def netlink_uid(client: tuple[_Addr, int], server: tuple[_Addr, int]) -> int | None:
@@ -119,11 +123,11 @@ def table_uid(client: tuple[_Addr, int], server: tuple[_Addr, int], tables: tupl
             continue
         for line in lines:
             f = line.split()
-            if len(f) < 8:
+            if len(f) < 10:
                 continue
             try:
                 if _endpoint(f[1]) == client and _endpoint(f[2]) == server:
-                    return int(f[7])
+                    return None if f[9] == "0" else int(f[7])  # inode 0: closed, nobody's
             except ValueError:
                 continue
     return None

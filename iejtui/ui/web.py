@@ -111,6 +111,7 @@ class DashboardServer(Server):
         self.access = None if self.loopback else Access()
         self.prefix = "" if self.access is None else self.access.prefix
         self.sessions: dict[web.WebSocketResponse, AppService] = {}
+        self.peer_uid = peer_uid  # (peer, local) -> uid or None: who owns the client's socket
 
     def url(self, host: str, port: int) -> str:
         """The URL to open (with the current one-time token off loopback)."""
@@ -147,9 +148,11 @@ class DashboardServer(Server):
             if not is_loopback_name(_host_part(request.host)):
                 return self._refuse(request, 403, f"this server answers on loopback names only, not {request.host!r}")
             uid = self._peer_uid(request)
+            if uid is None:  # fail closed
+                return self._refuse(request, 403, f"cannot tell which user this connection comes from; "
+                                                  f"this dashboard serves uid {os.getuid()} only")
             if uid != os.getuid():
-                who = "an unknown user" if uid is None else f"uid {uid}"
-                return self._refuse(request, 403, f"this dashboard belongs to uid {os.getuid()}, not {who}: "
+                return self._refuse(request, 403, f"this dashboard belongs to uid {os.getuid()}, not uid {uid}: "
                                                   f"start your own `iejtui web` (or use --host and its token)")
         elif not self.access.inside(request.path):
             return self._refuse(request, 401, SIGN_IN)
@@ -183,7 +186,7 @@ class DashboardServer(Server):
         peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
         if not peer or not local:
             return None
-        return peer_uid(peer, local)
+        return self.peer_uid(peer, local)
 
     def _refuse(self, request: web.Request, status: int, why: str) -> web.Response:
         path = request.path
