@@ -12,7 +12,7 @@ def register(main: click.Group) -> None:
 
     @main.command("web")
     @click.option("--host", default="127.0.0.1", show_default=True,
-                  help="Address to listen on. Anything but loopback requires a token (printed once).")
+                  help="Address to listen on. Anything but loopback needs the one-time URL it prints.")
     @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
                   help="Port to listen on (0: any free port, printed).")
     @click.option("--certfile", default=None, metavar="PEM",

@@ -1,9 +1,10 @@
 """`iejtui web` in a real browser: Debian's headless Chromium, driven by Playwright, opens the
 page, waits for the dashboard, presses `r` and reads the runs of a seeded journal from the
 page's terminal buffer (xterm.js); screenshots land in tests/artifacts/ (or
-$IEJTUI_ARTIFACTS). A day log and its export made from the browser land in the journal. On a non-loopback address every request without the token is refused;
-with the token the browser gets the dashboard and the token leaves the address bar, the
-logs and the journal's files. Ctrl+C on `iejtui web` ends every browser session's dashboard.
+$IEJTUI_ARTIFACTS). A day log and its export made from the browser land in the journal. On a non-loopback address every request without a session is refused;
+the one-time token URL (under a random path) gives the browser the dashboard and a session
+cookie scoped to that path; the token leaves the address bar, and neither it nor the
+session reaches the logs or the journal's files (the takeover itself: test_web_takeover). Ctrl+C on `iejtui web` ends every browser session's dashboard.
 """
 
 from __future__ import annotations
