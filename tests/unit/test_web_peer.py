@@ -177,3 +177,17 @@ def test_the_loopback_server_refuses_a_peer_nobody_can_name(tmp_path, caplog):
     assert "cannot tell which user this connection comes from" in answers[0][1]
     refusals = [r.getMessage() for r in caplog.records if r.name == "iejtui.web"]
     assert len(refusals) == 3 and all("refused GET" in m and "cannot tell which user" in m for m in refusals)
+
+
+def test_without_netlink_the_proc_tables_answer(monkeypatch):
+    """Where sock_diag is forbidden (a fault this box cannot provoke: netlink is replaced), the
+    /proc tables name the same owner; a connection they do not have is nobody's."""
+    def forbidden(client, server):
+        raise peer.NetlinkUnavailable("EPERM")
+
+    monkeypatch.setattr(peer, "netlink_uid", forbidden)
+    with _listener() as srv, socket.create_connection(srv.getsockname()):
+        conn, _ = srv.accept()
+        with conn:
+            assert peer.peer_uid(conn.getpeername(), conn.getsockname()) == os.getuid()
+            assert peer.peer_uid(("127.0.0.1", 1), conn.getsockname()) is None
