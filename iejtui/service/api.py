@@ -20,19 +20,26 @@ API = "/v1"
 
 
 def _peer_uid(request: web.Request) -> int | None:
+    """The connecting process's uid (SO_PEERCRED on the unix socket); None when it cannot be
+    read (not a unix socket, or the kernel would not say): the guard then refuses."""
     sock = request.transport.get_extra_info("socket") if request.transport else None
     if sock is None or sock.family != socket.AF_UNIX:
         return None
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return struct.unpack("3i", creds)[1]
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        return struct.unpack("3i", creds)[1]
+    except (OSError, struct.error):
+        return None
 
 
 @web.middleware
 async def guard(request: web.Request, handler):
-    """Only the journal's owner may talk to its service; errors become one-line JSON."""
+    """Only the journal's owner may talk to its service (fails closed: a peer whose uid cannot
+    be read is refused too); errors become one-line JSON."""
     uid = _peer_uid(request)
-    if uid is not None and uid != os.getuid():
-        return web.json_response({"error": "forbidden: this service belongs to another user"}, status=403)
+    if uid != os.getuid():
+        who = "could not tell who connects" if uid is None else "this service belongs to another user"
+        return web.json_response({"error": f"forbidden: {who}"}, status=403)
     try:
         return await handler(request)
     except UserError as exc:
