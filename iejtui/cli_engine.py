@@ -139,7 +139,8 @@ def register(main: click.Group) -> None:
 
     @engine.command("logs")
     @click.argument("name")
-    @click.option("-n", "--lines", default=50, show_default=True)
+    @click.option("-n", "--lines", type=click.IntRange(min=0), default=50, show_default=True,
+                  help="How many of the last lines to show (0 or more).")
     @click.option("-f", "--follow", is_flag=True)
     @click.pass_obj
     def engine_logs(obj: Ctx, name: str, lines: int, follow: bool) -> None:
