@@ -5,7 +5,9 @@ Errors are one line on stderr: exit 2 for bad input, 1 when something failed.
 
 from __future__ import annotations
 
+import errno
 import json
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -15,6 +17,9 @@ import click
 from iejtui import fmt
 from iejtui.errors import ServiceError, UserError
 from iejtui.paths import JournalPaths, journal_paths
+
+
+_WRITE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}
 
 
 class Ctx:
@@ -74,6 +79,22 @@ class Group(click.Group):
         except ServiceError as exc:
             click.echo(f"iejtui: {exc}", err=True)
             ctx.exit(1)
+        except sqlite3.DatabaseError as exc:  # a damaged or unreadable journal.db, met mid-read
+            from iejtui.store import faults
+            # ctx.obj, not find_object(Ctx): under `python -m iejtui.cli` the cli_* modules see
+            # another copy of the Ctx class.
+            paths = getattr(ctx.find_root().obj, "paths", None)
+            db = paths.db if paths is not None else Path("journal.db")
+            click.echo(f"iejtui: {faults.read_error(exc, db)}", err=True)
+            ctx.exit(2)
+        except OSError as exc:
+            if exc.filename is None or isinstance(exc, ConnectionError):
+                raise
+            verb = "write" if exc.errno in _WRITE_ERRNOS else "use"
+            click.echo(f"iejtui: cannot {verb} {exc.filename}: {exc.strerror or exc}"
+                       + (" (the journal is read-only here: record and write day logs in a writable copy)"
+                          if exc.errno == errno.EROFS else ""), err=True)
+            ctx.exit(2)
         except KeyboardInterrupt:
             click.echo("", err=True)
             ctx.exit(130)
@@ -98,11 +119,31 @@ def main(ctx: click.Context, journal: str | None) -> None:
         if not paths.db.exists() and not paths.config.exists():
             raise UserError(f"{paths.root} is not a journal yet: run `iejtui init` there (or pass --journal DIR)")
         ensure_service(paths)
+        _check_journal_readable(paths)
         try:
             from iejtui.ui.app import run_app
         except ImportError:
             raise ServiceError("the dashboard is not available in this build; `iejtui status` shows the same data") from None
         run_app(paths)
+
+
+def _check_journal_readable(paths: JournalPaths) -> None:
+    """Before the dashboard starts: a damaged journal is one line and exit 2, not a Textual crash.
+
+    Reads the newest runs (cheap) and asks the service what its background quick_check found
+    so far; the full check is O(size), so it is not waited for here.
+    """
+    from iejtui.service.client import call
+    from iejtui.store import Reader
+    if paths.db.exists():
+        reader = Reader(paths.db)
+        try:
+            reader.runs(limit=20)
+        finally:
+            reader.close()
+    damaged = (call(paths, "GET", "/status").get("journal_check") or {}).get("problem")
+    if damaged:
+        raise UserError(damaged)
 
 
 # ---- init ------------------------------------------------------------------------------

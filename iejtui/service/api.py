@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from iejtui.errors import UserError
+from iejtui.service import validate
 
 if TYPE_CHECKING:
     from iejtui.service.core import Service
@@ -46,11 +47,11 @@ async def guard(request: web.Request, handler):
         return web.json_response({"error": str(exc), "user_error": True}, status=400)
     except web.HTTPException:
         raise
-    except sqlite3.Error as exc:  # disk full, read-only, I/O error: say it plainly
+    except sqlite3.Error as exc:  # disk full, read-only, I/O error, damaged: name the cause and its fix
+        from iejtui.store.faults import write_error
         service = request.app["service"]
-        service.write_error = str(exc)
-        return web.json_response({"error": f"cannot write {service.paths.db}: {exc} "
-                                           f"(free space or fix the filesystem, then retry)"}, status=507)
+        service.write_error = write_error(exc, service.paths.db)
+        return web.json_response({"error": f"cannot write {service.paths.db}: {service.write_error}"}, status=507)
     except Exception as exc:  # report, never crash the service
         return web.json_response({"error": f"internal error: {type(exc).__name__}: {exc}"}, status=500)
 
@@ -87,6 +88,7 @@ def build_app(service: "Service", on_stop) -> web.Application:
     @routes.post(f"{API}/engines")
     async def start(request):
         data = await body(request)
+        validate.engine_request(data)  # before a profile is resolved or a run row created
         if data.get("attach"):
             return web.json_response(await service.attach_engine(data))
         return web.json_response(await service.start_engine(data))
@@ -100,13 +102,16 @@ def build_app(service: "Service", on_stop) -> web.Application:
         h = service.engines.get(request.match_info["name"])
         if h is None:
             raise UserError(f"no engine {request.match_info['name']!r} in this service")
-        n = int(request.query.get("lines", "50"))
-        return web.json_response({"lines": list(h.log_lines)[-n:], "path": h.pid.log_path if h.pid else None})
+        n = validate.log_lines(request.query)
+        return web.json_response({"lines": list(h.log_lines)[-n:] if n else [],
+                                  "path": h.pid.log_path if h.pid else None})
 
     @routes.post(f"{API}/benches")
     async def bench_start(request):
         from iejtui.service.bench import start_bench
-        return web.json_response((await start_bench(service, await body(request))).public())
+        data = await body(request)
+        validate.bench_request(data)
+        return web.json_response((await start_bench(service, data)).public())
 
     @routes.get(f"{API}/benches")
     async def bench_list(request):
@@ -140,7 +145,9 @@ def build_app(service: "Service", on_stop) -> web.Application:
     @routes.post(f"{API}/recordings")
     async def record(request):
         from iejtui.service.recordings import start_recording
-        return web.json_response(await start_recording(service, await body(request)))
+        data = await body(request)
+        validate.recording_request(data)
+        return web.json_response(await start_recording(service, data))
 
     @routes.post(API + "/recordings/{run_id}/stop")
     async def record_stop(request):
@@ -154,11 +161,14 @@ def build_app(service: "Service", on_stop) -> web.Application:
     @routes.post(f"{API}/imports")
     async def import_window(request):
         from iejtui.service.imports import import_window as run_import
-        return web.json_response(await run_import(service, await body(request)))
+        data = await body(request)
+        validate.import_request(data)
+        return web.json_response(await run_import(service, data))
 
     @routes.post(f"{API}/service/stop")
     async def stop_service(request):
         data = await body(request) if request.can_read_body else {}
+        validate.stop_request(data)
         asyncio.get_running_loop().call_soon(on_stop, not data.get("keep_engines", False))
         return web.json_response({"stopping": True, "pid": os.getpid()})
 
@@ -168,7 +178,9 @@ def build_app(service: "Service", on_stop) -> web.Application:
     @routes.post(f"{API}/matrices")
     async def matrix_start(request):
         from iejtui.service.matrices import start_matrix
-        return web.json_response(await start_matrix(service, await body(request)))
+        data = await body(request)
+        validate.matrix_request(data)
+        return web.json_response(await start_matrix(service, data))
 
     @routes.get(f"{API}/matrices")
     async def matrix_list(request):
