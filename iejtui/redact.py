@@ -19,8 +19,12 @@ Decisions (false positives cost readability, false negatives cost a credential):
 (``HF_TOKEN`` yes, ``TOKENIZERS_PARALLELISM`` no); ``PWD`` is the working directory, not a
 password. Inline labels must be whole words, so ``max_tokens=128``, ``num_tokens``,
 ``tokenizer`` and ``--max-num-batched-tokens`` stay; a labelled value that is a bare
-number, boolean or null is not treated as a secret (``token: 5`` in a log is a count).
-Shapes need a digit and a minimum length, so model names, flags and paths stay.
+number, boolean or null is not treated as a secret (``token: 5`` in a log is a count),
+except after ``Authorization``/``Bearer``, in a credential header or as a URL password.
+Shapes need a minimum length (``sk-`` also a digit and a word boundary before it, so
+``task-…``/``disk-…`` stay); the other prefixes (``AKIA`` + 16) are distinctive enough to match even glued
+to the text before them. Whatever follows ``Bearer`` with a digit and 8+ characters is
+taken for a credential.
 """
 
 from __future__ import annotations
@@ -74,15 +78,19 @@ _PATTERNS: list[re.Pattern] = [
     # scheme://user:PASSWORD@host
     re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s:/@'\"]*:(?P<v>[^\s/@'\"]+)@"),
     # shapes
-    re.compile(r"\b(?P<v>hf_[A-Za-z0-9]{20,})"),
+    re.compile(r"(?P<v>hf_[A-Za-z0-9]{20,})"),
     re.compile(r"(?<![\w-])(?P<v>sk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{16,})"),
-    re.compile(r"\b(?P<v>gh[pousr]_[A-Za-z0-9]{20,})"),
-    re.compile(r"\b(?P<v>github_pat_[A-Za-z0-9_]{20,})"),
-    re.compile(r"\b(?P<v>(?:AKIA|ASIA)[0-9A-Z]{16})\b"),
-    re.compile(r"\b(?P<v>xox[abposr]-[A-Za-z0-9-]{10,})"),
-    re.compile(r"\b(?P<v>glpat-[A-Za-z0-9_-]{20,})"),
+    re.compile(r"(?P<v>gh[pousr]_[A-Za-z0-9]{20,})"),
+    re.compile(r"(?P<v>github_pat_[A-Za-z0-9_]{20,})"),
+    re.compile(r"(?P<v>(?:AKIA|ASIA)[0-9A-Z]{16,})"),
+    re.compile(r"(?P<v>xox[abposr]-[A-Za-z0-9-]{10,})"),
+    re.compile(r"(?P<v>glpat-[A-Za-z0-9_-]{20,})"),
     re.compile(r"\b(?P<v>eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"),
 ]
+
+# Generic labels (``token: 5``, ``?key=2``): a bare number, boolean or null there is no secret.
+# After ``Authorization``/``Bearer``, as a header value or a URL password, everything is.
+_SOFT = {3, 4}
 
 
 def is_secret_name(name: str) -> bool:
@@ -114,10 +122,10 @@ def _spans(text: str, secrets: list[str] = ()) -> list[tuple[int, int]]:
             while start >= 0:
                 spans.append((start, start + len(s)))
                 start = text.find(s, start + len(s))
-    for pat in _PATTERNS:
+    for i, pat in enumerate(_PATTERNS):
         for m in pat.finditer(text):
             v = m.group("v")
-            if v and v != MASK and not _NOT_SECRET.match(v):
+            if v and v != MASK and not (i in _SOFT and _NOT_SECRET.match(v)):
                 spans.append(m.span("v"))
     merged: list[tuple[int, int]] = []
     for a, b in sorted(spans):
