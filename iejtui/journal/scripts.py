@@ -37,7 +37,7 @@ def _label_before(prefix: str, prev: str) -> str:
     m = re.search(r"://([^:/@\s]*):$", prefix)
     if m:
         return (m.group(1) + "_password") if m.group(1) else "url_password"
-    prefix = re.sub(r"(?i)(?<=\S)\s+(?:bearer|basic|token|digest|apikey)\s+$", " ", prefix)
+    prefix = re.sub(r"(?i)(?<=[\s:=])(?:bearer|basic|token|digest|apikey)\s+$", " ", prefix)
     words = re.findall(r"[A-Za-z][A-Za-z0-9_.-]*", prefix)
     if words:
         return words[-1].lstrip("-")

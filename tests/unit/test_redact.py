@@ -221,6 +221,11 @@ def test_replay_script_names_a_variable_for_every_masked_form(tmp_path):
     assert p.returncode != 0 and "IEJTUI_TOKEN" in p.stderr and p.stdout == ""
 
 
+def test_replay_script_names_the_header_not_its_scheme():
+    text = _script(["iejtui", "bench", "--header", "Authorization=Bearer ***", "X-Api-Key: ***"], {})
+    assert "${IEJTUI_AUTHORIZATION:?" in text and "${IEJTUI_X_API_KEY:?" in text and "BEARER" not in text
+
+
 def test_replay_script_masks_what_an_older_journal_kept_raw():
     text = _script(["vllm", "serve", "--x", SHAPES["openai"]], {})
     assert SHAPES["openai"] not in text and "${IEJTUI_X:?" in text
