@@ -116,3 +116,28 @@ def test_no_raw_secret_anywhere_with_the_real_engine(journal, demo_engine):
 
     # item 12: the endpoint shows the model path's last component only
     assert "/home/alice" not in endpoint and 'model_name="llama-8b"' in endpoint
+
+
+def test_attach_url_credentials_live_in_memory_only(journal):
+    """The attach URL's password and ?token= are never written; a service killed and started
+    again cannot watch with the masked URL, so it ends that run and says to attach again."""
+    import os
+    import signal
+
+    from iejtui.store import Reader
+    port = free_port()
+    url = f"http://watcher:memonlypw1@127.0.0.1:{port}/?token=memonlytok2"
+    p = cli(journal, "engine", "attach", "peek", url)
+    assert p.returncode == 0, p.stderr
+    assert "memonlypw1" not in p.stdout + p.stderr
+    (e,) = [e for e in cli_json(journal, "engine", "list") if e["name"] == "peek"]
+    assert e["url"] == f"http://watcher:***@127.0.0.1:{port}/?token=***"
+    os.kill(int((journal / ".iejtui" / "service.pid").read_text()), signal.SIGKILL)
+    wait_for(lambda: cli(journal, "service", "status").returncode == 3, 30, what="the service to be gone")
+    assert cli(journal, "service", "start").returncode == 0
+    reader = Reader(journal / "journal.db")
+    run = wait_for(lambda: (r := reader.run(e["run_id"]))["status"] != "starting" and r, 30, what="the run ended")
+    assert run["status"] == "interrupted" and "attach it again" in run["reason"]
+    assert all(e["name"] != "peek" for e in cli_json(journal, "engine", "list"))
+    raw = b"".join(p.read_bytes() for p in journal.glob("journal.db*"))
+    assert b"memonlypw1" not in raw and b"memonlytok2" not in raw
