@@ -19,8 +19,8 @@ from typing import Any, Iterable
 import sqlite_utils
 
 from collectors.records import Event, Frame
-from iejtui.store import codec
 from iejtui.redact import redact_argv, redact_env, redact_obj, redact_text
+from iejtui.store import codec
 from iejtui.store.db import labels_json, open_writer_connection
 
 SEAL_SPAN_S = 300.0
