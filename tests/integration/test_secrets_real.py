@@ -64,7 +64,8 @@ def test_no_raw_secret_anywhere_with_the_real_engine(journal, demo_engine):
         assert p.returncode == 0, p.stderr
         p = cli(journal, "bench", "--engine", "sec", "--name", "secbench",
                 "--header", f"Authorization=Bearer {api_key}", "--tokenizer", str(model_dir),
-                "--dataset-name", "random", "--random-input-len", "16", "--random-output-len", "8", "--num-prompts", "4", "--ignore-eos", "--seed", "1", timeout=300)
+                "--dataset-name", "random", "--random-input-len", "16", "--random-output-len", "8",
+                "--num-prompts", "4", "--ignore-eos", "--seed", "1", timeout=300)
         assert p.returncode == 0, p.stdout + p.stderr
         engines = {e["name"]: e for e in cli_json(journal, "engine", "list")}
         eid, aid = engines["sec"]["run_id"], engines["peek"]["run_id"]
