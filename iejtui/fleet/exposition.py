@@ -18,6 +18,7 @@ from iejtui.derive.engine import _capacities
 from iejtui.derive.metric_map import EngineMetricMap
 from iejtui.derive.series import Series, SeriesGetter, first_present, get_series
 from iejtui.fleet import names as N
+from iejtui.redact import redact_text
 
 HOST_LABELS = ("gpu", "UUID", "device", "modelName", "Hostname")
 
@@ -61,6 +62,17 @@ def gpu_families(gpus: list[dict[str, Any]], hostname: str) -> list[Metric]:
     return list(fams.values())
 
 
+def label_value(value: object) -> str:
+    """A label value taken from an engine or a run, as the endpoint shows it: a path is
+    reduced to its last component (``/home/alice/models/llama-8b`` -> ``llama-8b``; an
+    HF id ``org/model`` -> ``model``), secrets masked. The endpoint has no auth, so the
+    layout of someone's home directory, or a token, must not be readable from it."""
+    s = redact_text(str(value))
+    if "/" in s:
+        s = s.rstrip("/").rsplit("/", 1)[-1] or s
+    return s
+
+
 def _relabel(labels: Mapping[str, str], mmap: EngineMetricMap, ident: Mapping[str, str],
              drop: Iterable[str] = ()) -> dict[str, str]:
     out = {}
@@ -73,7 +85,7 @@ def _relabel(labels: Mapping[str, str], mmap: EngineMetricMap, ident: Mapping[st
             k = "finished_reason"
         elif k in ident:  # never let an engine label shadow ours
             k = "exported_" + k
-        out[k] = str(v)
+        out[k] = label_value(v)
     out.update(ident)
     return out
 
@@ -204,8 +216,9 @@ def info_families(runs: list[dict[str, Any]], hostname: str, version: str) -> li
     keys = ["run_id", "run_name", "run_kind", "status", "tags", N.ENGINE_NAME_LABEL, "engine_kind", "model"]
     runs_f = GaugeMetricFamily(N.RUN_INFO, "an active run of this iejtui service (value 1)", labels=keys)
     for r in runs:
-        runs_f.add_metric([str(r["id"]), r["name"], r["kind"], r["status"], ",".join(r.get("tags") or []),
-                           r.get("engine_name") or "", r.get("engine_kind") or "", (r.get("model") or "")[:200]], 1.0)
+        runs_f.add_metric([str(r["id"]), redact_text(r["name"]), r["kind"], r["status"],
+                           redact_text(",".join(r.get("tags") or [])), r.get("engine_name") or "",
+                           r.get("engine_kind") or "", label_value(r.get("model") or "")[:200]], 1.0)
     svc = GaugeMetricFamily(N.SERVICE_INFO, "this iejtui service (value 1)", labels=["Hostname", "version"])
     svc.add_metric([hostname, version], 1.0)
     return [runs_f, svc]

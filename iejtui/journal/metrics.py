@@ -17,7 +17,7 @@ from typing import Any
 from iejtui import __version__
 from iejtui.derive import counters
 from iejtui.journal.gpu_window import aggregate_ticks, gpu_block
-from iejtui.redact import redact_argv, redact_env, redact_text
+from iejtui.redact import redact_argv, redact_env, redact_obj, redact_text
 from iejtui.values import finite as _finite
 
 SCHEMA = "iejtui.day-metrics"
@@ -204,7 +204,8 @@ def run_metrics(reader, run: dict) -> dict[str, Any]:
     entry["gpu"] = gpu_block(gsum, gen)
     entry["events"] = _events(reader, run["id"])
     entry["computed_at"] = time.time()
-    return entry
+    return redact_obj(entry)  # every string once more (url, cwd, facts, versions: a journal.db
+    # written before masking covered them, or by an older iejtui, must not leak through here)
 
 
 def headline(entries: list[dict[str, Any]]) -> str:

@@ -19,13 +19,61 @@ def _comment(text: object) -> str:
     return " ".join(clean(text).split())
 
 
-def _secret_var(flag: str) -> str:
-    name = re.sub(r"[^A-Z0-9]+", "_", flag.lstrip("-").upper()).strip("_") or "SECRET"
+def _need(var: str, what: str) -> str:
+    what = re.sub(r"[^A-Za-z0-9 _.-]", "", what)  # inside "${VAR:?...}": no quote, brace or $
+    return f'"${{{var}:?{what} was masked by iejtui: export {var} first}}"'
+
+
+def _var_name(*parts: str) -> str:
+    name = re.sub(r"[^A-Z0-9]+", "_", "_".join(p for p in parts if p).upper()).strip("_") or "SECRET"
     return "IEJTUI_" + name
 
 
-def _need(var: str, what: str) -> str:
-    return f'"${{{var}:?{what} was masked by iejtui: export {var} first}}"'
+def _label_before(prefix: str, prev: str) -> str:
+    """What a masked value belongs to, from the text just before it: a URL's user
+    (``http://alice:***@`` -> ``ALICE_PASSWORD``), a header or key name
+    (``Authorization: Bearer ***`` -> ``AUTHORIZATION``, ``?token=***`` -> ``TOKEN``),
+    else the flag before the word (``--api-key ***`` -> ``API_KEY``)."""
+    m = re.search(r"://([^:/@\s]*):$", prefix)
+    if m:
+        return (m.group(1) + "_password") if m.group(1) else "url_password"
+    prefix = re.sub(r"(?i)(?<=[\s:=])(?:bearer|basic|token|digest|apikey)\s+$", " ", prefix)
+    words = re.findall(r"[A-Za-z][A-Za-z0-9_.-]*", prefix)
+    if words:
+        return words[-1].lstrip("-")
+    return prev.lstrip("-") if prev.startswith("-") else "secret"
+
+
+class _Vars:
+    """Environment variable names for masked values, one per place (a repeated name gets
+    ``_2``, ``_3``: two secrets under one label are not assumed to be the same)."""
+
+    def __init__(self) -> None:
+        self.used: list[str] = []
+
+    def take(self, name: str) -> str:
+        var, n = name, 1
+        while var in self.used:
+            n += 1
+            var = f"{name}_{n}"
+        self.used.append(var)
+        return var
+
+
+def _word(text: str, prev: str, names: _Vars, what: str) -> str:
+    """``text`` as one shell word, each ``***`` in it replaced by a required variable."""
+    if MASK not in text:
+        return shlex.quote(text)
+    parts = text.split(MASK)
+    out = []
+    for i, part in enumerate(parts):
+        if part:
+            out.append(shlex.quote(part))
+        if i < len(parts) - 1:
+            label = _label_before("".join(parts[: i + 1]), prev)
+            var = names.take(_var_name(what, label) if what else _var_name(label))
+            out.append(_need(var, f"the secret {label}"))
+    return "".join(out)
 
 
 def script_name(entry: dict) -> str:
@@ -48,24 +96,22 @@ def command_script(entry: dict, date: str) -> str:
     ]
     if entry.get("cwd"):
         lines.append(f"cd {shlex.quote(str(entry['cwd']))}")
+    names = _Vars()
     for k, v in sorted(env.items()):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(k)):
             lines.append(f"# skipped variable with an unusual name: {_comment(k)}")
             continue
-        if str(v) == MASK:
+        value = clean(v)
+        if value == MASK:  # the whole value: the variable of the same name, as the run had it
+            names.used.append(str(k))
             lines.append(f"export {k}={_need(k, k)}")
         else:
-            lines.append(f"export {k}={shlex.quote(clean(v))}")
+            lines.append(f"export {k}={_word(value, '', names, str(k))}")
     words: list[str] = []
     prev = ""
     for a in argv:
-        flag, eq, value = a.partition("=")
-        if a == MASK:
-            words.append(_need(_secret_var(prev), f"the value of {prev or 'an argument'}"))
-        elif eq and value == MASK and flag.startswith("-"):
-            words.append(f"{shlex.quote(flag + '=')}{_need(_secret_var(flag), f'the value of {flag}')}")
-        else:
-            words.append(shlex.quote(clean(a)))
+        text = clean(a)  # masks any secret a journal written by an older iejtui still holds
+        words.append(_word(text, prev, names, ""))
         prev = a
     if not words:
         lines.append("echo 'no command line was recorded for this run (attached engine or recording)' >&2")

@@ -19,7 +19,7 @@ from collectors.loadgen.client import RequestRecord
 from collectors.loadgen.config import BenchUsageError, parse_args
 from collectors.records import Frame, Sample
 from iejtui.errors import UserError
-from iejtui.redact import redact_argv
+from iejtui.redact import redact_argv, redact_url
 
 if TYPE_CHECKING:
     from iejtui.service.core import Service
@@ -109,13 +109,14 @@ async def start_bench(service: "Service", spec: dict[str, Any]) -> BenchJob:
         raise UserError(str(exc)) from None
     name = spec.get("name") or f"bench-{engine_name or 'url'}"
     shown, _ = redact_argv(argv)
+    target = redact_url(cfg.base_url)  # an attached engine's URL may carry userinfo or ?token=
     run_id = await service.db(service.writer.create_run, kind="bench", name=name, status="running",
-                              argv=shown, url=cfg.base_url, parent_id=parent, engine_kind=None,
+                              argv=shown, url=target, parent_id=parent, engine_kind=None,
                               versions=service._versions(), cwd=spec.get("cwd"))
     job = BenchJob(run_id, name, argv, engine_name)
     _forget_old_jobs(service)
     service.benches[run_id] = job
-    await service.event(run_id, "started", f"{name}: benchmark started against {cfg.base_url}")
+    await service.event(run_id, "started", f"{name}: benchmark started against {target}")
     if parent:
         await service.event(parent, "bench", f"benchmark run {run_id} ({name}) started against this engine")
     job.task = asyncio.create_task(_run(service, job, cfg))

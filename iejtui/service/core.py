@@ -175,12 +175,16 @@ class Service:
         if existing and not existing.final:
             raise UserError(f"engine {name!r} is already {existing.status}; pick another name or stop it first")
         _adapter(kind)
+        # the real URL (userinfo, ?token=) stays in memory to scrape with; journal.db, events
+        # and `engine list` get the masked one (so a service restart cannot re-use it)
+        from iejtui.redact import find_secrets, redact_url
+        shown = redact_url(url)
         run_id = await self.db(self.writer.create_run, kind="engine", name=name, engine_kind=kind, owned=0,
-                               status="starting", phase="attaching", url=url, versions=self._versions(),
+                               status="starting", phase="attaching", url=shown, versions=self._versions(),
                                gpus=self.gpus.uuids())
-        h = EngineHandle(run_id, name, kind, url, owned=False, phase="attaching")
+        h = EngineHandle(run_id, name, kind, url, owned=False, phase="attaching", secrets=find_secrets(url))
         self.engines[name] = h
-        await self.event(run_id, "attached", f"{name}: watching {url}")
+        await self.event(run_id, "attached", f"{name}: watching {shown}")
         return h.public()
 
     async def stop_engine(self, name: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from collectors.engines import get_adapter, later_phase
 from collectors.records import Event
-from iejtui.redact import redact_text
+from iejtui.redact import redact_text, redact_url
 from iejtui.service.procs import PidRecord
 
 LOG_TAIL_LINES = 50
@@ -54,7 +54,7 @@ class EngineHandle:
         """The engine as `engine list --json` and the API show it."""
         return {
             "name": self.name, "kind": self.kind, "status": self.status, "phase": self.phase,
-            "url": self.url, "pid": self.pid.pid if self.pid else None,
+            "url": redact_url(self.url), "pid": self.pid.pid if self.pid else None,
             "pgid": self.pid.pgid if self.pid else None, "run_id": self.run_id, "owned": self.owned,
             "started_at": self.started_at, "facts": self.facts, "scrape_error": self.scrape_error,
             "last_scrape_ok": self.last_scrape_ok, "warnings": self.warnings,

@@ -3,7 +3,9 @@
 Off by default. A TCP listener serving only ``GET /metrics``: per GPU the NVML/GPM
 figures under DCGM field names, per engine the canonical figures, the active runs as
 ``iejtui_run_info`` labels (see ``iejtui.fleet.names``). Nothing secret is exported: no
-argv, environment, URLs or paths. Loopback unless an address is given.
+argv, environment, URLs or paths (a model path label is reduced to its last component,
+secret shapes are masked: ``iejtui.fleet.exposition.label_value``). The endpoint has no
+authentication (README says so): loopback unless an address is given.
 """
 
 from __future__ import annotations

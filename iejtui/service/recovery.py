@@ -25,6 +25,11 @@ async def recover(service: "Service") -> None:
         rec = recs.pop(rid, None)
         if run["kind"] == "engine" and run["owned"] and rec is not None:
             await _recover_owned(service, run, rec)
+        elif run["kind"] == "engine" and not run["owned"] and "***" in (run["url"] or ""):
+            # its URL's credentials were kept in memory only (journal.db has them masked)
+            reason = "its URL carried credentials that iejtui does not store: attach it again"
+            await service.db(service.writer.update_run, rid, status="interrupted", ended_at=time.time(), reason=reason)
+            await service.event(rid, "interrupted", f"{run['name']}: service restarted; {reason}", "warning")
         elif run["kind"] == "engine" and not run["owned"]:
             h = EngineHandle(rid, run["name"], run["engine_kind"], run["url"], owned=False,
                              status="starting", phase="attaching", started_at=run["started_at"])

@@ -19,6 +19,7 @@ from typing import Any, Iterable
 import sqlite_utils
 
 from collectors.records import Event, Frame
+from iejtui.redact import redact_argv, redact_env, redact_obj, redact_text
 from iejtui.store import codec
 from iejtui.store.db import labels_json, open_writer_connection
 
@@ -30,7 +31,23 @@ COARSE_PREFIXES = ("gpu.",)
 RUN_JSON_FIELDS = {"argv", "env", "versions", "gpus", "facts", "summary", "tags"}
 
 
+# Outside text a run carries: masked again here, the last door before journal.db, whatever
+# the caller did (an attach URL's password, a token in a crash reason or a log tail).
+MASKED_RUN_FIELDS = {"url", "reason", "log_tail", "facts", "summary", "model", "cwd"}
+
+
+def _mask_run_field(k: str, v: Any) -> Any:
+    if v is None:
+        return v
+    if k == "argv" and isinstance(v, list):
+        return redact_argv([str(a) for a in v])[0]
+    if k == "env" and isinstance(v, dict):
+        return redact_env({str(a): str(b) for a, b in v.items()})[0]
+    return redact_obj(v) if k in MASKED_RUN_FIELDS else v
+
+
 def _encode_run_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    fields = {k: _mask_run_field(k, v) for k, v in fields.items()}
     return {k: (json.dumps(v) if k in RUN_JSON_FIELDS and v is not None else v) for k, v in fields.items()}
 
 
@@ -119,12 +136,15 @@ class Writer:
     def add_event(self, run_id: int | None, event: Event) -> None:
         self._pending_events.append({
             "run_id": run_id, "ts": event.ts, "kind": event.kind, "level": event.level,
-            "message": event.message, "data": json.dumps(event.data) if event.data else None,
+            "message": redact_text(event.message) if event.message else event.message,
+            "data": json.dumps(redact_obj(event.data)) if event.data else None,
         })
 
     def add_request(self, run_id: int, row: dict[str, Any]) -> None:
         """One benchmark request; ``chunk_times`` may be a list of float offsets."""
         row = dict(row, run_id=run_id)
+        if row.get("error"):
+            row["error"] = redact_text(str(row["error"]))
         chunks = row.get("chunk_times")
         if isinstance(chunks, list):
             row["chunk_times"] = array("f", chunks).tobytes()
