@@ -74,12 +74,30 @@ class Group(click.Group):
         except ServiceError as exc:
             click.echo(f"iejtui: {exc}", err=True)
             ctx.exit(1)
+        except PermissionError as exc:  # e.g. another user's journal: its files are private
+            click.echo(f"iejtui: {_denied(exc)}", err=True)
+            ctx.exit(2)
         except KeyboardInterrupt:
             click.echo("", err=True)
             ctx.exit(130)
 
 
 Group.group_class = Group
+
+
+def _denied(exc: PermissionError) -> str:
+    """One line for a file we may not read or write, naming its owner when it is not us."""
+    import os
+    path = exc.filename or ""
+    owner = None
+    probe = Path(path) if path else None
+    while probe is not None and owner is None:
+        try:
+            owner = os.stat(probe).st_uid
+        except OSError:
+            probe = probe.parent if probe != probe.parent else None
+    who = f" (it belongs to uid {owner}; use a journal of your own)" if owner not in (None, os.geteuid()) else ""
+    return f"permission denied: {path or exc.strerror}{who}"
 
 
 @click.group(cls=Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,6 +109,8 @@ def main(ctx: click.Context, journal: str | None) -> None:
 
     Without a command, opens the dashboard (starting the service if needed).
     """
+    import os
+    os.umask(0o077)  # journal.db, logs, day-log artefacts that hold argv: private, whatever the caller's umask
     ctx.obj = Ctx(journal)
     if ctx.invoked_subcommand is None:
         from iejtui.service.daemon import ensure_service
@@ -167,8 +187,14 @@ def _url_host(listen: str) -> str:
 def service_stop(obj: Ctx, keep_engines: bool) -> None:
     """Stop the service (and the engines it owns, unless --keep-engines)."""
     from iejtui.service.client import call
-    from iejtui.service.daemon import service_running
+    from iejtui.service.daemon import lock_holder, service_running, terminate_stuck
     if not service_running(obj.paths):
+        pid = lock_holder(obj.paths)
+        if pid is not None:
+            terminate_stuck(obj.paths, pid)
+            click.echo(f"the service (pid {pid}) held the lock but its socket did not answer: "
+                       f"sent it SIGTERM and it stopped (its engines were left running)")
+            return
         click.echo(f"no service running for {obj.paths.root}")
         return
     resp = call(obj.paths, "POST", "/service/stop", {"keep_engines": keep_engines})
@@ -186,8 +212,15 @@ def service_stop(obj: Ctx, keep_engines: bool) -> None:
 def service_status(obj: Ctx, as_json: bool) -> None:
     """Is the service running, since when, with which journal mode."""
     from iejtui.service.client import call
-    from iejtui.service.daemon import service_running
+    from iejtui.service.daemon import lock_holder, service_running
     if not service_running(obj.paths):
+        pid = lock_holder(obj.paths)
+        if pid is not None:
+            if as_json:
+                emit_json({"running": False, "answering": False, "pid": pid, "journal": str(obj.paths.root)})
+                sys.exit(1)
+            raise ServiceError(f"a service holds the lock of {obj.paths.root} (pid {pid}) but its socket "
+                               f"does not answer: `iejtui service stop` ends it")
         if as_json:
             emit_json({"running": False, "journal": str(obj.paths.root)})
         else:

@@ -16,6 +16,8 @@ from aiohttp import web
 
 from iejtui.errors import ServiceError, UserError
 from iejtui.paths import JournalPaths
+from iejtui.service.sockets import (SERVICE_MARKER, connect_verified, ensure_socket_dir, read_service_info,
+                                    socket_candidates, write_service_info)
 
 
 MIN_FREE_BYTES = 2 * 1024 * 1024
@@ -46,7 +48,8 @@ def _prepare_runtime(paths: JournalPaths) -> None:
         for d in (paths.runtime, paths.logs, paths.pids):
             d.mkdir(mode=0o700, exist_ok=True)
         os.chmod(paths.runtime, 0o700)
-        paths.socket.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if paths.socket.parent != paths.runtime:
+            ensure_socket_dir(paths.socket.parent)
     except PermissionError:
         raise UserError(f"cannot write in {paths.root}: permission denied (choose a journal folder you own)") from None
     except OSError as exc:
@@ -84,15 +87,10 @@ async def _serve(paths: JournalPaths, metrics_listen: str | None = None) -> int:
     app = build_app(service, request_stop)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    sock_path = paths.socket
-    sock_path.unlink(missing_ok=True)
-    old = os.umask(0o177)
-    try:
-        site = web.UnixSite(runner, str(sock_path))
-        await site.start()
-    finally:
-        os.umask(old)
-    os.chmod(sock_path, 0o600)
+    sock_path = await _listen(runner, paths)
+    service.socket_path = sock_path  # where it really listens (status reports it)
+    write_service_info(paths, {"socket": str(sock_path), "pid": os.getpid(), "started": _start_time(os.getpid()),
+                               "cmdline": SERVICE_MARKER, "journal": str(paths.root), "uid": os.geteuid()})
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, request_stop, False)
     loop.add_signal_handler(signal.SIGINT, request_stop, False)
@@ -104,11 +102,55 @@ async def _serve(paths: JournalPaths, metrics_listen: str | None = None) -> int:
     if metrics_runner is not None:
         await metrics_runner.cleanup()
     sock_path.unlink(missing_ok=True)
+    paths.service_json.unlink(missing_ok=True)
     return 0
 
 
+async def _bind(runner: web.AppRunner, sock_path: Path) -> None:
+    sock_path.unlink(missing_ok=True)
+    old = os.umask(0o177)
+    try:
+        await web.UnixSite(runner, str(sock_path)).start()
+    finally:
+        os.umask(old)
+    os.chmod(sock_path, 0o600)
+
+
+async def _listen(runner: web.AppRunner, paths: JournalPaths) -> Path:
+    """Listen on the journal's socket; where its filesystem has no unix sockets (sshfs, some
+    FUSE: bind fails), on the per-user runtime dir instead (service.json tells clients)."""
+    first = paths.socket
+    try:
+        await _bind(runner, first)
+        return first
+    except OSError as exc:
+        second = paths.runtime_socket
+        if second == first:
+            raise UserError(f"cannot listen on {first}: {exc.strerror or exc}") from None
+        logging.getLogger("iejtui.service").warning(
+            "cannot listen on %s (%s): using %s instead", first, exc.strerror or exc, second)
+    ensure_socket_dir(second.parent)
+    try:
+        await _bind(runner, second)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {first} nor on {second}: {exc.strerror or exc}") from None
+    return second
+
+
+def _start_time(pid: int) -> float | None:
+    import psutil
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
 def run_service(paths: JournalPaths, metrics_listen: str | None = None) -> int:
-    """Run the service in this process (the detached child calls this)."""
+    """Run the service in this process (the detached child calls this).
+
+    Its umask is 0o077 whatever the caller's: journal.db and its -wal/-shm, engine logs and
+    day-log artefacts holding argv come out private."""
+    os.umask(0o077)
     _prepare_runtime(paths)
     lock = _take_lock(paths)
     paths.service_pidfile.write_text(str(os.getpid()))
@@ -120,18 +162,84 @@ def run_service(paths: JournalPaths, metrics_listen: str | None = None) -> int:
         lock.close()
 
 
-def service_running(paths: JournalPaths) -> bool:
-    """Whether a service answers on this journal's socket."""
-    import socket as _s
-    if not paths.socket.exists():
-        return False
-    with _s.socket(_s.AF_UNIX, _s.SOCK_STREAM) as s:
-        s.settimeout(1)
+def service_socket(paths: JournalPaths) -> Path | None:
+    """The socket your service answers on (the one service.json names, else the computed
+    one), or None. Refuses with one line (UserError) a socket another user could have placed."""
+    for path in socket_candidates(paths):
         try:
-            s.connect(str(paths.socket))
-            return True
+            connect_verified(path).close()
+            return path
         except OSError:
-            return False
+            continue
+    return None
+
+
+def service_running(paths: JournalPaths) -> bool:
+    """Whether your service answers on this journal's socket (see ``service_socket``)."""
+    return service_socket(paths) is not None
+
+
+def lock_holder(paths: JournalPaths) -> int | None:
+    """The pid of a service holding this journal's lock (0 when unknown), or None when free."""
+    try:
+        fd = os.open(paths.service_lock, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        info = read_service_info(paths) or {}
+        pid = info.get("pid")
+        if not isinstance(pid, int):
+            try:
+                pid = int(paths.service_pidfile.read_text().strip())
+            except (OSError, ValueError):
+                pid = 0
+        return pid
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return None
+
+
+def is_our_service(paths: JournalPaths, pid: int) -> str | None:
+    """Why ``pid`` is not this journal's service run by you (None when it is): same uid,
+    its command line runs ``iejtui.service`` for this journal, its start time is the recorded one."""
+    import psutil
+    try:
+        proc = psutil.Process(pid)
+        uid, cmdline, started = proc.uids().real, proc.cmdline(), proc.create_time()
+    except psutil.NoSuchProcess:
+        return f"pid {pid} no longer exists"
+    except psutil.Error as exc:
+        return f"pid {pid} cannot be inspected ({exc.__class__.__name__})"
+    if uid != os.getuid():
+        return f"pid {pid} belongs to uid {uid}"
+    joined = " ".join(cmdline)
+    if " ".join(SERVICE_MARKER) not in joined or str(paths.root) not in cmdline:
+        return f"pid {pid} is not the iejtui service of {paths.root} ({joined[:80]})"
+    info = read_service_info(paths) or {}
+    recorded = info.get("started")
+    if info.get("pid") == pid and isinstance(recorded, (int, float)) and abs(recorded - started) > 1:
+        return f"pid {pid} started at another time than the recorded service (the pid was reused)"
+    return None
+
+
+def terminate_stuck(paths: JournalPaths, pid: int, timeout: float = 60.0) -> None:
+    """SIGTERM a service that holds the lock but does not answer, after checking it is ours."""
+    if not pid:
+        raise UserError(f"a process holds the service lock of {paths.root} but its pid is not recorded: "
+                        f"find it with `fuser {paths.service_lock}` and stop it")
+    why = is_our_service(paths, pid)
+    if why:
+        raise UserError(f"a process holds the service lock of {paths.root} but {why}: not signalling it")
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while lock_holder(paths) is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if lock_holder(paths) is not None:
+        raise ServiceError(f"the service (pid {pid}) still holds the lock {timeout:.0f} s after SIGTERM")
 
 
 def spawn_service(paths: JournalPaths, timeout: float = 30.0, metrics_listen: str | None = None) -> int:
@@ -154,6 +262,7 @@ def spawn_service(paths: JournalPaths, timeout: float = 30.0, metrics_listen: st
         if proc.poll() is not None:
             tail = _last_line(paths.service_log)
             if proc.returncode == 2 and "already runs" in tail:
+                _refuse_stuck(paths)
                 time.sleep(0.05)  # another command started it at the same moment: wait for its socket
                 continue
             if proc.returncode == 2:
@@ -161,7 +270,19 @@ def spawn_service(paths: JournalPaths, timeout: float = 30.0, metrics_listen: st
             raise ServiceError(f"the service exited at start (code {proc.returncode}): {tail} "
                                f"(full log: {paths.service_log})")
         time.sleep(0.05)
+    _refuse_stuck(paths, waited=True)
     raise ServiceError(f"the service did not answer within {timeout:.0f} s (log: {paths.service_log})")
+
+
+def _refuse_stuck(paths: JournalPaths, waited: bool = False) -> None:
+    """A service holds the lock and has said where it listens (service.json comes after the
+    socket listens; or we waited long enough), yet nothing answers there: say so with its pid."""
+    pid = lock_holder(paths)
+    info = read_service_info(paths) or {}
+    if pid is not None and (waited or (pid and info.get("pid") == pid)):
+        if not service_running(paths):
+            raise ServiceError(f"a service holds the lock of {paths.root} (pid {pid}) but its socket "
+                               f"does not answer: `iejtui service stop` ends it")
 
 
 def _last_line(path: Path) -> str:
