@@ -303,3 +303,57 @@ def test_files_are_private_even_with_umask_000(scratch):
     finally:
         as_victim("service", "stop")
         _kill_services(journal)
+
+
+# ---- item 5: a filesystem without unix sockets ------------------------------------------------
+# The one fake here: bind() of a unix socket under the journal fails as on sshfs/FUSE (EPERM),
+# injected into the service process; the clients are the real, unpatched CLI.
+NO_UNIX_SOCKETS = r"""
+import errno, socket, sys
+journal = sys.argv[1]
+real_bind = socket.socket.bind
+def bind(self, addr):
+    if self.family == socket.AF_UNIX and isinstance(addr, str) and addr.startswith(journal + "/"):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+    return real_bind(self, addr)
+socket.socket.bind = bind
+from iejtui.service.__main__ import main
+sys.exit(main(["run", "--journal", journal]))
+"""
+
+
+@pytest.mark.timeout(180)
+def test_a_journal_on_a_filesystem_without_unix_sockets_listens_in_the_runtime_dir(scratch):
+    need_root()
+    _clean_fallback()
+    journal = scratch / "journal"
+    journal.mkdir()
+    os.chown(journal, VICTIM, VICTIM)
+    env = user_env(VICTIM, scratch / "home-victim")
+    assert iejtui_as(VICTIM, journal, "init", env=env).returncode == 0
+    svc = popen_as(VICTIM, [user_python(), "-c", NO_UNIX_SOCKETS, str(journal)], env=env, cwd=str(journal),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        info_path = journal / ".iejtui" / "service.json"
+        deadline = time.monotonic() + 60
+        while not info_path.exists() and svc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert info_path.exists(), svc.stderr.read() if svc.poll() is not None else "no service.json"
+        sock = Path(json.loads(info_path.read_text())["socket"])
+        assert sock.parent == FALLBACK and stat.S_IMODE(os.lstat(FALLBACK).st_mode) == 0o700
+        assert not (journal / ".iejtui" / "control.sock").exists()
+        p = iejtui_as(VICTIM, journal, "status", "--json", env=env)
+        assert p.returncode == 0, p.stderr
+        assert json.loads(p.stdout)["service"]["pid"] == svc.pid
+        assert json.loads(p.stdout)["service"]["socket"] == str(sock)
+        p = iejtui_as(VICTIM, journal, "service", "stop", env=env)
+        assert p.returncode == 0 and "service stopped" in p.stdout, p.stderr
+        assert svc.wait(timeout=30) == 0
+        log = svc.stderr.read()
+        assert f"cannot listen on {journal}/.iejtui/control.sock (Operation not permitted): using {sock}" in log
+        assert "Traceback" not in log
+    finally:
+        if svc.poll() is None:
+            svc.kill()
+            svc.wait()
+        _clean_fallback()
