@@ -50,7 +50,9 @@ def dir_problem(path: Path, st: os.stat_result, exact: bool) -> str | None:
     return None
 
 
-def _fix(path: Path) -> str:
+def _fix(path: Path, st: os.stat_result) -> str:
+    if path.name == ".iejtui" and st.st_uid != os.geteuid():
+        return "this journal is another user's: use a journal of your own"
     if path.parent == Path("/tmp") and path.name.startswith("iejtui-"):
         return "have it removed (or remove it if it is yours) or set XDG_RUNTIME_DIR to a private folder"
     return "make it a private folder of yours (chmod 700) or set XDG_RUNTIME_DIR"
@@ -63,7 +65,7 @@ def verify_socket_dir(path: Path) -> None:
     st = os.lstat(path)
     problem = dir_problem(path, st, exact=path == fallback_dir())
     if problem:
-        raise UserError(f"{problem}: refusing to use the control socket there; {_fix(path)}")
+        raise UserError(f"{problem}: refusing to use the control socket there; {_fix(path, st)}")
 
 
 def ensure_socket_dir(path: Path) -> None:

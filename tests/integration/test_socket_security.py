@@ -292,9 +292,12 @@ def test_files_are_private_even_with_umask_000(scratch):
             assert stat.S_IMODE(d.stat().st_mode) == 0o700, d
         # another user gets one line, not a traceback, whatever they try
         other = user_env(ATTACKER, scratch / "home-attacker")
-        for args in (["status"], ["runs"], ["service", "status"], ["service", "stop"]):
+        theirs = f"owned by uid {VICTIM}, not you: refusing to use the control socket there; this journal is another"
+        for args, want in ((["status"], theirs), (["service", "status"], theirs), (["service", "stop"], theirs),
+                           (["runs"], f"cannot read {journal}/journal.db"),
+                           (["day", "list"], f"permission denied: {journal}/days (it belongs to uid {VICTIM}")):
             p = iejtui_as(ATTACKER, journal, *args, env=other)
-            _one_line_refusal(p)
+            _one_line_refusal(p, want)
         # a journal from before: loose modes are tightened when the service opens it
         assert as_victim("service", "stop").returncode == 0
         os.chmod(journal / "journal.db", 0o644)
