@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp.client_exceptions import UnixClientConnectorError
 
 from iejtui.errors import ServiceError, UserError
 from iejtui.paths import JournalPaths
@@ -27,7 +28,7 @@ class VerifiedUnixConnector(aiohttp.UnixConnector):
         try:
             verify_socket_file(path)
         except OSError as exc:
-            raise aiohttp.UnixClientConnectorError(self.path, req.connection_key, exc) from exc
+            raise UnixClientConnectorError(self.path, req.connection_key, exc) from exc
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.setblocking(False)
@@ -37,7 +38,9 @@ class VerifiedUnixConnector(aiohttp.UnixConnector):
             _, proto = await self._loop.create_unix_connection(self._factory, sock=sock)
         except OSError as exc:
             sock.close()
-            raise aiohttp.UnixClientConnectorError(self.path, req.connection_key, exc) from exc
+            if isinstance(exc, asyncio.TimeoutError) and exc.errno is None:
+                raise  # as aiohttp's own connector: the caller reports a timeout
+            raise UnixClientConnectorError(self.path, req.connection_key, exc) from exc
         except BaseException:
             sock.close()
             raise

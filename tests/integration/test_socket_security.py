@@ -21,6 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from iejtui.errors import UserError
 from users import ATTACKER, VICTIM, iejtui_as, need_root, popen_as, run_as, user_env, user_python
 
 FALLBACK = Path(f"/tmp/iejtui-{VICTIM}")
@@ -190,6 +191,36 @@ def test_a_swapped_socket_is_refused_and_receives_nothing(victim, scratch):
         while "bytes 0" == record.read_text().splitlines()[-1] and time.monotonic() < deadline:
             time.sleep(0.1)
         assert record.read_text().splitlines()[-1] == "bytes 27"
+    finally:
+        listener.kill()
+        listener.wait()
+
+
+@pytest.mark.timeout(120)
+def test_the_connection_the_request_travels_on_is_the_one_checked(scratch):
+    """The client's own connection (aiohttp's connector, used by the TUI too) checks the peer:
+    a socket file of yours in your folder, served by another uid, gets nothing."""
+    need_root()
+    from iejtui.paths import JournalPaths
+    from iejtui.service.client import call
+    paths = JournalPaths(scratch / "journal")
+    paths.runtime.mkdir(parents=True, mode=0o700)
+    theirs = scratch / "attacker"
+    theirs.mkdir()
+    os.chown(theirs, ATTACKER, ATTACKER)
+    record = theirs / "received"
+    listener = popen_as(ATTACKER, [user_python(), "-c", LISTENER, str(theirs / "s.sock"), str(record)],
+                        env=user_env(ATTACKER, scratch / "home-attacker"))
+    try:
+        deadline = time.monotonic() + 20
+        while not record.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.rename(theirs / "s.sock", paths.socket)  # the bound socket, now at our path and ours
+        os.chown(paths.socket, os.geteuid(), os.getegid())
+        with pytest.raises(UserError, match=f"the control socket {paths.socket} is served by uid {ATTACKER}"):
+            call(paths, "GET", "/status", timeout=5)
+        time.sleep(3.5)
+        assert record.read_text().splitlines() == ["connect", "bytes 0"]
     finally:
         listener.kill()
         listener.wait()
