@@ -5,7 +5,9 @@ Errors are one line on stderr: exit 2 for bad input, 1 when something failed.
 
 from __future__ import annotations
 
+import errno
 import json
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -15,6 +17,9 @@ import click
 from iejtui import fmt
 from iejtui.errors import ServiceError, UserError
 from iejtui.paths import JournalPaths, journal_paths
+
+
+_WRITE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}
 
 
 class Ctx:
@@ -74,8 +79,24 @@ class Group(click.Group):
         except ServiceError as exc:
             click.echo(f"iejtui: {exc}", err=True)
             ctx.exit(1)
-        except PermissionError as exc:  # e.g. another user's journal: its files are private
-            click.echo(f"iejtui: {_denied(exc)}", err=True)
+        except sqlite3.DatabaseError as exc:  # a damaged or unreadable journal.db, met mid-read
+            from iejtui.store import faults
+            # ctx.obj, not find_object(Ctx): under `python -m iejtui.cli` the cli_* modules see
+            # another copy of the Ctx class.
+            paths = getattr(ctx.find_root().obj, "paths", None)
+            db = paths.db if paths is not None else Path("journal.db")
+            click.echo(f"iejtui: {faults.read_error(exc, db)}", err=True)
+            ctx.exit(2)
+        except OSError as exc:
+            if exc.filename is None or isinstance(exc, ConnectionError):
+                raise
+            if isinstance(exc, PermissionError) and _other_owner(exc.filename) is not None:
+                click.echo(f"iejtui: {_denied(exc.filename)}", err=True)  # another user's journal
+                ctx.exit(2)
+            verb = "write" if exc.errno in _WRITE_ERRNOS else "use"
+            click.echo(f"iejtui: cannot {verb} {exc.filename}: {exc.strerror or exc}"
+                       + (" (the journal is read-only here: record and write day logs in a writable copy)"
+                          if exc.errno == errno.EROFS else ""), err=True)
             ctx.exit(2)
         except KeyboardInterrupt:
             click.echo("", err=True)
@@ -85,19 +106,23 @@ class Group(click.Group):
 Group.group_class = Group
 
 
-def _denied(exc: PermissionError) -> str:
-    """One line for a file we may not read or write, naming its owner when it is not us."""
+def _other_owner(path: str) -> int | None:
+    """The uid owning ``path`` (or its nearest existing parent) when it is not us, else None."""
     import os
-    path = exc.filename or ""
-    owner = None
-    probe = Path(path) if path else None
-    while probe is not None and owner is None:
+    probe = Path(path)
+    while True:
         try:
-            owner = os.stat(probe).st_uid
+            uid = os.stat(probe).st_uid
+            return uid if uid != os.geteuid() else None
         except OSError:
-            probe = probe.parent if probe != probe.parent else None
-    who = f" (it belongs to uid {owner}; use a journal of your own)" if owner not in (None, os.geteuid()) else ""
-    return f"permission denied: {path or exc.strerror}{who}"
+            if probe == probe.parent:
+                return None
+            probe = probe.parent
+
+
+def _denied(path: str) -> str:
+    """One line for another user's file we may not read or write (their journal is private)."""
+    return f"permission denied: {path} (it belongs to uid {_other_owner(path)}; use a journal of your own)"
 
 
 @click.group(cls=Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,11 +143,31 @@ def main(ctx: click.Context, journal: str | None) -> None:
         if not paths.db.exists() and not paths.config.exists():
             raise UserError(f"{paths.root} is not a journal yet: run `iejtui init` there (or pass --journal DIR)")
         ensure_service(paths)
+        _check_journal_readable(paths)
         try:
             from iejtui.ui.app import run_app
         except ImportError:
             raise ServiceError("the dashboard is not available in this build; `iejtui status` shows the same data") from None
         run_app(paths)
+
+
+def _check_journal_readable(paths: JournalPaths) -> None:
+    """Before the dashboard starts: a damaged journal is one line and exit 2, not a Textual crash.
+
+    Reads the newest runs (cheap) and asks the service what its background quick_check found
+    so far; the full check is O(size), so it is not waited for here.
+    """
+    from iejtui.service.client import call
+    from iejtui.store import Reader
+    if paths.db.exists():
+        reader = Reader(paths.db)
+        try:
+            reader.runs(limit=20)
+        finally:
+            reader.close()
+    damaged = (call(paths, "GET", "/status").get("journal_check") or {}).get("problem")
+    if damaged:
+        raise UserError(damaged)
 
 
 # ---- init ------------------------------------------------------------------------------

@@ -139,13 +139,16 @@ def register(main: click.Group) -> None:
 
     @engine.command("logs")
     @click.argument("name")
-    @click.option("-n", "--lines", default=50, show_default=True)
+    @click.option("-n", "--lines", type=int, default=50, show_default=True,
+                  help="How many of the last lines to show (0 or more).")
     @click.option("-f", "--follow", is_flag=True)
     @click.pass_obj
     def engine_logs(obj: Ctx, name: str, lines: int, follow: bool) -> None:
         """Show an engine's log (secrets masked); --follow to keep reading."""
         from iejtui.store import Reader
         from iejtui.logs import follow_log, read_tail
+        if lines < 0:  # checked here, not by click.IntRange: one line, not a usage block
+            raise UserError(f"-n/--lines must be 0 or more, not {lines}")
         run = Reader(obj.paths.db).resolve_run(name)
         if not run.get("log_path"):
             raise UserError(f"run {run['id']} ({run['name']}) has no log file (attached engines have none)")

@@ -113,6 +113,11 @@ def register(main: click.Group) -> None:
         from iejtui.service.client import call
         from iejtui.service.daemon import service_running
         if not service_running(obj.paths):
+            if obj.paths.db.exists():  # a damaged journal.db is said so here too (cheap: newest runs only)
+                from iejtui.store import Reader
+                reader = Reader(obj.paths.db)
+                reader.runs(limit=20)
+                reader.close()
             if as_json:
                 emit_json({"service": None, "engines": [], "gpus": None, "journal": str(obj.paths.root)})
             else:
@@ -125,8 +130,10 @@ def register(main: click.Group) -> None:
         s = st["service"]
         click.echo(f"service  pid {s['pid']}, up {fmt.duration(time.time() - s['started_at'])}, {s['journal']}")
         if st.get("write_error"):
-            click.echo(f"journal  NOT RECORDING: cannot write journal.db ({st['write_error']}); "
-                       "free space or fix permissions — samples are held in memory meanwhile")
+            click.echo(f"journal  NOT RECORDING: cannot write journal.db: {st['write_error']} "
+                       "— samples are held in memory meanwhile")
+        if (st.get("journal_check") or {}).get("problem"):
+            click.echo(f"journal  DAMAGED: {st['journal_check']['problem']}")
         gpus = st["gpus"]
         if isinstance(gpus, dict):
             click.echo(f"gpus     {gpus.get('reason') or 'none'}")

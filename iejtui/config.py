@@ -12,6 +12,7 @@ from iejtui.errors import UserError
 
 ENGINE_KINDS = ("vllm", "trtllm", "sglang", "llamacpp", "openai")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # a name the environment can hold: no '=', no NUL
 
 
 @dataclass
@@ -99,9 +100,15 @@ def _engine(path: Path, text: str, name: str, spec: Any) -> EngineProfile:
     env = spec.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(v, (str, int, float)) for v in env.values()):
         raise _fail(path, text, table, f"[{table}] env must be a table of strings, e.g. env = {{ X = \"1\" }}")
+    bad_env = [k for k in env if not ENV_NAME.match(k)]
+    if bad_env:
+        raise _fail(path, text, table, f"[{table}] env name {bad_env[0]!r} is not a variable name "
+                                       f"(letters, digits and _, not starting with a digit; no '=')")
     url = spec.get("url")
     if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
         raise _fail(path, text, table, f"[{table}] url must start with http:// or https://")
+    if spec.get("cwd") is not None and not isinstance(spec["cwd"], str):
+        raise _fail(path, text, table, f"[{table}] cwd must be a string (a folder path)")
     for key in ("ready_timeout", "stop_timeout"):
         if key in spec and (not isinstance(spec[key], (int, float)) or spec[key] <= 0):
             raise _fail(path, text, table, f"[{table}] {key} must be a positive number of seconds")
@@ -127,9 +134,17 @@ def _service(path: Path, text: str, spec: Any) -> ServiceSettings:
                 raise _fail(path, text, "service", f"[service] {key} = {v!r}: must be seconds between 0.1 and 3600")
             setattr(s, key, float(v))
     if "metrics_listen" in spec:
-        s.metrics_listen = str(spec["metrics_listen"])
+        v = spec["metrics_listen"]
+        if not isinstance(v, (str, int)) or isinstance(v, bool):
+            raise _fail(path, text, "service", f"[service] metrics_listen = {v!r}: must be a string "
+                                               f"\"ADDR:PORT\" (or a port number)")
+        s.metrics_listen = str(v)
     if "log_max_bytes" in spec:
-        s.log_max_bytes = int(spec["log_max_bytes"])
+        v = spec["log_max_bytes"]
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise _fail(path, text, "service", f"[service] log_max_bytes = {v!r}: must be a positive "
+                                               f"integer number of bytes (e.g. log_max_bytes = 20971520)")
+        s.log_max_bytes = v
     return s
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from iejtui.errors import UserError
+from iejtui.service import validate
 
 if TYPE_CHECKING:
     from iejtui.service.core import Service
@@ -20,30 +21,37 @@ API = "/v1"
 
 
 def _peer_uid(request: web.Request) -> int | None:
+    """The connecting process's uid (SO_PEERCRED on the unix socket); None when it cannot be
+    read (not a unix socket, or the kernel would not say): the guard then refuses."""
     sock = request.transport.get_extra_info("socket") if request.transport else None
     if sock is None or sock.family != socket.AF_UNIX:
         return None
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return struct.unpack("3i", creds)[1]
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        return struct.unpack("3i", creds)[1]
+    except (OSError, struct.error):
+        return None
 
 
 @web.middleware
 async def guard(request: web.Request, handler):
-    """Only the journal's owner may talk to its service; errors become one-line JSON."""
+    """Only the journal's owner may talk to its service (fails closed: a peer whose uid cannot
+    be read is refused too); errors become one-line JSON."""
     uid = _peer_uid(request)
-    if uid is not None and uid != os.getuid():
-        return web.json_response({"error": "forbidden: this service belongs to another user"}, status=403)
+    if uid != os.getuid():
+        who = "could not tell who connects" if uid is None else "this service belongs to another user"
+        return web.json_response({"error": f"forbidden: {who}"}, status=403)
     try:
         return await handler(request)
     except UserError as exc:
         return web.json_response({"error": str(exc), "user_error": True}, status=400)
     except web.HTTPException:
         raise
-    except sqlite3.Error as exc:  # disk full, read-only, I/O error: say it plainly
+    except sqlite3.Error as exc:  # disk full, read-only, I/O error, damaged: name the cause and its fix
+        from iejtui.store.faults import write_error
         service = request.app["service"]
-        service.write_error = str(exc)
-        return web.json_response({"error": f"cannot write {service.paths.db}: {exc} "
-                                           f"(free space or fix the filesystem, then retry)"}, status=507)
+        service.write_error = write_error(exc, service.paths.db)
+        return web.json_response({"error": f"cannot write {service.paths.db}: {service.write_error}"}, status=507)
     except Exception as exc:  # report, never crash the service
         return web.json_response({"error": f"internal error: {type(exc).__name__}: {exc}"}, status=500)
 
@@ -80,6 +88,7 @@ def build_app(service: "Service", on_stop) -> web.Application:
     @routes.post(f"{API}/engines")
     async def start(request):
         data = await body(request)
+        validate.engine_request(data)  # before a profile is resolved or a run row created
         if data.get("attach"):
             return web.json_response(await service.attach_engine(data))
         return web.json_response(await service.start_engine(data))
@@ -93,13 +102,16 @@ def build_app(service: "Service", on_stop) -> web.Application:
         h = service.engines.get(request.match_info["name"])
         if h is None:
             raise UserError(f"no engine {request.match_info['name']!r} in this service")
-        n = int(request.query.get("lines", "50"))
-        return web.json_response({"lines": list(h.log_lines)[-n:], "path": h.pid.log_path if h.pid else None})
+        n = validate.log_lines(request.query)
+        return web.json_response({"lines": list(h.log_lines)[-n:] if n else [],
+                                  "path": h.pid.log_path if h.pid else None})
 
     @routes.post(f"{API}/benches")
     async def bench_start(request):
         from iejtui.service.bench import start_bench
-        return web.json_response((await start_bench(service, await body(request))).public())
+        data = await body(request)
+        validate.bench_request(data)
+        return web.json_response((await start_bench(service, data)).public())
 
     @routes.get(f"{API}/benches")
     async def bench_list(request):
@@ -133,7 +145,9 @@ def build_app(service: "Service", on_stop) -> web.Application:
     @routes.post(f"{API}/recordings")
     async def record(request):
         from iejtui.service.recordings import start_recording
-        return web.json_response(await start_recording(service, await body(request)))
+        data = await body(request)
+        validate.recording_request(data)
+        return web.json_response(await start_recording(service, data))
 
     @routes.post(API + "/recordings/{run_id}/stop")
     async def record_stop(request):
@@ -147,11 +161,14 @@ def build_app(service: "Service", on_stop) -> web.Application:
     @routes.post(f"{API}/imports")
     async def import_window(request):
         from iejtui.service.imports import import_window as run_import
-        return web.json_response(await run_import(service, await body(request)))
+        data = await body(request)
+        validate.import_request(data)
+        return web.json_response(await run_import(service, data))
 
     @routes.post(f"{API}/service/stop")
     async def stop_service(request):
         data = await body(request) if request.can_read_body else {}
+        validate.stop_request(data)
         asyncio.get_running_loop().call_soon(on_stop, not data.get("keep_engines", False))
         return web.json_response({"stopping": True, "pid": os.getpid()})
 
@@ -161,7 +178,9 @@ def build_app(service: "Service", on_stop) -> web.Application:
     @routes.post(f"{API}/matrices")
     async def matrix_start(request):
         from iejtui.service.matrices import start_matrix
-        return web.json_response(await start_matrix(service, await body(request)))
+        data = await body(request)
+        validate.matrix_request(data)
+        return web.json_response(await start_matrix(service, data))
 
     @routes.get(f"{API}/matrices")
     async def matrix_list(request):

@@ -51,6 +51,7 @@ class Service:
         self._stopping = asyncio.Event()
         self._inflight: dict[str, asyncio.Task] = {}  # background scrapes and probes by key
         self.write_error: str | None = None
+        self.journal_check: dict[str, Any] = {"state": "pending", "problem": None, "seconds": None}
         self.benches: dict[int, Any] = {}  # run id -> BenchJob
         self.matrices: dict[str, Any] = {}  # matrix name -> MatrixJob (iejtui.service.matrix_job)
 
@@ -352,9 +353,11 @@ class Service:
                 log.warning("journal writes work again")
                 self.write_error = None
         except sqlite3.Error as exc:  # disk full, I/O error: keep running, say so, retry next tick
-            if self.write_error != str(exc):
-                log.error("cannot write journal.db: %s", exc)
-            self.write_error = str(exc)
+            from iejtui.store.faults import write_error
+            text = write_error(exc, self.paths.db)
+            if self.write_error != text:
+                log.error("cannot write journal.db: %s", text)
+            self.write_error = text
 
     async def _scrape(self, h: EngineHandle) -> None:
         res = await h.adapter.collect(self.scraper, h.url)
@@ -381,6 +384,7 @@ class Service:
                         "version": __version__, "socket": str(getattr(self, "socket_path", self.paths.socket))},
             "engines": [h.public() for h in self.engines.values() if not h.final],
             "write_error": self.write_error,
+            "journal_check": self.journal_check,
             "gpus": self.gpus.status(),
         }
 

@@ -7,6 +7,7 @@ import fcntl
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -26,6 +27,9 @@ MIN_FREE_BYTES = 2 * 1024 * 1024
 def _preflight(paths: JournalPaths) -> None:
     """Refuse clearly, before anything starts, a journal the service could not write."""
     probe = paths.root if paths.root.exists() else paths.root.parent
+    if not paths.root.exists() and not probe.is_dir():
+        raise UserError(f"{paths.root} does not exist: create the journal with `iejtui init {paths.root}` "
+                        f"(or pass --journal DIR)")
     if not os.access(probe, os.W_OK):
         try:
             st = os.statvfs(probe)
@@ -83,7 +87,14 @@ async def _serve(paths: JournalPaths, metrics_listen: str | None = None) -> int:
     if listen:  # bound before anything starts: a taken port is refused at once
         from iejtui.service.metrics import start_listener
         metrics_runner = await start_listener(service, listen)
-    await service.start()
+    try:
+        await service.start()
+    except sqlite3.DatabaseError as exc:  # opened, then a damaged page: one line, exit 2
+        from iejtui.service.journal_check import opening_failed
+        for closer in (service._http and service._http.close, service.scraper and service.scraper.aclose):
+            if closer:
+                await closer()
+        raise UserError(await asyncio.to_thread(opening_failed, paths.db, exc)) from None
     app = build_app(service, request_stop)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
@@ -96,7 +107,10 @@ async def _serve(paths: JournalPaths, metrics_listen: str | None = None) -> int:
     loop.add_signal_handler(signal.SIGINT, request_stop, False)
     loop.add_signal_handler(signal.SIGHUP, lambda: None)
     logging.getLogger("iejtui.service").info("listening on %s", sock_path)
+    from iejtui.service.journal_check import check_journal
+    check = asyncio.create_task(check_journal(service), name="journal-check")  # O(size): after listening
     await done.wait()
+    check.cancel()  # its thread finishes on its own; only the wait for it ends here
     await service.stop(stop_engines=stop_engines["value"])
     await runner.cleanup()
     if metrics_runner is not None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from iejtui.errors import UserError
 from iejtui.paths import on_network_fs
+from iejtui.store import faults
 from iejtui.store.schema import check_readable, migrate
 
 
@@ -40,7 +41,9 @@ def open_writer_connection(path: Path) -> tuple[sqlite3.Connection, str]:
         migrate(conn, str(path))
         make_private(path)
     except sqlite3.DatabaseError as exc:
-        raise UserError(f"cannot open {path} for writing: {exc}") from None
+        if faults.is_corrupt(exc):
+            raise UserError(faults.damaged(path, exc)) from None
+        raise UserError(f"cannot open {path} for writing: {faults.write_error(exc, path)}") from None
     except OSError as exc:
         raise UserError(f"cannot create {path}: {exc.strerror}") from None
     return conn, (f"{got} (network filesystem {netfs})" if netfs else got)
@@ -75,7 +78,7 @@ def open_reader_connection(path: Path) -> sqlite3.Connection:
                 return _reader(path, "mode=ro&immutable=1")
             except sqlite3.DatabaseError:
                 pass
-        raise UserError(f"cannot read {path}: {exc}") from None
+        raise UserError(faults.read_error(exc, path)) from None
 
 
 def _reader(path: Path, params: str) -> sqlite3.Connection:

@@ -47,8 +47,17 @@ class Writer:
         self._pending_ticks: list[tuple[int, float, bytes]] = []
         self._pending_events: list[dict[str, Any]] = []
         self._pending_requests: list[dict[str, Any]] = []
-        self._load_caches()
-        self.seal(force=True)
+        try:
+            self._load_caches()
+            self.seal(force=True)
+        except sqlite3.DatabaseError as exc:
+            # The header opened but a page did not: say so at start, not as a traceback in the log.
+            self.conn.close()
+            from iejtui.errors import UserError
+            from iejtui.store import faults
+            if faults.is_corrupt(exc):
+                raise UserError(faults.damaged(path, exc)) from None
+            raise UserError(f"cannot open {path} for writing: {faults.write_error(exc, path)}") from None
 
     # ---- runs (small immediate transactions) -------------------------------------------
     def create_run(self, **fields: Any) -> int:

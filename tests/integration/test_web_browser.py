@@ -1,9 +1,10 @@
 """`iejtui web` in a real browser: Debian's headless Chromium, driven by Playwright, opens the
 page, waits for the dashboard, presses `r` and reads the runs of a seeded journal from the
 page's terminal buffer (xterm.js); screenshots land in tests/artifacts/ (or
-$IEJTUI_ARTIFACTS). A day log and its export made from the browser land in the journal. On a non-loopback address every request without the token is refused;
-with the token the browser gets the dashboard and the token leaves the address bar, the
-logs and the journal's files. Ctrl+C on `iejtui web` ends every browser session's dashboard.
+$IEJTUI_ARTIFACTS). A day log and its export made from the browser land in the journal. On a non-loopback address every request without a session is refused;
+the one-time token URL (under a random path) gives the browser the dashboard and a session
+cookie scoped to that path; the token leaves the address bar, and neither it nor the
+session reaches the logs or the journal's files (the takeover itself: test_web_takeover). Ctrl+C on `iejtui web` ends every browser session's dashboard.
 """
 
 from __future__ import annotations
@@ -94,6 +95,19 @@ class WebServer:
         (self.url,) = [ln.split("open ", 1)[1] for ln in self.out if ln.strip().startswith("open ")]
         self.port = int(re.search(r" on \S+:(\d+)$", self.out[0]).group(1))
         self.token = self.url.split("?token=", 1)[1] if "?token=" in self.url else None
+        # off loopback everything lives under a random path prefix: /<prefix>/?token=...
+        self.prefix = re.match(r"https?://[^/]+(/[^?]*)/", self.url).group(1) if self.token else ""
+
+    def next_url(self, timeout: float = 30) -> str:
+        """The next browser's one-time URL, printed once a token has been used."""
+        deadline = time.monotonic() + timeout
+        while True:
+            urls = [ln.split("the next browser opens ", 1)[1] for ln in list(self.out) if "the next browser opens " in ln]
+            if urls:
+                return urls[-1]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no next URL printed: {self.out!r}")
+            time.sleep(0.1)
 
     def output(self) -> str:
         """Everything it printed (once it has stopped)."""
@@ -326,11 +340,11 @@ def _get(port: int, path: str, headers: dict | None = None) -> http.client.HTTPR
     return resp
 
 
-async def _ws_status(port: int, headers: dict | None = None) -> int:
+async def _ws_status(port: int, headers: dict | None = None, path: str = "/ws") -> int:
     """The websocket handshake's answer (101 once connected; closed right away)."""
     async with aiohttp.ClientSession() as s:
         try:
-            async with s.ws_connect(f"http://127.0.0.1:{port}/ws?width=80&height=24", headers=headers or {}) as ws:
+            async with s.ws_connect(f"http://127.0.0.1:{port}{path}?width=80&height=24", headers=headers or {}) as ws:
                 await ws.close()
                 return 101
         except aiohttp.WSServerHandshakeError as exc:
@@ -348,10 +362,10 @@ def _get_as(uid: int, port: int) -> int:
     return int(p.stdout)
 
 
-def ws_status(port: int, headers: dict | None = None) -> int:
+def ws_status(port: int, headers: dict | None = None, path: str = "/ws") -> int:
     """asyncio.run on its own thread: Playwright's sync API holds an event loop on this one."""
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, _ws_status(port, headers)).result(60)
+        return pool.submit(asyncio.run, _ws_status(port, headers, path)).result(60)
 
 
 def _non_loopback_ip() -> str | None:
@@ -366,46 +380,62 @@ def _non_loopback_ip() -> str | None:
 
 def test_non_loopback_bind_needs_the_token(seeded, page):
     with web_server(seeded, "--host", "0.0.0.0", "--port", "0") as srv:
-        token, port = srv.token, srv.port
-        assert token and len(token) >= 32
-        assert srv.url == f"http://{socket.gethostname()}:{port}/?token={token}"
-        # without the token (or with a wrong one) nothing is served: page, assets, websocket, downloads
-        for path in ("/", "/static/js/textual.js", "/download/x", f"/?token={token[:-1]}x"):
+        token, port, prefix = srv.token, srv.port, srv.prefix
+        assert token and len(token) >= 32 and len(prefix) >= 30
+        assert srv.url == f"http://{socket.gethostname()}:{port}{prefix}/?token={token}"
+        # without a session nothing is served, under the prefix or not: page, assets, websocket,
+        # downloads; no answer names the prefix or the token
+        for path in ("/", f"/?token={token}", "/static/js/textual.js", "/download/x", f"{prefix}/",
+                     f"{prefix}/static/js/textual.js", f"{prefix}/download/x", f"{prefix}/?token={token[:-1]}x"):
             r = _get(port, path)
             assert r.status == 401, (path, r.status)
-            assert token.encode() not in r.body
-        assert _get(port, "/", {"Cookie": f"iejtui_token_{port}=nope"}).status == 401
-        assert ws_status(port) == 401
+            assert token.encode() not in r.body and prefix[1:].encode() not in r.body
+        assert _get(port, f"{prefix}/", {"Cookie": "iejtui_session=nope"}).status == 401
+        assert _get(port, f"{prefix}/", {"Cookie": f"iejtui_session={token}"}).status == 401  # the token is no session
+        assert ws_status(port, path=f"{prefix}/ws") == 401
         assert not srv.dashboards()
-        # the token in the URL: the page, with the cookie its websocket and assets carry
-        r = _get(port, f"/?token={token}")
+        # the token in the URL: the page, with a session cookie (not the token) scoped to the prefix
+        r = _get(port, f"{prefix}/?token={token}")
         assert r.status == 200
         cookie = r.getheader("Set-Cookie")
-        assert cookie.startswith(f"iejtui_token_{port}={token};")
-        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
-        assert _get(port, "/static/js/textual.js", {"Cookie": f"iejtui_token_{port}={token}"}).status == 200
+        session = re.match(r"iejtui_session=([A-Za-z0-9_-]{43});", cookie).group(1)
+        assert token not in cookie
+        assert f"Path={prefix}/" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        assert "Secure" not in cookie  # plain HTTP: a Secure cookie would never come back
+        assert _get(port, f"{prefix}/static/js/textual.js", {"Cookie": f"iejtui_session={session}"}).status == 200
+        assert _get(port, f"{prefix}/?token={token}").status == 401  # used once: never again
         # through the machine's own non-loopback address too, as a remote browser would come
         ip = _non_loopback_ip()
         if ip:
             conn = http.client.HTTPConnection(ip, port, timeout=30)
-            conn.request("GET", "/")
+            conn.request("GET", f"{prefix}/")
             assert conn.getresponse().status == 401
             conn.close()
-        # the real browser: the dashboard comes up, the address bar no longer shows the token
-        page.goto(f"http://127.0.0.1:{port}/?token={token}")
+        # the real browser, with the next URL the server printed: the dashboard comes up, the
+        # address bar no longer shows the token
+        url = srv.next_url()
+        next_token = url.split("?token=", 1)[1]
+        assert next_token != token and url.startswith(f"http://{socket.gethostname()}:{port}{prefix}/?token=")
+        page.goto(f"http://127.0.0.1:{port}{prefix}/?token={next_token}")
         wait_screen(page, dashboard_shown, 120, "the dashboard behind the token")
-        assert "token" not in page.url
+        assert "token" not in page.url and page.url.endswith(f"{prefix}/")
         page.click("#terminal")
         page.keyboard.press("r")
         wait_screen(page, lambda t: all(n in t for n in RUN_NAMES), 60, "the runs screen's rows")
-        assert page.context.cookies()[0]["httpOnly"] is True
+        (c,) = page.context.cookies()
+        assert c["httpOnly"] is True and c["path"] == f"{prefix}/" and c["value"] not in (token, next_token, session)
     # printed once (the URL to open), never logged, never written into the journal
     out = srv.output()
-    assert out.count(token) == 1, out
+    assert out.count(token) == 1 and out.count(next_token) == 1, out
+    assert session not in out and c["value"] not in out
     assert "refused GET /static/js/textual.js" in out  # refusals are logged, without queries
+    assert "refused GET /…/static/js/textual.js" in out  # ... with the prefix masked
+    assert [ln for ln in out.splitlines() if prefix in ln and "open http" not in ln and "opens http" not in ln] == []
     for f in seeded.rglob("*"):
         if f.is_file() and not f.is_socket():
-            assert token.encode() not in f.read_bytes(), f
+            data = f.read_bytes()
+            for secret in (token, next_token, session, c["value"], prefix):
+                assert secret.encode() not in data, f
 
 
 def test_loopback_refuses_other_sites_and_users(seeded):
@@ -456,3 +486,13 @@ def test_cli_errors(seeded, tmp_path):
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "no such address on this machine" in p.stderr
     p = cli(tmp_path / "nowhere", "web", timeout=60)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "is not a journal yet" in p.stderr
+    # TLS files: missing, not a certificate, a key without its certificate: one line each, exit 2
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    for args, says in ((["--certfile", str(tmp_path / "none.pem")], f"cannot read --certfile {tmp_path / 'none.pem'}: no such file"),
+                       (["--certfile", str(junk)], f"cannot use {junk} for TLS: not a PEM certificate"),
+                       (["--certfile", str(junk), "--keyfile", str(junk)], f"cannot use {junk} and {junk} for TLS"),
+                       (["--keyfile", str(junk)], "--keyfile needs --certfile")):
+        p = cli(seeded, "web", "--port", str(free_port()), *args, timeout=60)
+        assert p.returncode == 2 and p.stderr.count("\n") == 1 and says in p.stderr, (args, p.stderr)
+        assert p.stderr.startswith("iejtui: ") and "Traceback" not in p.stderr

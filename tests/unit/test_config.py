@@ -63,3 +63,21 @@ def test_unknown_profile_lists_known(tmp_path):
     cfg = load_config(write(tmp_path, '[engines.a]\nkind = "vllm"\nargv = ["x"]\n'))
     with pytest.raises(UserError, match="profiles in .*: a"):
         cfg.profile("b")
+
+
+@pytest.mark.parametrize("line,words", [
+    ('log_max_bytes = "big"', "[service] log_max_bytes = 'big': must be a positive integer number of bytes"),
+    ("log_max_bytes = -5", "log_max_bytes = -5"),
+    ("metrics_listen = [1]", "metrics_listen"),
+])
+def test_service_values_are_typed(tmp_path, line, words):
+    with pytest.raises(UserError) as info:
+        load_config(write(tmp_path, f"[service]\n{line}\n"))
+    assert words in str(info.value) and "iejtui.toml:1" in str(info.value)
+
+
+def test_env_names_and_cwd_are_checked(tmp_path):
+    with pytest.raises(UserError, match="env name 'A=B' is not a variable name"):
+        load_config(write(tmp_path, '[engines.x]\nkind = "vllm"\nargv = ["v"]\nenv = { "A=B" = "1" }\n'))
+    with pytest.raises(UserError, match="cwd must be a string"):
+        load_config(write(tmp_path, '[engines.x]\nkind = "vllm"\nargv = ["v"]\ncwd = 5\n'))

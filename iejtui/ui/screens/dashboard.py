@@ -64,7 +64,10 @@ class DashboardScreen(PolledScreen):
             snap = self.feed.live(window_s)
             error = None
         except Exception as exc:  # the screen must keep going whatever one read does
-            snap, error = None, f"{type(exc).__name__}: {exc}"
+            from sqlite3 import DatabaseError
+            from iejtui.store.faults import read_error  # a damaged journal.db: the file and its recovery
+            snap = None
+            error = read_error(exc, self.feed.paths.db) if isinstance(exc, DatabaseError) else f"{type(exc).__name__}: {exc}"
         cost = time.perf_counter() - t
         self.app.call_from_thread(self._apply, snap, error or self.feed.error, cost)
 
