@@ -219,7 +219,8 @@ def lock_holder(paths: JournalPaths) -> int | None:
 
 def is_our_service(paths: JournalPaths, pid: int) -> str | None:
     """Why ``pid`` is not this journal's service run by you (None when it is): same uid,
-    its command line runs ``iejtui.service`` for this journal, its start time is the recorded one."""
+    its command line runs ``iejtui.service`` for this journal, the kernel says it holds the lock
+    (/proc/locks), and its start time is the one service.json recorded (when it is trusted)."""
     import psutil
     try:
         proc = psutil.Process(pid)
@@ -233,11 +234,32 @@ def is_our_service(paths: JournalPaths, pid: int) -> str | None:
     joined = " ".join(cmdline)
     if " ".join(SERVICE_MARKER) not in joined or str(paths.root) not in cmdline:
         return f"pid {pid} is not the iejtui service of {paths.root} ({joined[:80]})"
+    holders = _flock_holders(paths.service_lock)
+    if holders is not None and pid not in holders:
+        return f"pid {pid} does not hold the lock (the kernel names pid {', '.join(map(str, sorted(holders)))})"
     info = read_service_info(paths) or {}
     recorded = info.get("started")
     if info.get("pid") == pid and isinstance(recorded, (int, float)) and abs(recorded - started) > 1:
         return f"pid {pid} started at another time than the recorded service (the pid was reused)"
     return None
+
+
+def _flock_holders(path: Path) -> set[int] | None:
+    """The pids holding a flock on ``path`` per /proc/locks (None when it cannot tell)."""
+    try:
+        st = os.stat(path)
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    dev = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    found = set()
+    for line in lines:
+        parts = line.split()
+        if "->" in parts:  # a waiter, not a holder
+            continue
+        if len(parts) >= 6 and parts[1] == "FLOCK" and parts[5] == dev:
+            found.add(int(parts[4]))
+    return found or None  # none matched (e.g. overlayfs shows other device numbers): unknown
 
 
 def terminate_stuck(paths: JournalPaths, pid: int, timeout: float = 60.0) -> None:

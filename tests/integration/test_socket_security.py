@@ -278,6 +278,19 @@ def test_a_service_whose_socket_is_gone_is_named_and_stopped_after_checks(victim
     p = iejtui_as(VICTIM, journal, "service", "stop", env=env)
     _one_line_refusal(p, f"pid {pid} started at another time", "not signalling it")
     assert psutil.pid_exists(pid)
+    # a decoy of the victim's that looks like this journal's service but does not hold the lock
+    decoy = popen_as(VICTIM, [user_python(), "-c", "import time; time.sleep(120)",
+                              "-m", "iejtui.service", "run", "--journal", str(journal)], env=env)
+    try:
+        time.sleep(0.5)
+        info_path.write_text(json.dumps({**info, "pid": decoy.pid,
+                                         "started": psutil.Process(decoy.pid).create_time()}))
+        p = iejtui_as(VICTIM, journal, "service", "stop", env=env)
+        _one_line_refusal(p, f"pid {decoy.pid} does not hold the lock (the kernel names pid {pid})")
+        assert decoy.poll() is None and psutil.pid_exists(pid)
+    finally:
+        decoy.kill()
+        decoy.wait()
     info_path.write_text(json.dumps(info))
     p = iejtui_as(VICTIM, journal, "service", "stop", env=env)
     assert p.returncode == 0 and f"the service (pid {pid}) held the lock" in p.stdout, p.stderr
