@@ -232,7 +232,8 @@ def _url_host(listen: str) -> str:
 def service_stop(obj: Ctx, keep_engines: bool) -> None:
     """Stop the service (and the engines it owns, unless --keep-engines)."""
     from iejtui.service.client import call
-    from iejtui.service.daemon import lock_holder, service_running, terminate_stuck
+    from iejtui.service.daemon import service_running
+    from iejtui.service.lockholder import lock_holder, terminate_stuck
     if not service_running(obj.paths):
         pid = lock_holder(obj.paths)
         if pid is not None:
@@ -257,7 +258,8 @@ def service_stop(obj: Ctx, keep_engines: bool) -> None:
 def service_status(obj: Ctx, as_json: bool) -> None:
     """Is the service running, since when, with which journal mode."""
     from iejtui.service.client import call
-    from iejtui.service.daemon import lock_holder, service_running
+    from iejtui.service.daemon import service_running
+    from iejtui.service.lockholder import lock_holder
     if not service_running(obj.paths):
         pid = lock_holder(obj.paths)
         if pid is not None:
