@@ -90,6 +90,9 @@ class Group(click.Group):
         except OSError as exc:
             if exc.filename is None or isinstance(exc, ConnectionError):
                 raise
+            if isinstance(exc, PermissionError) and _other_owner(exc.filename) is not None:
+                click.echo(f"iejtui: {_denied(exc.filename)}", err=True)  # another user's journal
+                ctx.exit(2)
             verb = "write" if exc.errno in _WRITE_ERRNOS else "use"
             click.echo(f"iejtui: cannot {verb} {exc.filename}: {exc.strerror or exc}"
                        + (" (the journal is read-only here: record and write day logs in a writable copy)"
@@ -103,6 +106,25 @@ class Group(click.Group):
 Group.group_class = Group
 
 
+def _other_owner(path: str) -> int | None:
+    """The uid owning ``path`` (or its nearest existing parent) when it is not us, else None."""
+    import os
+    probe = Path(path)
+    while True:
+        try:
+            uid = os.stat(probe).st_uid
+            return uid if uid != os.geteuid() else None
+        except OSError:
+            if probe == probe.parent:
+                return None
+            probe = probe.parent
+
+
+def _denied(path: str) -> str:
+    """One line for another user's file we may not read or write (their journal is private)."""
+    return f"permission denied: {path} (it belongs to uid {_other_owner(path)}; use a journal of your own)"
+
+
 @click.group(cls=Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @journal_option
 @click.version_option(package_name="iejtui")
@@ -112,6 +134,8 @@ def main(ctx: click.Context, journal: str | None) -> None:
 
     Without a command, opens the dashboard (starting the service if needed).
     """
+    import os
+    os.umask(0o077)  # journal.db, logs, day-log artefacts that hold argv: private, whatever the caller's umask
     ctx.obj = Ctx(journal)
     if ctx.invoked_subcommand is None:
         from iejtui.service.daemon import ensure_service
@@ -209,7 +233,14 @@ def service_stop(obj: Ctx, keep_engines: bool) -> None:
     """Stop the service (and the engines it owns, unless --keep-engines)."""
     from iejtui.service.client import call
     from iejtui.service.daemon import service_running
+    from iejtui.service.lockholder import lock_holder, terminate_stuck
     if not service_running(obj.paths):
+        pid = lock_holder(obj.paths)
+        if pid is not None:
+            terminate_stuck(obj.paths, pid)
+            click.echo(f"the service (pid {pid}) held the lock but its socket did not answer: "
+                       f"sent it SIGTERM and it stopped (its engines were left running)")
+            return
         click.echo(f"no service running for {obj.paths.root}")
         return
     resp = call(obj.paths, "POST", "/service/stop", {"keep_engines": keep_engines})
@@ -228,7 +259,15 @@ def service_status(obj: Ctx, as_json: bool) -> None:
     """Is the service running, since when, with which journal mode."""
     from iejtui.service.client import call
     from iejtui.service.daemon import service_running
+    from iejtui.service.lockholder import lock_holder
     if not service_running(obj.paths):
+        pid = lock_holder(obj.paths)
+        if pid is not None:
+            if as_json:
+                emit_json({"running": False, "answering": False, "pid": pid, "journal": str(obj.paths.root)})
+                sys.exit(1)
+            raise ServiceError(f"a service holds the lock of {obj.paths.root} (pid {pid}) but its socket "
+                               f"does not answer: `iejtui service stop` ends it")
         if as_json:
             emit_json({"running": False, "journal": str(obj.paths.root)})
         else:

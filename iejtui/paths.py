@@ -53,13 +53,24 @@ class JournalPaths:
         return self.runtime / "service.log"
 
     @property
+    def service_json(self) -> Path:
+        """Where the running service says it listens (clients read it: see service/sockets.py)."""
+        return self.runtime / "service.json"
+
+    @property
     def socket(self) -> Path:
         """The control socket; under the user's runtime dir when the direct path is too long."""
         direct = self.runtime / "control.sock"
         if len(os.fsencode(str(direct))) <= _SOCKET_PATH_MAX:
             return direct
+        return self.runtime_socket
+
+    @property
+    def runtime_socket(self) -> Path:
+        """The socket under the per-user runtime dir (XDG_RUNTIME_DIR, else /tmp/iejtui-$UID):
+        for long journal paths and for filesystems without unix sockets (sshfs, some FUSE)."""
         digest = hashlib.sha256(os.fsencode(str(self.root))).hexdigest()[:16]
-        base = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/iejtui-{os.getuid()}"
+        base = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/iejtui-{os.geteuid()}"
         return Path(base) / f"iejtui-{digest}.sock"
 
 

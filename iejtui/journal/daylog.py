@@ -180,7 +180,7 @@ def write_day(root: Path, reader, path: Path, doc: dict, new_runs: list[dict],
         if e.get("script") and e["id"] in {r["id"] for r in present}:
             f = code_dir / e["script"]
             _atomic_write(f, scripts.command_script(e, doc.get("date") or ""))
-            f.chmod(0o755)
+            f.chmod(0o700)  # it holds argv: yours to run, nobody else's to read
     readme = code_dir / "README.md"
     _atomic_write(readme, sections.replace(readme.read_text() if readme.exists() else "",
                                            {"scripts": scripts.readme(entries)}).lstrip("\n"))

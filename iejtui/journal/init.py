@@ -34,8 +34,10 @@ argv = ["iejtui", "demo", "serve", "--port", "8011"]
 # url = "http://127.0.0.1:9000"
 '''
 
-GITIGNORE = """# iejtui runtime (socket, pidfiles, engine logs) and the database's side files
+GITIGNORE = """# iejtui runtime (socket, pidfiles, engine logs), the database (its runs' argv and env
+# stay on this box) and its side files
 .iejtui/
+journal.db
 journal.db-wal
 journal.db-shm
 journal.db-journal

@@ -3,19 +3,59 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp.client_exceptions import UnixClientConnectorError
 
 from iejtui.errors import ServiceError, UserError
 from iejtui.paths import JournalPaths
+from iejtui.service.sockets import check_peer, socket_candidates, verify_socket_file
 
 API = "http://iejtui/v1"
 
 
+class VerifiedUnixConnector(aiohttp.UnixConnector):
+    """aiohttp's unix connector, but the socket it uses is checked first: the file is yours
+    and its server runs as you (SO_PEERCRED on this very connection, before a byte is sent:
+    no window between a check and the connection the request travels on)."""
+
+    async def _create_connection(self, req, traces, timeout):
+        import socket
+        path = Path(self.path)
+        try:
+            verify_socket_file(path)
+        except OSError as exc:
+            raise UnixClientConnectorError(self.path, req.connection_key, exc) from exc
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            async with asyncio.timeout(timeout.sock_connect):
+                await self._loop.sock_connect(sock, self.path)
+            check_peer(sock, path)
+            _, proto = await self._loop.create_unix_connection(self._factory, sock=sock)
+        except OSError as exc:
+            sock.close()
+            if isinstance(exc, asyncio.TimeoutError) and exc.errno is None:
+                raise  # as aiohttp's own connector: the caller reports a timeout
+            raise UnixClientConnectorError(self.path, req.connection_key, exc) from exc
+        except BaseException:
+            sock.close()
+            raise
+        return proto
+
+
+def _socket_path(paths: JournalPaths) -> Path:
+    """The recorded socket when it exists, else the computed one (connecting verifies it)."""
+    found = socket_candidates(paths)
+    return next((p for p in found if os.path.lexists(p)), found[-1])
+
+
 async def call_async(paths: JournalPaths, method: str, path: str, payload: dict | None = None,
                      timeout: float = 120.0) -> Any:
-    conn = aiohttp.UnixConnector(path=str(paths.socket))
+    conn = VerifiedUnixConnector(path=str(_socket_path(paths)))
     try:
         async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=timeout)) as s:
             async with s.request(method, API + path, json=payload) as r:

@@ -385,7 +385,7 @@ class Service:
         return {
             "service": {"pid": os.getpid(), "started_at": self.started_at, "journal": str(self.paths.root),
                         "journal_mode": self.writer.journal_mode if self.writer else None,
-                        "version": __version__, "socket": str(self.paths.socket)},
+                        "version": __version__, "socket": str(getattr(self, "socket_path", self.paths.socket))},
             "engines": [h.public() for h in self.engines.values() if not h.final],
             "write_error": self.write_error,
             "journal_check": self.journal_check,

@@ -17,6 +17,9 @@ from aiohttp import web
 
 from iejtui.errors import ServiceError, UserError
 from iejtui.paths import JournalPaths
+from iejtui.service.lockholder import lock_holder
+from iejtui.service.sockets import (SERVICE_MARKER, connect_verified, ensure_socket_dir, read_service_info,
+                                    socket_candidates, write_service_info)
 
 
 MIN_FREE_BYTES = 2 * 1024 * 1024
@@ -50,7 +53,8 @@ def _prepare_runtime(paths: JournalPaths) -> None:
         for d in (paths.runtime, paths.logs, paths.pids):
             d.mkdir(mode=0o700, exist_ok=True)
         os.chmod(paths.runtime, 0o700)
-        paths.socket.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if paths.socket.parent != paths.runtime:
+            ensure_socket_dir(paths.socket.parent)
     except PermissionError:
         raise UserError(f"cannot write in {paths.root}: permission denied (choose a journal folder you own)") from None
     except OSError as exc:
@@ -95,15 +99,10 @@ async def _serve(paths: JournalPaths, metrics_listen: str | None = None) -> int:
     app = build_app(service, request_stop)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    sock_path = paths.socket
-    sock_path.unlink(missing_ok=True)
-    old = os.umask(0o177)
-    try:
-        site = web.UnixSite(runner, str(sock_path))
-        await site.start()
-    finally:
-        os.umask(old)
-    os.chmod(sock_path, 0o600)
+    sock_path = await _listen(runner, paths)
+    service.socket_path = sock_path  # where it really listens (status reports it)
+    write_service_info(paths, {"socket": str(sock_path), "pid": os.getpid(), "started": _start_time(os.getpid()),
+                               "cmdline": SERVICE_MARKER, "journal": str(paths.root), "uid": os.geteuid()})
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, request_stop, False)
     loop.add_signal_handler(signal.SIGINT, request_stop, False)
@@ -118,11 +117,55 @@ async def _serve(paths: JournalPaths, metrics_listen: str | None = None) -> int:
     if metrics_runner is not None:
         await metrics_runner.cleanup()
     sock_path.unlink(missing_ok=True)
+    paths.service_json.unlink(missing_ok=True)
     return 0
 
 
+async def _bind(runner: web.AppRunner, sock_path: Path) -> None:
+    sock_path.unlink(missing_ok=True)
+    old = os.umask(0o177)
+    try:
+        await web.UnixSite(runner, str(sock_path)).start()
+    finally:
+        os.umask(old)
+    os.chmod(sock_path, 0o600)
+
+
+async def _listen(runner: web.AppRunner, paths: JournalPaths) -> Path:
+    """Listen on the journal's socket; where its filesystem has no unix sockets (sshfs, some
+    FUSE: bind fails), on the per-user runtime dir instead (service.json tells clients)."""
+    first = paths.socket
+    try:
+        await _bind(runner, first)
+        return first
+    except OSError as exc:
+        second = paths.runtime_socket
+        if second == first:
+            raise UserError(f"cannot listen on {first}: {exc.strerror or exc}") from None
+        logging.getLogger("iejtui.service").warning(
+            "cannot listen on %s (%s): using %s instead", first, exc.strerror or exc, second)
+    ensure_socket_dir(second.parent)
+    try:
+        await _bind(runner, second)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {first} nor on {second}: {exc.strerror or exc}") from None
+    return second
+
+
+def _start_time(pid: int) -> float | None:
+    import psutil
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
 def run_service(paths: JournalPaths, metrics_listen: str | None = None) -> int:
-    """Run the service in this process (the detached child calls this)."""
+    """Run the service in this process (the detached child calls this).
+
+    Its umask is 0o077 whatever the caller's: journal.db and its -wal/-shm, engine logs and
+    day-log artefacts holding argv come out private."""
+    os.umask(0o077)
     _prepare_runtime(paths)
     lock = _take_lock(paths)
     paths.service_pidfile.write_text(str(os.getpid()))
@@ -134,18 +177,21 @@ def run_service(paths: JournalPaths, metrics_listen: str | None = None) -> int:
         lock.close()
 
 
-def service_running(paths: JournalPaths) -> bool:
-    """Whether a service answers on this journal's socket."""
-    import socket as _s
-    if not paths.socket.exists():
-        return False
-    with _s.socket(_s.AF_UNIX, _s.SOCK_STREAM) as s:
-        s.settimeout(1)
+def service_socket(paths: JournalPaths) -> Path | None:
+    """The socket your service answers on (the one service.json names, else the computed
+    one), or None. Refuses with one line (UserError) a socket another user could have placed."""
+    for path in socket_candidates(paths):
         try:
-            s.connect(str(paths.socket))
-            return True
+            connect_verified(path).close()
+            return path
         except OSError:
-            return False
+            continue
+    return None
+
+
+def service_running(paths: JournalPaths) -> bool:
+    """Whether your service answers on this journal's socket (see ``service_socket``)."""
+    return service_socket(paths) is not None
 
 
 def spawn_service(paths: JournalPaths, timeout: float = 30.0, metrics_listen: str | None = None) -> int:
@@ -168,6 +214,7 @@ def spawn_service(paths: JournalPaths, timeout: float = 30.0, metrics_listen: st
         if proc.poll() is not None:
             tail = _last_line(paths.service_log)
             if proc.returncode == 2 and "already runs" in tail:
+                _refuse_stuck(paths)
                 time.sleep(0.05)  # another command started it at the same moment: wait for its socket
                 continue
             if proc.returncode == 2:
@@ -175,7 +222,19 @@ def spawn_service(paths: JournalPaths, timeout: float = 30.0, metrics_listen: st
             raise ServiceError(f"the service exited at start (code {proc.returncode}): {tail} "
                                f"(full log: {paths.service_log})")
         time.sleep(0.05)
+    _refuse_stuck(paths, waited=True)
     raise ServiceError(f"the service did not answer within {timeout:.0f} s (log: {paths.service_log})")
+
+
+def _refuse_stuck(paths: JournalPaths, waited: bool = False) -> None:
+    """A service holds the lock and has said where it listens (service.json comes after the
+    socket listens; or we waited long enough), yet nothing answers there: say so with its pid."""
+    pid = lock_holder(paths)
+    info = read_service_info(paths) or {}
+    if pid is not None and (waited or (pid and info.get("pid") == pid)):
+        if not service_running(paths):
+            raise ServiceError(f"a service holds the lock of {paths.root} (pid {pid}) but its socket "
+                               f"does not answer: `iejtui service stop` ends it")
 
 
 def _last_line(path: Path) -> str:

@@ -39,6 +39,7 @@ def open_writer_connection(path: Path) -> tuple[sqlite3.Connection, str]:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
         migrate(conn, str(path))
+        make_private(path)
     except sqlite3.DatabaseError as exc:
         if faults.is_corrupt(exc):
             raise UserError(faults.damaged(path, exc)) from None
@@ -46,6 +47,18 @@ def open_writer_connection(path: Path) -> tuple[sqlite3.Connection, str]:
     except OSError as exc:
         raise UserError(f"cannot create {path}: {exc.strerror}") from None
     return conn, (f"{got} (network filesystem {netfs})" if netfs else got)
+
+
+def make_private(path: Path) -> None:
+    """chmod 0600 journal.db and its side files: journals made before iejtui set its umask
+    (or copied in with a loose mode) become private once the service opens them. SQLite
+    gives side files it creates later the database's own mode."""
+    for p in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
+        try:
+            if os.stat(p).st_mode & 0o077:
+                os.chmod(p, 0o600)
+        except OSError:  # absent, or not ours (read-only media): nothing to tighten
+            pass
 
 
 def open_reader_connection(path: Path) -> sqlite3.Connection:
