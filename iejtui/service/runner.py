@@ -35,7 +35,7 @@ import time
 from iejtui.redact import redact_text
 
 PR_SET_CHILD_SUBREAPER = 36
-_PIECE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)")
+_END = re.compile(rb"\r\n|\r|\n")  # (one match per end: linear in the buffer)
 _MAX_PARTIAL = 64 * 1024  # a line this long without an end is written as it is
 
 
@@ -65,10 +65,10 @@ def split_pieces(buf: bytes, final: bool = False) -> tuple[list[bytes], bytes]:
     ``final``; an unended rest longer than ``_MAX_PARTIAL`` is returned as a piece."""
     pieces = []
     pos = 0
-    for m in _PIECE.finditer(buf):
-        if m.end() == len(buf) and buf.endswith(b"\r") and not final:
+    for m in _END.finditer(buf):
+        if m.group(0) == b"\r" and m.end() == len(buf) and not final:
             break
-        pieces.append(m.group(0))
+        pieces.append(buf[pos:m.end()])
         pos = m.end()
     rest = buf[pos:]
     if rest and (final or len(rest) > _MAX_PARTIAL):
