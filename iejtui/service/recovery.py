@@ -50,8 +50,10 @@ async def _recover_owned(service: "Service", run: dict, rec: procs.PidRecord) ->
         try:
             size = Path(rec.log_path).stat().st_size
             with open(rec.log_path, "rb") as f:
-                f.seek(max(0, size - 65536))
-                for line in f.read().decode("utf-8", "replace").splitlines()[1:]:
+                start = max(0, size - 65536)
+                f.seek(start)
+                lines = f.read(size - start).decode("utf-8", "replace").splitlines()
+                for line in lines[1:] if start else lines:  # (past a cut, the first is partial)
                     h.log_lines.append(h.mask(line))
             h.log_offset = size
         except OSError:

@@ -216,3 +216,35 @@ def test_wrapper_masks_the_log_and_keeps_argv_out_of_ps(tmp_path):
     finally:
         procs.stop_run(rec, grace_s=5)
     assert json.loads((tmp_path / "pids" / "2.exit").read_text())["code"] == -signal.SIGTERM
+
+
+def test_a_readopted_engine_remasks_raw_log_lines_through_fingerprints(journal):
+    """Lines that reach the log file raw (an engine launched by an older iejtui, whose
+    wrapper did not mask) are masked by the service that re-adopts it: in its tail read at
+    recovery, in the lines read afterwards, in the API log route and in runs.log_tail."""
+    from helpers import add_profile
+    secret = "hf_readopt" + os.urandom(6).hex() + ":k=v"
+    argv = [sys.executable, "-c", "import time; time.sleep(600)"]
+    add_profile(journal, f'\n[engines.old]\nkind = "vllm"\nargv = {json.dumps(argv)}\n'
+                         f'url = "http://127.0.0.1:{free_port()}"\nenv = {{ HF_TOKEN = {json.dumps(secret)} }}\n')
+    assert cli(journal, "engine", "start", "old").returncode == 0
+    e = next(x for x in cli_json(journal, "engine", "list") if x["name"] == "old")
+    log_path = Path(cli_json(journal, "runs", "show", str(e["run_id"]))["log_path"])
+    _kill_service(journal)
+    with open(log_path, "a") as f:
+        f.write(f"raw before restart {secret}\n")
+    assert cli(journal, "service", "start").returncode == 0
+    with open(log_path, "a") as f:
+        f.write(f"raw after restart HF_TOKEN={secret}\nBearer {secret} done\n")
+
+    def lines():
+        return call(JournalPaths(journal), "GET", "/engines/old/log?lines=50")["lines"]
+    wait_for(lambda: any("done" in ln for ln in lines()), 15, what="the new lines read")
+    got = lines()
+    assert "raw before restart ***" in got and "raw after restart HF_TOKEN=***" in got
+    assert "Bearer *** done" in got and _leaks("\n".join(got), [secret]) == []
+    assert cli(journal, "engine", "stop", "old").returncode == 0
+    run = cli_json(journal, "runs", "show", str(e["run_id"]))
+    assert "Bearer *** done" in run["log_tail"] and _leaks(json.dumps(run), [secret]) == []
+    files = {k: v for k, v in _journal_files(journal).items() if not k.startswith(".iejtui/logs/")}
+    assert {k: v for k, v in ((k, _leaks(b, [secret])) for k, b in files.items()) if v} == {}
