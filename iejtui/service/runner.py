@@ -200,13 +200,20 @@ def _pump(fd: int, log, secrets: list[str], engine_pid: int) -> int | None:
                 status = st
             break
         pieces, buf = split_pieces(buf + data)
-        if pieces:
-            log.write(b"".join(mask_piece(p, secrets) for p in pieces))
-    pieces, _ = split_pieces(buf, final=True)
-    if pieces:
-        log.write(b"".join(mask_piece(p, secrets) for p in pieces))
+        _write(log, pieces, secrets)
+    _write(log, split_pieces(buf, final=True)[0], secrets)
     os.close(fd)
     return status
+
+
+def _write(log, pieces: list[bytes], secrets: list[str]) -> None:
+    """Append masked pieces; a failing write (disk full) loses them, never the engine."""
+    if not pieces:
+        return
+    try:
+        log.write(b"".join(mask_piece(p, secrets) for p in pieces))
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":
