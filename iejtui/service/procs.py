@@ -136,7 +136,6 @@ def launch(run_id: int, name: str, argv: list[str], env: dict[str, str], cwd: st
             [sys.executable, "-m", "iejtui.service.runner", str(spec_path)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
             start_new_session=True, close_fds=True)
-    leader_ct, leader_cmd = _identity(wrapper.pid)
     pid = None
     deadline = time.monotonic() + 10
     pidfile = Path(f"{exit_path}.pid")
@@ -148,6 +147,8 @@ def launch(run_id: int, name: str, argv: list[str], env: dict[str, str], cwd: st
             break
         time.sleep(0.01)
     spec_path.unlink(missing_ok=True)  # normally gone already: the wrapper deletes it once read
+    # read once the wrapper runs its own code (right after exec its cmdline can read empty)
+    leader_ct, leader_cmd = _identity(wrapper.pid)
     # (the engine's own command line is not kept: it may hold a secret, and it may exec on)
     rec = PidRecord(run_id=run_id, name=name, pgid=wrapper.pid, pid=pid,
                     create_time=_create_time(pid), log_path=str(log_path), exit_path=str(exit_path),
@@ -185,9 +186,15 @@ def _identity(pid: int | None) -> tuple[float | None, list[str] | None]:
     except psutil.Error:
         return None, None
     try:
-        return ct, p.cmdline()
+        return ct, p.cmdline() or None
     except psutil.Error:
         return ct, None
+
+
+# psutil derives a start time from the kernel's start ticks and the boot time: the same
+# process always reads the same value (to 10 ms), so a reused pid started even a fraction
+# of a second later is told apart.
+SAME_START_S = 0.1
 
 
 def alive(pid: int | None, create_time: float | None = None) -> bool:
@@ -198,7 +205,7 @@ def alive(pid: int | None, create_time: float | None = None) -> bool:
         p = psutil.Process(pid)
         if p.status() == psutil.STATUS_ZOMBIE:
             return False
-        return create_time is None or abs(p.create_time() - create_time) < 1.0
+        return create_time is None or abs(p.create_time() - create_time) < SAME_START_S
     except psutil.Error:
         return False
 
@@ -271,7 +278,7 @@ def leader_is_ours(rec: PidRecord) -> bool:
         p = psutil.Process(rec.pgid)
         if p.status() == psutil.STATUS_ZOMBIE:
             return False
-        if rec.leader_create_time is not None and abs(p.create_time() - rec.leader_create_time) >= 1.0:
+        if rec.leader_create_time is not None and abs(p.create_time() - rec.leader_create_time) >= SAME_START_S:
             return False
         cmd = p.cmdline()
     except psutil.Error:

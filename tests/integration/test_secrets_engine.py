@@ -134,6 +134,7 @@ def test_a_stale_pidfile_never_kills_a_stranger(journal, scratch):
     for e in (a, b):  # "the reboot": every process of both engines is gone
         os.killpg(e["pgid"], signal.SIGKILL)
         wait_for(lambda: not procs.group_alive(e["pgid"]), 10, what="the engine gone")
+    time.sleep(0.5)  # strangers start later than the processes they stand in for (as after a reboot)
     strangers = [popen_as(THIRD, ["sleep", "600"], start_new_session=True, cwd=scratch),
                  subprocess.Popen(["sleep", "600"], start_new_session=True)]
     try:
@@ -147,10 +148,12 @@ def test_a_stale_pidfile_never_kills_a_stranger(journal, scratch):
             path.write_text(json.dumps(rec))
         Path(pids / f"{a['run_id']}.exit").write_text(json.dumps({"code": -9, "ended_at": time.time()}))
         assert cli(journal, "service", "start").returncode == 0
-        runs = wait_for(lambda: [r for r in cli_json(journal, "runs") if r["id"] in (a["run_id"], b["run_id"])
-                                 and r["status"] in ("crashed", "stopped", "interrupted")], 30,
-                        what="both runs ended by recovery")
-        assert len(runs) == 2, runs
+
+        def ended():
+            runs = [r for r in cli_json(journal, "runs") if r["id"] in (a["run_id"], b["run_id"])
+                    and r["status"] in ("crashed", "stopped", "interrupted")]
+            return len(runs) == 2
+        wait_for(ended, 30, what="both runs ended by recovery")
         rb = cli_json(journal, "runs", "show", str(b["run_id"]))
         assert rb["status"] == "interrupted" and "nothing signalled" in rb["reason"]
         time.sleep(1.0)
