@@ -139,3 +139,13 @@ def redact_by_fingerprints(text: str, record: dict | None) -> str:
         lengths = set(record["lengths"]) if record.get("lengths") else None
         text = _TOKEN.sub(lambda m: _mask_word(m.group(0), salt, hashes, lengths), text)
     return redact_text(text)
+
+
+def redact_known(text: str, secrets: list[str], record: dict | None) -> str:
+    """Mask the run's secrets in ``text``: known values first, then fingerprints, then
+    labels and shapes. Whole secrets go before shapes, so a shape matching part of a
+    secret (``hf_…`` in ``hf_…:x=y``) cannot leave the rest of it behind."""
+    for s in sorted(set(secrets), key=len, reverse=True):
+        if len(s) >= 4:
+            text = text.replace(s, MASK)
+    return redact_by_fingerprints(text, record)

@@ -10,7 +10,7 @@ from typing import Any
 
 from collectors.engines import get_adapter, later_phase
 from collectors.records import Event
-from iejtui.redact import redact_by_fingerprints, redact_text
+from iejtui.redact import redact_known
 from iejtui.service.procs import PidRecord
 
 LOG_TAIL_LINES = 50
@@ -110,7 +110,7 @@ class EngineHandle:
         """A log line with the run's secrets masked: by value (known to the service that
         launched it) and by fingerprint (all a re-adopting service knows). The wrapper
         already masks the log file; this is the second line of defence."""
-        return redact_by_fingerprints(redact_text(line, self.secrets), self.fingerprints)
+        return redact_known(line, self.secrets, self.fingerprints)
 
     def _on_line(self, line: str) -> list[Event]:
         line = self.mask(line.rstrip("\r"))

@@ -71,3 +71,13 @@ def test_pid_record_loads_records_of_other_versions(tmp_path):
         "exit_path": "x", "engine_cmdline": ["old", "field"], "from_the_future": 1}))
     (rec,) = PidRecord.load_all(tmp_path)
     assert rec.run_id == 3 and rec.leader_create_time is None and rec.tree == []
+
+
+def test_a_whole_secret_is_masked_before_any_shape_inside_it():
+    """A shape pattern matching the head of a secret (``hf_…`` of ``hf_…:k=v``) must not
+    leave its tail in the line: fingerprints run first."""
+    secret = "hf_" + "a1" * 12 + ":k=v"
+    h = EngineHandle(1, "e", "vllm", None, owned=True, fingerprints=make_fingerprints([secret]))
+    assert h.mask(f"Bearer {secret} done") == "Bearer *** done"
+    h2 = EngineHandle(1, "e", "vllm", None, owned=True, secrets=[secret])
+    assert h2.mask(f"x{secret}y") == "x***y"
