@@ -31,6 +31,11 @@ def _record(paths: JournalPaths, run_id: int) -> dict | None:
         return None
 
 
+def load_fingerprints(paths: JournalPaths, run_id: int) -> dict | None:
+    """The run's fingerprint record, None when it has none (or it cannot be read)."""
+    return _record(paths, run_id)
+
+
 def read_tail(paths: JournalPaths, run: dict, n: int) -> list[str]:
     rec = _record(paths, run["id"])
     path = Path(run["log_path"])

@@ -246,7 +246,12 @@ def redact_obj(value):
 
 
 # ---- fingerprints: masking secrets in logs after the service that knew them is gone ----
-_TOKEN = re.compile(r"[^\s'\"=,;:()\[\]{}]+")
+# A word of text: what lies between spaces, quotes and brackets. Inside a word the
+# separators ``= : , ; & ? / @`` may belong to the secret itself (``a:b=c``) or join it to a label
+# (``api_key=VALUE``, ``user:VALUE``), so every run of whole pieces is a candidate.
+_TOKEN = re.compile(r"[^\s'\"()\[\]{}]+")
+_SEPARATOR = re.compile(r"[=:,;&?/@]")
+_MAX_PIECES = 24  # longer words are checked piece by piece only (bounded cost per line)
 
 
 def fingerprint(secret: str, salt: str) -> str:
@@ -254,14 +259,58 @@ def fingerprint(secret: str, salt: str) -> str:
 
 
 def make_fingerprints(secrets: list[str]) -> dict:
-    """A salted-hash record of secret values, safe to keep on disk beside the logs."""
+    """A salted-hash record of secret values, safe to keep on disk beside the logs.
+
+    ``lengths`` (the secrets' lengths) only prunes which spans get hashed; records
+    written before it existed still work (every span is hashed)."""
     salt = secrets_module.token_hex(8)
-    return {"salt": salt, "hashes": sorted({fingerprint(s, salt) for s in secrets if len(s) >= 4})}
+    kept = {s for s in secrets if len(s) >= 4}
+    return {"salt": salt, "hashes": sorted({fingerprint(s, salt) for s in kept}),
+            "lengths": sorted({len(s) for s in kept})}
+
+
+def _candidate_spans(word: str) -> list[tuple[int, int]]:
+    """(start, end) of every run of whole separator-delimited pieces of ``word``, longest first."""
+    bounds = [(0, 0)]  # (start of a piece, end of the previous piece)
+    for m in _SEPARATOR.finditer(word):
+        bounds.append((m.end(), m.start()))
+    starts = [b[0] for b in bounds]
+    ends = [b[1] for b in bounds[1:]] + [len(word)]
+    if len(starts) > _MAX_PIECES:
+        return [(a, b) for a, b in zip(starts, ends)]
+    spans = [(a, b) for i, a in enumerate(starts) for b in ends[i:] if b > a]
+    return sorted(spans, key=lambda ab: ab[0] - ab[1])
+
+
+def _mask_word(word: str, salt: str, hashes: set, lengths: set | None) -> str:
+    taken: list[tuple[int, int]] = []
+    for a, b in _candidate_spans(word):
+        if lengths is not None and b - a not in lengths:
+            continue
+        if any(a < tb and ta < b for ta, tb in taken):
+            continue
+        if fingerprint(word[a:b], salt) in hashes:
+            taken.append((a, b))
+    for a, b in sorted(taken, reverse=True):
+        word = word[:a] + MASK + word[b:]
+    return word
 
 
 def redact_by_fingerprints(text: str, record: dict | None) -> str:
-    """Mask every token of ``text`` whose salted hash is a known secret, then inline secrets."""
+    """Mask every secret of ``record`` in ``text`` (a secret may contain ``=``, ``:``...),
+    then inline secrets."""
     if record and record.get("hashes"):
         salt, hashes = record["salt"], set(record["hashes"])
-        text = _TOKEN.sub(lambda m: MASK if fingerprint(m.group(0), salt) in hashes else m.group(0), text)
+        lengths = set(record["lengths"]) if record.get("lengths") else None
+        text = _TOKEN.sub(lambda m: _mask_word(m.group(0), salt, hashes, lengths), text)
     return redact_text(text)
+
+
+def redact_known(text: str, secrets: list[str], record: dict | None) -> str:
+    """Mask the run's secrets in ``text``: known values first, then fingerprints, then
+    labels and shapes. Whole secrets go before shapes, so a shape matching part of a
+    secret (``hf_…`` in ``hf_…:x=y``) cannot leave the rest of it behind."""
+    for s in sorted(set(secrets), key=len, reverse=True):
+        if len(s) >= 4:
+            text = text.replace(s, MASK)
+    return redact_by_fingerprints(text, record)

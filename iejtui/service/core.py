@@ -34,6 +34,20 @@ from iejtui.store.writer import Writer
 log = logging.getLogger("iejtui.service")
 
 SUPERVISE_S = 0.25
+TREE_S = 2.0  # how often an owned engine's descendant tree is recorded in its pidfile
+
+# The environment variable each engine kind reads its API key from (instead of --api-key).
+SECRET_ENV_FORMS = {"vllm": "VLLM_API_KEY", "llamacpp": "LLAMA_API_KEY"}
+
+
+def argv_secret_warning(kind: str) -> str:
+    """What `engine start` says when a secret is on the engine's own command line: that
+    cannot be hidden (``/proc/PID/cmdline`` is world-readable), only avoided."""
+    env_form = SECRET_ENV_FORMS.get(kind)
+    how = (f"pass it in the profile's env as {env_form} instead" if env_form
+           else "pass it through the profile's env if the engine reads it from there")
+    return ("a secret is on the engine's command line: every user of this machine can read it "
+            f"in `ps` (iejtui masks it only in what it records and shows); {how}")
 
 
 class Service:
@@ -147,13 +161,17 @@ class Service:
             cwd=prof.cwd or str(self.paths.root), url=url, versions=self._versions(),
             model=model_of(argv), gpus=self.gpus.uuids())
         log_path = self.paths.logs / f"run-{run_id}-{prof.name}.log"
-        save_fingerprints(self.paths, run_id, make_fingerprints(argv_secrets + env_secrets + all_env_secrets))
+        secrets = argv_secrets + env_secrets + all_env_secrets
+        fingerprints = make_fingerprints(secrets)
+        save_fingerprints(self.paths, run_id, fingerprints)
         h = EngineHandle(run_id, prof.name, prof.kind, url, owned=True, ready_timeout=prof.ready_timeout,
-                         stop_timeout=prof.stop_timeout, secrets=argv_secrets + env_secrets + all_env_secrets)
+                         stop_timeout=prof.stop_timeout, secrets=secrets, fingerprints=fingerprints)
         h.warnings = adapter.launch_warnings(argv, {**os.environ, **prof.env})
+        if argv_secrets:
+            h.warnings.append(argv_secret_warning(prof.kind))
         try:
             h.pid = await asyncio.to_thread(procs.launch, run_id, prof.name, argv, env, prof.cwd,
-                                            log_path, self.paths.pids)
+                                            log_path, self.paths.pids, secrets)
         except OSError as exc:
             await self.db(self.writer.update_run, run_id, status="failed", ended_at=time.time(),
                           reason=f"cannot launch: {exc}")
@@ -197,7 +215,7 @@ class Service:
             await self._finish(h, None, "detached (the engine itself was not ours to stop)", status="stopped")
             return h.public()
         await self.event(h.run_id, "stopping", f"{name}: stopping (SIGTERM, then SIGKILL after {h.stop_timeout:.0f} s)")
-        h.stop_reason = await asyncio.to_thread(procs.stop_group, h.pid.pgid, h.stop_timeout)
+        h.stop_reason = await asyncio.to_thread(procs.stop_run, h.pid, h.stop_timeout, self.paths.pids)
         for _ in range(40):  # let the supervisor record the exit
             if h.final:
                 break
@@ -226,14 +244,12 @@ class Service:
         level = "error" if status == "crashed" else "info"
         await self.event(h.run_id, status, f"{h.name}: {status} ({reason})", level, exit_code=code)
         if h.pid:
-            if code is None and procs.alive(h.pid.pgid):
+            if code is None and procs.leader_is_ours(h.pid):
                 # the wrapper has not written the exit status yet (a loaded machine): record
                 # the crash now, its exit status as soon as the wrapper writes it
                 self._spawn(f"exit:{h.name}", self._late_exit_code(h, reason))
-            elif procs.group_alive(h.pid.pgid):  # orphans of a crashed engine (its workers)
-                procs.signal_group(h.pid.pgid, 9)
-                (self.paths.pids / f"{h.run_id}.json").unlink(missing_ok=True)
-            else:
+            else:  # orphans of a crashed engine (its workers, setsid ones too), if ours
+                await asyncio.to_thread(procs.kill_leftovers, h.pid)
                 (self.paths.pids / f"{h.run_id}.json").unlink(missing_ok=True)
 
     async def _late_exit_code(self, h: EngineHandle, reason: str, wait_s: float = 30.0) -> None:
@@ -246,8 +262,7 @@ class Service:
             what = f"exited with code {code}" if code >= 0 else f"killed by signal {-code}"
             await self.db(self.writer.update_run, h.run_id, exit_code=code, reason=what)
             await self.event(h.run_id, "exit-status", f"{h.name}: {what}", exit_code=code)
-        if procs.group_alive(h.pid.pgid):
-            procs.signal_group(h.pid.pgid, 9)
+        await asyncio.to_thread(procs.kill_leftovers, h.pid)
         (self.paths.pids / f"{h.run_id}.json").unlink(missing_ok=True)
 
     # ---- loops -------------------------------------------------------------------------
@@ -275,6 +290,9 @@ class Service:
                 if gone and procs.alive(h.pid.pgid) and now - (h.gone_since or now) < 1.5:
                     h.gone_since = h.gone_since or now  # the wrapper is writing the exit status
                     continue
+                if ex is None and not gone and now - h.tree_at >= TREE_S:
+                    h.tree_at = now  # its descendants, for a stop that must reach setsid workers
+                    procs.record_tree(h.pid, self.paths.pids)
                 if ex is not None or gone:
                     h.read_log(self.config.service.log_max_bytes)
                     code = ex.get("code") if ex else None
@@ -304,7 +322,7 @@ class Service:
             await self.event(h.run_id, "timeout", f"{h.name}: not ready after {h.ready_timeout:.0f} s; stopping it", "error")
             h.stop_reason = "not ready in time"
             h.stopping = False
-            await asyncio.to_thread(procs.stop_group, h.pid.pgid, h.stop_timeout)
+            await asyncio.to_thread(procs.stop_run, h.pid, h.stop_timeout, self.paths.pids)
             await self._finish(h, None, f"not ready after {h.ready_timeout:.0f} s", status="failed")
 
     async def _served_model(self, h: EngineHandle) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from collectors.engines import get_adapter, later_phase
 from collectors.records import Event
-from iejtui.redact import redact_text, redact_url
+from iejtui.redact import redact_known, redact_url
 from iejtui.service.procs import PidRecord
 
 LOG_TAIL_LINES = 50
@@ -31,6 +31,8 @@ class EngineHandle:
     started_at: float = field(default_factory=time.time)
     facts: dict[str, Any] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)
+    fingerprints: dict | None = None  # the run's salted secret hashes (logs.save_fingerprints)
+    tree_at: float = 0.0  # when the descendant tree was last recorded
     log_offset: int = 0
     log_lines: deque = field(default_factory=lambda: deque(maxlen=400))
     error_lines: deque = field(default_factory=lambda: deque(maxlen=20))
@@ -104,8 +106,14 @@ class EngineHandle:
     # Facts worth keeping on the run (startup facts); the periodic stats line is not one.
     _TRANSIENT_FACTS = {"stats", "ready", "server_start", "graph_capture_start", "load_start", "error"}
 
+    def mask(self, line: str) -> str:
+        """A log line with the run's secrets masked: by value (known to the service that
+        launched it) and by fingerprint (all a re-adopting service knows). The wrapper
+        already masks the log file; this is the second line of defence."""
+        return redact_known(line, self.secrets, self.fingerprints)
+
     def _on_line(self, line: str) -> list[Event]:
-        line = redact_text(line.rstrip("\r"), self.secrets)
+        line = self.mask(line.rstrip("\r"))
         self.log_lines.append(line)
         fact = self.adapter.parse_log_line(line)
         if fact is None:

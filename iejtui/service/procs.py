@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -24,7 +24,10 @@ from iejtui.errors import UserError
 
 @dataclass
 class PidRecord:
-    """What the service keeps on disk about an engine it launched (``pids/<run>.json``)."""
+    """What the service keeps on disk about an engine it launched (``pids/<run>.json``).
+
+    Start times and the wrapper's command line tell our processes from strangers that got
+    the same pid after a reboot or pid reuse: nothing is signalled unless they match."""
 
     run_id: int
     name: str
@@ -33,6 +36,9 @@ class PidRecord:
     create_time: float | None  # the engine's start time, to tell a reused pid apart
     log_path: str
     exit_path: str
+    leader_create_time: float | None = None  # the wrapper's start time
+    leader_cmdline: list[str] | None = None   # the wrapper's command line at launch
+    tree: list[list] = field(default_factory=list)  # [pid, start time] of descendants seen running
 
     def save(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
@@ -45,9 +51,10 @@ class PidRecord:
     @classmethod
     def load_all(cls, folder: Path) -> list["PidRecord"]:
         out = []
+        known = set(cls.__dataclass_fields__)
         for p in sorted(folder.glob("*.json")):
-            try:
-                out.append(cls(**json.loads(p.read_text())))
+            try:  # keys this version does not know (a newer or older iejtui wrote it) are skipped
+                out.append(cls(**{k: v for k, v in json.loads(p.read_text()).items() if k in known}))
             except (OSError, ValueError, TypeError):
                 continue
         return out
@@ -102,17 +109,31 @@ def _port_owner(port: int) -> str:
     return ""
 
 
+def write_spec(path: Path, spec: dict) -> None:
+    """The wrapper's launch spec, readable by its owner only (it names the run's secrets)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(spec, f)
+
+
 def launch(run_id: int, name: str, argv: list[str], env: dict[str, str], cwd: str | None,
-           log_path: Path, pid_folder: Path) -> PidRecord:
-    """Start the engine through the wrapper in a new session; wait for the engine's pid."""
+           log_path: Path, pid_folder: Path, secrets: list[str] = ()) -> PidRecord:
+    """Start the engine through the wrapper in a new session; wait for the engine's pid.
+
+    The engine's argv and the secrets to mask travel in a 0600 spec file that the wrapper
+    deletes once read: the wrapper's own command line (``ps``) names only that file."""
     exit_path = pid_folder / f"{run_id}.exit"
+    spec_path = pid_folder / f"{run_id}.spec"
     pid_folder.mkdir(parents=True, exist_ok=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     for stale in (exit_path, Path(f"{exit_path}.pid")):
         stale.unlink(missing_ok=True)
+    write_spec(spec_path, {"argv": argv, "log_path": str(log_path), "exit_path": str(exit_path),
+                           "secrets": sorted(set(secrets))})
     with open(log_path, "ab") as log:
         wrapper = subprocess.Popen(
-            [sys.executable, "-m", "iejtui.service.runner", str(exit_path), str(log_path), "--", *argv],
+            [sys.executable, "-m", "iejtui.service.runner", str(spec_path)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
             start_new_session=True, close_fds=True)
     pid = None
@@ -125,8 +146,13 @@ def launch(run_id: int, name: str, argv: list[str], env: dict[str, str], cwd: st
         if exit_path.exists() or wrapper.poll() is not None:
             break
         time.sleep(0.01)
+    spec_path.unlink(missing_ok=True)  # normally gone already: the wrapper deletes it once read
+    # read once the wrapper runs its own code (right after exec its cmdline can read empty)
+    leader_ct, leader_cmd = _identity(wrapper.pid)
+    # (the engine's own command line is not kept: it may hold a secret, and it may exec on)
     rec = PidRecord(run_id=run_id, name=name, pgid=wrapper.pid, pid=pid,
-                    create_time=_create_time(pid), log_path=str(log_path), exit_path=str(exit_path))
+                    create_time=_create_time(pid), log_path=str(log_path), exit_path=str(exit_path),
+                    leader_create_time=leader_ct, leader_cmdline=leader_cmd)
     rec.save(pid_folder)
     # The wrapper is our child: reap it in the background so it never lingers as a zombie.
     _reapers.append(wrapper)
@@ -150,6 +176,27 @@ def _create_time(pid: int | None) -> float | None:
         return None
 
 
+def _identity(pid: int | None) -> tuple[float | None, list[str] | None]:
+    """(start time, command line) of ``pid`` now, as far as they can be read."""
+    if pid is None:
+        return None, None
+    try:
+        p = psutil.Process(pid)
+        ct = p.create_time()
+    except psutil.Error:
+        return None, None
+    try:
+        return ct, p.cmdline() or None
+    except psutil.Error:
+        return ct, None
+
+
+# psutil derives a start time from the kernel's start ticks and the boot time: the same
+# process always reads the same value (to 10 ms), so a reused pid started even a fraction
+# of a second later is told apart.
+SAME_START_S = 0.1
+
+
 def alive(pid: int | None, create_time: float | None = None) -> bool:
     """Is this pid running and (when known) the same process we started?"""
     if not pid:
@@ -158,7 +205,7 @@ def alive(pid: int | None, create_time: float | None = None) -> bool:
         p = psutil.Process(pid)
         if p.status() == psutil.STATUS_ZOMBIE:
             return False
-        return create_time is None or abs(p.create_time() - create_time) < 1.0
+        return create_time is None or abs(p.create_time() - create_time) < SAME_START_S
     except psutil.Error:
         return False
 
@@ -216,3 +263,118 @@ def stop_group(pgid: int, grace_s: float, poll: float = 0.1) -> str:
         signal_group(pgid, signal.SIGKILL)
     reap()
     return "terminated"
+
+
+# ---- is it ours? (a stale pidfile after a reboot or pid reuse names strangers) -----------
+def same_process(pid: int | None, create_time: float | None) -> bool:
+    """``pid`` is alive (not a zombie) and started at ``create_time``; unknown time: False."""
+    return bool(pid) and create_time is not None and alive(pid, create_time)
+
+
+def leader_is_ours(rec: PidRecord) -> bool:
+    """The group leader named by ``rec`` is the wrapper we launched (start time, and the
+    command line recorded at launch; a record without either must look like a wrapper)."""
+    try:
+        p = psutil.Process(rec.pgid)
+        if p.status() == psutil.STATUS_ZOMBIE:
+            return False
+        if rec.leader_create_time is not None and abs(p.create_time() - rec.leader_create_time) >= SAME_START_S:
+            return False
+        cmd = p.cmdline()
+    except psutil.Error:
+        return False
+    if rec.leader_cmdline is not None:
+        return cmd == rec.leader_cmdline
+    return rec.leader_create_time is not None or "iejtui.service.runner" in cmd
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
+
+
+def group_is_ours(rec: PidRecord) -> bool:
+    """Signalling ``rec.pgid`` reaches our processes: its leader is our wrapper, or a member
+    of it is our engine or one of its recorded descendants (the wrapper may be gone)."""
+    if leader_is_ours(rec):
+        return True
+    members = [[rec.pid, rec.create_time], *rec.tree]
+    return any(same_process(pid, ct) and _pgid(pid) == rec.pgid for pid, ct in members)
+
+
+def engine_is_ours(rec: PidRecord) -> bool:
+    return same_process(rec.pid, rec.create_time)
+
+
+def record_tree(rec: PidRecord, folder: Path) -> bool:
+    """Add the wrapper's live descendants (pid, start time) to ``rec.tree`` and save it.
+
+    Descendants that ``setsid()`` leave the engine's process group; the record lets a stop
+    reach them even when the wrapper is gone. Entries that are no longer running go.
+    Returns whether the record changed."""
+    tree = [[pid, ct] for pid, ct in rec.tree if same_process(pid, ct)]
+    if leader_is_ours(rec):
+        try:
+            for c in psutil.Process(rec.pgid).children(recursive=True):
+                try:
+                    entry = [c.pid, c.create_time()]
+                except psutil.Error:
+                    continue
+                if entry not in tree:
+                    tree.append(entry)
+        except psutil.Error:
+            pass
+    if tree == rec.tree:
+        return False
+    rec.tree = tree
+    if (folder / f"{rec.run_id}.json").exists():
+        rec.save(folder)
+    return True
+
+
+def _signal_tree(rec: PidRecord, sig: int) -> list[int]:
+    """Signal the recorded descendants still running as themselves; the pids signalled."""
+    hit = []
+    for pid, ct in rec.tree:
+        if same_process(pid, ct):
+            try:
+                os.kill(pid, sig)
+                hit.append(pid)
+            except OSError:
+                pass
+    return hit
+
+
+def stop_tree(rec: PidRecord, grace_s: float = 3.0, poll: float = 0.1) -> int:
+    """SIGTERM the verified recorded descendants, SIGKILL those left after ``grace_s``."""
+    hit = _signal_tree(rec, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while hit and time.monotonic() < deadline:
+        reap()
+        if not any(same_process(pid, ct) for pid, ct in rec.tree):
+            return len(hit)
+        time.sleep(poll)
+    _signal_tree(rec, signal.SIGKILL)
+    return len(hit)
+
+
+def stop_run(rec: PidRecord, grace_s: float, folder: Path | None = None) -> str:
+    """Stop an engine we launched: its process group (only when it is verifiably ours) and
+    its recorded descendants (those that ``setsid()``, verified one by one)."""
+    if folder is not None:
+        record_tree(rec, folder)
+    if group_is_ours(rec):
+        how = stop_group(rec.pgid, grace_s)
+    else:
+        how = "not signalled: its pidfile names processes that are not ours (reboot or pid reuse)"
+    stop_tree(rec)
+    return how
+
+
+def kill_leftovers(rec: PidRecord) -> None:
+    """SIGKILL what is left of an ended engine: its group if still ours, its descendants."""
+    if group_alive(rec.pgid) and group_is_ours(rec):
+        signal_group(rec.pgid, signal.SIGKILL)
+    _signal_tree(rec, signal.SIGKILL)

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from iejtui.logs import load_fingerprints
 from iejtui.service import procs
 from iejtui.service.engines import EngineHandle
 
@@ -48,14 +49,17 @@ async def _recover_owned(service: "Service", run: dict, rec: procs.PidRecord) ->
     rid = run["id"]
     h = EngineHandle(rid, run["name"], run["engine_kind"], run["url"], owned=True,
                      status=run["status"], phase=run["phase"] or "launching", pid=rec,
-                     started_at=run["started_at"], facts=json.loads(run["facts"] or "{}"))
-    if procs.alive(rec.pid, rec.create_time):
+                     started_at=run["started_at"], facts=json.loads(run["facts"] or "{}"),
+                     fingerprints=load_fingerprints(service.paths, rid))
+    if procs.engine_is_ours(rec):
         try:
             size = Path(rec.log_path).stat().st_size
             with open(rec.log_path, "rb") as f:
-                f.seek(max(0, size - 65536))
-                for line in f.read().decode("utf-8", "replace").splitlines()[1:]:
-                    h.log_lines.append(line)
+                start = max(0, size - 65536)
+                f.seek(start)
+                lines = f.read(size - start).decode("utf-8", "replace").splitlines()
+                for line in lines[1:] if start else lines:  # (past a cut, the first is partial)
+                    h.log_lines.append(h.mask(line))
             h.log_offset = size
         except OSError:
             pass
@@ -64,7 +68,12 @@ async def _recover_owned(service: "Service", run: dict, rec: procs.PidRecord) ->
         return
     ex = procs.read_exit(rec)
     service.engines[h.name] = h
-    if ex is not None:
+    if ex is None and not procs.group_is_ours(rec) and procs.group_alive(rec.pgid):
+        # a reboot or pid reuse: the pids of the record now belong to strangers
+        await service._finish(h, None, "engine gone while the service was down; its pidfile is stale "
+                              f"(pid {rec.pgid} is now another process: nothing signalled)",
+                              status="interrupted")
+    elif ex is not None:
         await service._finish(h, ex.get("code"), f"exited with code {ex.get('code')} while the service was down")
     else:
         await service._finish(h, None, "engine gone while the service was down; exit status unknown",
