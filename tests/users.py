@@ -94,3 +94,15 @@ def scratch():
     os.chmod(d, 0o755)
     yield d
     shutil.rmtree(d, ignore_errors=True)
+
+
+def reachable_dir(path: Path, uid: int | None = None) -> Path:
+    """``path`` (and missing parents) as folders spare uids can enter: 0755 whatever this
+    process's umask is (a test that ran iejtui in-process leaves it 077), owned by ``uid``."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(parents=True, exist_ok=True)
+    for d in missing:
+        os.chmod(d, 0o755)
+        if uid is not None:
+            os.chown(d, uid, uid)
+    return path

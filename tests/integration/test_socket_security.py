@@ -22,7 +22,7 @@ import psutil
 import pytest
 
 from iejtui.errors import UserError
-from users import ATTACKER, VICTIM, iejtui_as, need_root, popen_as, run_as, user_env, user_python
+from users import ATTACKER, VICTIM, iejtui_as, need_root, popen_as, reachable_dir, run_as, user_env, user_python
 
 FALLBACK = Path(f"/tmp/iejtui-{VICTIM}")
 
@@ -79,9 +79,7 @@ def victim(scratch):
     _clean_fallback()
     base = scratch / ("v" * 60)
     journal = base / ("journal-" + "j" * 40)
-    journal.mkdir(parents=True)
-    for d in (base, journal):
-        os.chown(d, VICTIM, VICTIM)
+    reachable_dir(journal, VICTIM)
     env = user_env(VICTIM, scratch / "home-victim")
     p = iejtui_as(VICTIM, journal, "init", env=env)
     assert p.returncode == 0, p.stderr
@@ -153,8 +151,7 @@ def test_a_swapped_socket_is_refused_and_receives_nothing(victim, scratch):
     sock = _sock_in_fallback(journal)
     assert run_as(ATTACKER, ["mkdir", "-m", "777", str(FALLBACK)]).returncode == 0
     loot = scratch / "attacker-loot"
-    loot.mkdir()
-    os.chown(loot, ATTACKER, ATTACKER)
+    reachable_dir(loot, ATTACKER)
     record = loot / "received"
     listener = popen_as(ATTACKER, [user_python(), "-c", LISTENER, str(sock), str(record)],
                         env=user_env(ATTACKER, scratch / "home-attacker"))
@@ -206,8 +203,7 @@ def test_the_connection_the_request_travels_on_is_the_one_checked(scratch):
     paths = JournalPaths(scratch / "journal")
     paths.runtime.mkdir(parents=True, mode=0o700)
     theirs = scratch / "attacker"
-    theirs.mkdir()
-    os.chown(theirs, ATTACKER, ATTACKER)
+    reachable_dir(theirs, ATTACKER)
     record = theirs / "received"
     listener = popen_as(ATTACKER, [user_python(), "-c", LISTENER, str(theirs / "s.sock"), str(record)],
                         env=user_env(ATTACKER, scratch / "home-attacker"))
@@ -302,8 +298,7 @@ def test_a_service_whose_socket_is_gone_is_named_and_stopped_after_checks(victim
 def test_files_are_private_even_with_umask_000(scratch):
     need_root()
     journal = scratch / "journal"
-    journal.mkdir()
-    os.chown(journal, VICTIM, VICTIM)
+    reachable_dir(journal, VICTIM)
     env = user_env(VICTIM, scratch / "home-victim")
 
     def as_victim(*args: str) -> subprocess.CompletedProcess:
@@ -374,8 +369,7 @@ def test_a_journal_on_a_filesystem_without_unix_sockets_listens_in_the_runtime_d
     need_root()
     _clean_fallback()
     journal = scratch / "journal"
-    journal.mkdir()
-    os.chown(journal, VICTIM, VICTIM)
+    reachable_dir(journal, VICTIM)
     env = user_env(VICTIM, scratch / "home-victim")
     assert iejtui_as(VICTIM, journal, "init", env=env).returncode == 0
     svc = popen_as(VICTIM, [user_python(), "-c", NO_UNIX_SOCKETS, str(journal)], env=env, cwd=str(journal),
