@@ -8,8 +8,10 @@ needs root: without it, it fails under ``CI`` and skips elsewhere (``need_root``
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -51,6 +53,42 @@ def need_root() -> None:
         pytest.skip(why)
 
 
+def reachable_by_others(path: Path) -> bool:
+    """Whether a spare uid can enter ``path`` (every folder on the way has o+x)."""
+    return all(p.stat().st_mode & stat.S_IXOTH for p in (path, *path.parents) if p.is_dir())
+
+
+_COPIES: dict[str, str] = {}
+
+
+def _reachable_copy(src: Path, what: str, skip: tuple[str, ...] = ()) -> str:
+    """``src`` itself when spare uids can enter it, else a 0755 copy under /tmp made once
+    per test session (hard links where the filesystem allows: a checkout or venv under a
+    private home such as /root would otherwise be unreadable to them)."""
+    if reachable_by_others(src):
+        return str(src)
+    if what not in _COPIES:
+        dst = Path(tempfile.mkdtemp(prefix=f"iejtui-users-{what}-", dir="/tmp"))
+        atexit.register(shutil.rmtree, dst, True)
+        os.chmod(dst, 0o755)
+        for child in src.iterdir():
+            if child.name in skip or child.name.startswith("."):
+                continue
+            target = dst / child.name
+            try:
+                if child.is_dir():
+                    shutil.copytree(child, target, copy_function=os.link, symlinks=True)
+                else:
+                    os.link(child, target)
+            except OSError:  # another filesystem: a real copy
+                shutil.rmtree(target, ignore_errors=True)
+                (shutil.copytree(child, target, symlinks=True) if child.is_dir() else shutil.copy2(child, target))
+        for d, dirs, files in os.walk(dst):
+            os.chmod(d, 0o755)
+        _COPIES[what] = str(dst)
+    return _COPIES[what]
+
+
 def user_env(uid: int, home: Path, **extra: str) -> dict[str, str]:
     """A login-like environment for ``uid``: its own HOME, no XDG_RUNTIME_DIR (so the
     /tmp fallback is reached), this checkout importable, no bytecode writes."""
@@ -58,9 +96,11 @@ def user_env(uid: int, home: Path, **extra: str) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     os.chown(home, uid, uid)
     os.chmod(home, 0o700)
-    site = sysconfig.get_paths()["purelib"]  # the venv's packages (readable by all)
+    # this checkout and the venv's packages, or reachable copies of them
+    src = _reachable_copy(ROOT, "src", skip=("tests", "days", "topics", "benchmarks"))
+    site = _reachable_copy(Path(sysconfig.get_paths()["purelib"]), "site", skip=("playwright",))
     env.update(HOME=str(home), USER=f"u{uid}", LOGNAME=f"u{uid}", PYTHONDONTWRITEBYTECODE="1",
-               PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), site, env.get("PYTHONPATH", "")) if p))
+               PYTHONPATH=os.pathsep.join(p for p in (src, site, env.get("PYTHONPATH", "")) if p))
     env.update(extra)
     return env
 
