@@ -30,10 +30,7 @@ def store_getter(reader: Reader, run_id: int, t0: float | None = None, t1: float
 
 
 def run_window(reader: Reader, run: dict) -> tuple[float, float] | None:
-    tr = reader.time_range(run["id"])
-    if tr is None:
-        return None
-    return tr[0], (run.get("ended_at") or max(tr[1], time.time() if run["status"] in ("starting", "ready") else tr[1]))
+    return reader.run_window(run, time.time())
 
 
 def engine_summary(reader: Reader, run: dict) -> dict[str, Any]:

@@ -29,14 +29,7 @@ def run_span(run: dict) -> tuple[float, float]:
 
 
 def _gpu_runs(reader, t0: float, t1: float) -> list[dict]:
-    out = []
-    for r in reader.runs(kind="record"):
-        if not str(r.get("name", "")).startswith("gpu@"):
-            continue
-        end = r.get("ended_at") or time.time()
-        if r["started_at"] <= t1 and end >= t0:
-            out.append(r)
-    return out
+    return reader.gpu_runs_between(t0, t1)
 
 
 def aggregate_ticks(per_gpu: list[tuple[list[float], list[float]]], how: str) -> tuple[list[float], list[float]]:

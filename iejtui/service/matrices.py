@@ -15,14 +15,14 @@ from iejtui.matrix.estimate import Estimate, estimate_from_db
 from iejtui.matrix.spec import MatrixSpec, spec_from_dict
 from iejtui.matrix.state import progress_view
 from iejtui.service.matrix_job import MatrixJob
+from iejtui.store.vocab import RunKind
 
 if TYPE_CHECKING:
     from iejtui.service.core import Service
 
 
 def _latest_row(service: "Service", name: str | None) -> dict | None:
-    where, args = ("kind = 'matrix' AND name = ?", [name]) if name else ("kind = 'matrix'", [])
-    rows = list(service.writer.db["runs"].rows_where(where, args, order_by="id desc", limit=1))
+    rows = service.writer.latest_runs(RunKind.MATRIX, name)
     if not rows:
         return None
     row = dict(rows[0])
@@ -124,8 +124,7 @@ async def matrix_status(service: "Service", name: str | None = None) -> list[dic
 
 async def resume_matrices(service: "Service") -> None:
     """At service start: resume every matrix whose state is still ``running``."""
-    rows = await service.db(lambda: list(service.writer.db["runs"].rows_where(
-        "kind = 'matrix'", order_by="id desc", limit=50)))
+    rows = await service.db(service.writer.latest_runs, RunKind.MATRIX, None, 50)
     seen = set()
     for row in rows:
         if row["name"] in seen:

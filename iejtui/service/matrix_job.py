@@ -280,10 +280,9 @@ class MatrixJob:
         if job.status == "stopped" and res.get("completed"):
             stm.mark_cell(self.state, key, "done")
         else:
-            first = await s.db(lambda: s.writer.conn.execute(
-                "SELECT error FROM requests WHERE run_id = ? AND ok = 0 LIMIT 1", (job.run_id,)).fetchone())
+            first = await s.db(s.writer.first_request_error, job.run_id)
             why = job.reason or f"no request completed ({res.get('failed', '?')} failed)"
-            stm.mark_cell(self.state, key, "failed", reason=why + (f": {first[0]}" if first and first[0] else ""))
+            stm.mark_cell(self.state, key, "failed", reason=why + (f": {first}" if first else ""))
             await self._event(f"cell {key} failed: {self.state['cells'][key]['reason']}", "warning", job.run_id)
         await self._save()
         return self.state["cells"][key]["status"]

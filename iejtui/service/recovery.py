@@ -19,8 +19,7 @@ if TYPE_CHECKING:
 async def recover(service: "Service") -> None:
     """Re-adopt engines still alive, mark the rest of the unfinished runs."""
     recs = {r.run_id: r for r in procs.PidRecord.load_all(service.paths.pids)}
-    open_runs = await service.db(lambda: list(service.writer.db["runs"].rows_where(
-        "status IN ('starting', 'ready', 'running')")))
+    open_runs = await service.db(service.writer.live_runs)
     for run in open_runs:
         rid = run["id"]
         rec = recs.pop(rid, None)

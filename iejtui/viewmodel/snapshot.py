@@ -33,13 +33,8 @@ def _event_row(e: Mapping) -> EventRow:
 
 def host_gpu_run(reader: Reader, t0: float, t1: float) -> dict | None:
     """The service's GPU recording covering the window (the newest that overlaps it)."""
-    for run in reader.runs(kind="record", limit=20):
-        if not run["name"].startswith("gpu@"):
-            continue
-        end = run.get("ended_at")
-        if run["started_at"] <= t1 and (end is None or end >= t0):
-            return run
-    return None
+    runs = reader.gpu_runs_between(t0, t1)
+    return runs[0] if runs else None
 
 
 #: An engine run's frames: "engine" (its /metrics scrapes) and, for TRT-LLM, "engine-iter"

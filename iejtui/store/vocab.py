@@ -1,0 +1,44 @@
+"""The runs table's vocabulary: run statuses and kinds, and the named groups of statuses.
+
+``StrEnum``s, so a member *is* its string: journal.db keeps the same text, JSON output is
+unchanged (``json.dumps(RunStatus.READY)`` is ``"ready"``), f-strings print the value and
+``run["status"] == RunStatus.READY`` holds for a row read back as plain text.
+
+The groups are tuples, not sets: an enum member hashes by its name, so ``"ready" in
+{RunStatus.READY}`` would be False; ``in`` over a tuple compares with ``==`` (a string's).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    STARTING = "starting"        # an engine launching or being attached to
+    READY = "ready"              # an engine serving; a recording recording
+    RUNNING = "running"          # a benchmark or matrix under way
+    STOPPED = "stopped"          # ended as asked (or an engine exiting 0)
+    CRASHED = "crashed"          # an engine that exited on its own
+    FAILED = "failed"            # never got going (launch error, benchmark error)
+    INTERRUPTED = "interrupted"  # cut short: cancelled, or the service went away
+
+
+class RunKind(StrEnum):
+    ENGINE = "engine"
+    BENCH = "bench"
+    RECORD = "record"
+    MATRIX = "matrix"
+    IMPORTED = "imported"
+
+
+#: A run still going: nothing final recorded yet (the service re-adopts these at start).
+LIVE: tuple[RunStatus, ...] = (RunStatus.STARTING, RunStatus.READY, RunStatus.RUNNING)
+#: An engine still up (an engine is never "running").
+ENGINE_LIVE: tuple[RunStatus, ...] = (RunStatus.STARTING, RunStatus.READY)
+#: A benchmark still going (its headline figures come once it has ended).
+BENCH_LIVE: tuple[RunStatus, ...] = (RunStatus.STARTING, RunStatus.RUNNING)
+#: A run that has ended, for good.
+FINAL: tuple[RunStatus, ...] = (RunStatus.STOPPED, RunStatus.CRASHED, RunStatus.INTERRUPTED, RunStatus.FAILED)
+
+#: The prefix of the service's own GPU recordings' names (``gpu@HOST``).
+GPU_RECORDING_PREFIX = "gpu@"
