@@ -13,6 +13,7 @@ from iejtui.derive.series import first_present
 from iejtui.derive.gpu import gpu_window_summary
 from iejtui.derive.series import labels_match
 from iejtui.store import Reader
+from iejtui.store.vocab import RunKind
 
 # Reading a window needs the sample just before it (counter and histogram deltas).
 _LEAD_S = 5.0
@@ -78,7 +79,7 @@ def _counter_total(get, mmap, key: str, t0: float, t1: float) -> float | None:
 def run_summary(reader: Reader, run: dict) -> dict[str, Any]:
     """Headline figures of any run: engine figures for engines, GPU figures over its window."""
     out: dict[str, Any] = {}
-    if run["kind"] == "engine":
+    if run["kind"] == RunKind.ENGINE:
         out.update(engine_summary(reader, run))
     gpu = gpu_window_summary(reader, run)
     if gpu:

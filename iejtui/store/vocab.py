@@ -4,8 +4,7 @@
 unchanged (``json.dumps(RunStatus.READY)`` is ``"ready"``), f-strings print the value and
 ``run["status"] == RunStatus.READY`` holds for a row read back as plain text.
 
-The groups are tuples, not sets: an enum member hashes by its name, so ``"ready" in
-{RunStatus.READY}`` would be False; ``in`` over a tuple compares with ``==`` (a string's).
+A member also hashes as its string, so it finds (and is found as) a plain-text dict key.
 """
 
 from __future__ import annotations

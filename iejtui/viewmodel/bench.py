@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from iejtui.store.vocab import BENCH_LIVE
 from iejtui.values import finite as _f
 
-LIVE = ("starting", "running")
+LIVE = BENCH_LIVE
 PROGRESS_KEYS = ("done", "total", "failed", "output_tokens_per_s", "ttft_p50_ms", "ttft_p99_ms", "elapsed_s")
 
 

@@ -19,6 +19,7 @@ from iejtui.viewmodel import gpu as gpus
 from iejtui.viewmodel.cache import SnapshotCache
 from iejtui.viewmodel.models import EventRow, Line, Plot, Snapshot
 from iejtui.viewmodel.thin import ThinGetter, read_thinned
+from iejtui.store.vocab import RunKind
 
 MAX_EVENTS = 200
 THIN_FACTOR = 4  # thin a window holding more than this many samples per plot point
@@ -180,7 +181,7 @@ def dashboard_snapshot(reader: Reader, now: float, window_s: float = 300.0, *, c
     t0, t1 = now - window_s, now
     if cache is not None:
         cache.check(reader)
-    engines = [r for r in reader.runs(kind="engine", limit=40)
+    engines = [r for r in reader.runs(kind=RunKind.ENGINE, limit=40)
                if r["started_at"] <= t1 and (r["status"] in eng.LIVE_STATUSES or (r.get("ended_at") or 0) >= t0)]
     engines.sort(key=lambda r: (r["status"] not in eng.LIVE_STATUSES, r["id"]))
     gpu_run = host_gpu_run(reader, t0, t1)
@@ -219,10 +220,10 @@ def run_history(reader: Reader, run_id: int, t0: float, t1: float, max_points: i
         raise KeyError(run_id)
     if cache is not None:
         cache.check(reader)
-    if run["kind"] == "record" and run["name"].startswith("gpu@"):
+    if run["kind"] == RunKind.RECORD and run["name"].startswith("gpu@"):
         engines, gpu_run = [], run
     else:
-        engines = [run] if run["kind"] == "engine" else []
+        engines = [run] if run["kind"] == RunKind.ENGINE else []
         gpu_run = host_gpu_run(reader, t0, t1)
     related = {run_id, gpu_run["id"] if gpu_run else None, None}
     events = [e for e in reader.events(since=t0, limit=2000) if e["ts"] <= t1 and e.get("run_id") in related]
