@@ -18,7 +18,7 @@ from iejtui import __version__
 from iejtui.derive.gpu_window import gpu_block, token_rate
 from iejtui.redact import redact_argv, redact_env, redact_obj, redact_text
 from iejtui.values import finite as _finite
-from iejtui.store.vocab import RunKind
+from iejtui.store.vocab import BROKE, RunKind
 
 SCHEMA = "iejtui.day-metrics"
 SCHEMA_VERSION = 1
@@ -206,7 +206,7 @@ def headline(entries: list[dict[str, Any]]) -> str:
         if rate is not None and (best is None or rate > best[0]):
             best = (rate, e)
     if best is None:
-        bad = [e for e in entries if e.get("status") in ("crashed", "failed")]
+        bad = [e for e in entries if e.get("status") in BROKE]
         if bad:
             return f"{len(bad)} run(s) crashed, no tokens measured"
         return "no throughput measured"
@@ -218,7 +218,7 @@ def headline(entries: list[dict[str, Any]]) -> str:
     jpt = (e.get("gpu") or {}).get("joules_per_token")
     if jpt is not None:
         bits.append(f"{jpt:.2f} J/tok")
-    crashed = sum(1 for x in entries if x.get("status") in ("crashed", "failed"))
+    crashed = sum(1 for x in entries if x.get("status") in BROKE)
     if crashed:
         bits.append(f"{crashed} crashed")
     return ", ".join(bits)

@@ -36,6 +36,10 @@ LIVE: tuple[RunStatus, ...] = (RunStatus.STARTING, RunStatus.READY, RunStatus.RU
 ENGINE_LIVE: tuple[RunStatus, ...] = (RunStatus.STARTING, RunStatus.READY)
 #: A benchmark still going (its headline figures come once it has ended).
 BENCH_LIVE: tuple[RunStatus, ...] = (RunStatus.STARTING, RunStatus.RUNNING)
+#: An end on an error (an engine that died, a launch or benchmark that failed).
+BROKE: tuple[RunStatus, ...] = (RunStatus.CRASHED, RunStatus.FAILED)
+#: An end that is not the one asked for: broke, or cut short.
+ENDED_BADLY: tuple[RunStatus, ...] = (RunStatus.CRASHED, RunStatus.FAILED, RunStatus.INTERRUPTED)
 #: A run that has ended, for good.
 FINAL: tuple[RunStatus, ...] = (RunStatus.STOPPED, RunStatus.CRASHED, RunStatus.INTERRUPTED, RunStatus.FAILED)
 

@@ -23,7 +23,6 @@ from iejtui.store.vocab import ENGINE_LIVE, RunStatus
 
 RATE_WINDOW_S = 10.0
 LATENCY_WINDOW_S = 60.0
-LIVE_STATUSES = ENGINE_LIVE
 
 PANEL_SKIP = ("tpot", "prefill", "decode")  # not shown in panels: neither read nor computed
 
@@ -100,7 +99,7 @@ def engine_panel(run: Mapping, get: SeriesGetter | None, t1: float, *, live: boo
             lat = figs if lat_w == rate_w else lat
     bounds = _bucket_bounds(labels_get or get, lat) if lat is not None else {}
     stale = None
-    active_at_t1 = run["status"] in LIVE_STATUSES and (run.get("ended_at") is None or run["ended_at"] > t1)
+    active_at_t1 = run["status"] in ENGINE_LIVE and (run.get("ended_at") is None or run["ended_at"] > t1)
     if active_at_t1 and run["status"] == RunStatus.READY and newest is not None and t1 - newest > stale_after(interval_s):
         stale = newest
     return EnginePanel(

@@ -13,7 +13,6 @@ from iejtui.viewmodel.thin import ThinGetter, read_thinned
 from iejtui.store import vocab
 from iejtui.store.vocab import RunKind
 
-LIVE = vocab.LIVE
 
 
 def run_rows(reader: Reader, now: float, headlines: Mapping[int, str] | None = None) -> list[RunRow]:
@@ -21,7 +20,7 @@ def run_rows(reader: Reader, now: float, headlines: Mapping[int, str] | None = N
     out = []
     for r in reader.runs():
         end = r.get("ended_at")
-        live = r["status"] in LIVE and end is None
+        live = r["status"] in vocab.LIVE and end is None
         out.append(RunRow(
             id=r["id"], kind=r["kind"], name=r["name"], status=r["status"], started_at=r["started_at"],
             ended_at=end, duration_s=max(0.0, (end if end is not None else (now if live else r["started_at"]))

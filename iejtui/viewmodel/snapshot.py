@@ -19,7 +19,7 @@ from iejtui.viewmodel import gpu as gpus
 from iejtui.viewmodel.cache import SnapshotCache
 from iejtui.viewmodel.models import EventRow, Line, Plot, Snapshot
 from iejtui.viewmodel.thin import ThinGetter, read_thinned
-from iejtui.store.vocab import RunKind
+from iejtui.store.vocab import ENGINE_LIVE, RunKind
 
 MAX_EVENTS = 200
 THIN_FACTOR = 4  # thin a window holding more than this many samples per plot point
@@ -182,8 +182,8 @@ def dashboard_snapshot(reader: Reader, now: float, window_s: float = 300.0, *, c
     if cache is not None:
         cache.check(reader)
     engines = [r for r in reader.runs(kind=RunKind.ENGINE, limit=40)
-               if r["started_at"] <= t1 and (r["status"] in eng.LIVE_STATUSES or (r.get("ended_at") or 0) >= t0)]
-    engines.sort(key=lambda r: (r["status"] not in eng.LIVE_STATUSES, r["id"]))
+               if r["started_at"] <= t1 and (r["status"] in ENGINE_LIVE or (r.get("ended_at") or 0) >= t0)]
+    engines.sort(key=lambda r: (r["status"] not in ENGINE_LIVE, r["id"]))
     gpu_run = host_gpu_run(reader, t0, t1)
     events = _live_events(reader, t0, cache)
     note = None

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
 
 #: zoom presets: (key label, span in seconds; None = the whole run)
 ZOOMS: tuple[tuple[str, float | None], ...] = (("5 min", 300.0), ("1 h", 3600.0), ("whole run", None))
-LIVE = vocab.LIVE  # kept for the screens that import it from here
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +45,7 @@ def run_bounds(reader: Reader, run: Mapping, now: float) -> tuple[float, float]:
         start, end = min(win[0], run["started_at"]), win[1]
     else:  # no samples: the run's lifetime
         start = run["started_at"]
-        end = now if run["status"] in LIVE and run.get("ended_at") is None else (run.get("ended_at") or start)
+        end = now if run["status"] in vocab.LIVE and run.get("ended_at") is None else (run.get("ended_at") or start)
     return start, max(end, start + 1.0)
 
 
