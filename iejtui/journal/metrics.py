@@ -17,8 +17,8 @@ from typing import Any
 from iejtui import __version__
 from iejtui.derive.gpu_window import gpu_block, token_rate
 from iejtui.redact import redact_argv, redact_env, redact_obj, redact_text
-from iejtui.values import finite as _finite
 from iejtui.store.vocab import BROKE, RunKind
+from iejtui.values import finite as _finite
 
 SCHEMA = "iejtui.day-metrics"
 SCHEMA_VERSION = 1

@@ -32,7 +32,7 @@ class BenchJob:
     name: str
     argv: list[str]
     engine: str | None
-    status: str = "running"
+    status: str = RunStatus.RUNNING
     progress: dict[str, Any] = field(default_factory=dict)
     result: dict[str, Any] | None = None
     summary_text: str = ""
@@ -151,7 +151,7 @@ async def _run(service: "Service", job: BenchJob, cfg) -> None:
     from collectors.loadgen.runner import run_bench
     from collectors.loadgen.sweep import format_curve, run_sweep
     sink = _Sink(service, job)
-    status, reason = "stopped", None
+    status, reason = RunStatus.STOPPED, None
     try:
         if cfg.sweep_concurrency or cfg.sweep_rate or cfg.sweep_slo_search:
             sweep = await run_sweep(cfg, sink, job.cancel)
@@ -166,13 +166,13 @@ async def _run(service: "Service", job: BenchJob, cfg) -> None:
             job.result_file = res.result_file
             cancelled = res.cancelled
         if cancelled:
-            status, reason = "interrupted", job.reason or "cancelled; completed requests kept"
+            status, reason = RunStatus.INTERRUPTED, job.reason or "cancelled; completed requests kept"
     except BenchUsageError as exc:
-        status, reason = "failed", str(exc)
+        status, reason = RunStatus.FAILED, str(exc)
     except asyncio.CancelledError:
-        status, reason = "interrupted", "the service stopped during the benchmark"
+        status, reason = RunStatus.INTERRUPTED, "the service stopped during the benchmark"
     except Exception as exc:  # noqa: BLE001 - a job's failure must not take the service down
-        status, reason = "failed", f"{type(exc).__name__}: {exc}"
+        status, reason = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
     job.status, job.reason = status, reason
     await service.db(service.writer.flush)
     job.result = figures_only(job.result)

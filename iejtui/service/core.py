@@ -29,8 +29,8 @@ from iejtui.redact import make_fingerprints, redact_argv, redact_env
 from iejtui.service import procs
 from iejtui.service.engines import EngineHandle, model_of
 from iejtui.service.gpus import GpuSampler
-from iejtui.store.writer import Writer
 from iejtui.store.vocab import RunKind, RunStatus
+from iejtui.store.writer import Writer
 
 log = logging.getLogger("iejtui.service")
 
@@ -230,7 +230,7 @@ class Service:
         if h.final:
             return
         if status is None:
-            status = "stopped" if h.stopping or code == 0 else "crashed"
+            status = RunStatus.STOPPED if h.stopping or code == 0 else RunStatus.CRASHED
         h.status = status
         if status == RunStatus.CRASHED and h.error_lines:
             reason = f"{reason}: {h.error_lines[-1]}"
@@ -310,7 +310,7 @@ class Service:
         if h.final or h.status != RunStatus.STARTING:
             return  # it died or was stopped while we asked
         if state.ready:
-            h.status, h.phase = "ready", "ready"
+            h.status, h.phase = RunStatus.READY, "ready"
             versions = self._versions()
             if state.version:
                 versions["engine"] = state.version

@@ -24,7 +24,7 @@ class EngineHandle:
     kind: str
     url: str | None
     owned: bool
-    status: str = "starting"
+    status: str = RunStatus.STARTING
     phase: str = "launching"
     pid: PidRecord | None = None
     ready_timeout: float = 900.0

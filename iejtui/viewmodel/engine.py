@@ -18,8 +18,8 @@ from iejtui.derive.engine import engine_figures
 from iejtui.derive.histograms import merge_series, quantile, window_delta
 from iejtui.derive.metric_map import HISTOGRAM_KEYS, EngineMetricMap, metric_map_for, unreported
 from iejtui.derive.series import SeriesGetter, first_present, histogram_series
-from iejtui.viewmodel.models import EnginePanel
 from iejtui.store.vocab import ENGINE_LIVE, RunStatus
+from iejtui.viewmodel.models import EnginePanel
 
 RATE_WINDOW_S = 10.0
 LATENCY_WINDOW_S = 60.0

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from iejtui.derive.engine import engine_figures
-from iejtui.store import Reader
+from iejtui.store import Reader, vocab
+from iejtui.store.vocab import RunKind
 from iejtui.viewmodel import engine as eng
 from iejtui.viewmodel.models import RunRow
 from iejtui.viewmodel.text import num, pct, tokens
 from iejtui.viewmodel.thin import ThinGetter, read_thinned
-from iejtui.store import vocab
-from iejtui.store.vocab import RunKind
 
 
 

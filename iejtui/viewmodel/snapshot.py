@@ -14,12 +14,12 @@ from collections.abc import Mapping
 
 from iejtui.derive.downsample import downsample
 from iejtui.store import Reader
+from iejtui.store.vocab import ENGINE_LIVE, RunKind
 from iejtui.viewmodel import engine as eng
 from iejtui.viewmodel import gpu as gpus
 from iejtui.viewmodel.cache import SnapshotCache
 from iejtui.viewmodel.models import EventRow, Line, Plot, Snapshot
 from iejtui.viewmodel.thin import ThinGetter, read_thinned
-from iejtui.store.vocab import ENGINE_LIVE, RunKind
 
 MAX_EVENTS = 200
 THIN_FACTOR = 4  # thin a window holding more than this many samples per plot point

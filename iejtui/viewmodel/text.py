@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from iejtui.viewmodel.models import EnginePanel, Field, GpuPanel
 from iejtui.store.vocab import ENGINE_LIVE, RunStatus
+from iejtui.viewmodel.models import EnginePanel, Field, GpuPanel
 
 if TYPE_CHECKING:
     from iejtui.derive.engine import LatencySummary

@@ -11,8 +11,8 @@ from textual.widgets import DataTable, Header, Log, Static
 
 from iejtui.config import load_config
 from iejtui.errors import ServiceError, UserError
-from iejtui.store.vocab import ENGINE_LIVE
 from iejtui.redact import MASK
+from iejtui.store.vocab import ENGINE_LIVE
 from iejtui.ui.modals import ConfirmModal, StartEngineModal
 from iejtui.ui.widgets.cells import cell
 from iejtui.ui.widgets.footer import QuietFooter
