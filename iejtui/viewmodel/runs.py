@@ -52,7 +52,7 @@ def run_headline(reader: Reader, run: Mapping, now: float, points: int = 64) -> 
     if run["kind"] != RunKind.ENGINE:
         return static_headline(run)
     mmap = eng.metric_map(run.get("engine_kind"))
-    window = reader.time_range(run["id"])
+    window = reader.time_range(run["id"])  # the samples' span, not run_window
     if mmap is None or window is None:
         return static_headline(run)
     t0, t1 = window
