@@ -13,6 +13,7 @@ from iejtui.derive.series import first_present
 from iejtui.derive.gpu import gpu_window_summary
 from iejtui.derive.series import labels_match
 from iejtui.store import Reader
+from iejtui.store.vocab import RunKind
 
 # Reading a window needs the sample just before it (counter and histogram deltas).
 _LEAD_S = 5.0
@@ -30,10 +31,7 @@ def store_getter(reader: Reader, run_id: int, t0: float | None = None, t1: float
 
 
 def run_window(reader: Reader, run: dict) -> tuple[float, float] | None:
-    tr = reader.time_range(run["id"])
-    if tr is None:
-        return None
-    return tr[0], (run.get("ended_at") or max(tr[1], time.time() if run["status"] in ("starting", "ready") else tr[1]))
+    return reader.run_window(run, time.time())
 
 
 def engine_summary(reader: Reader, run: dict) -> dict[str, Any]:
@@ -81,7 +79,7 @@ def _counter_total(get, mmap, key: str, t0: float, t1: float) -> float | None:
 def run_summary(reader: Reader, run: dict) -> dict[str, Any]:
     """Headline figures of any run: engine figures for engines, GPU figures over its window."""
     out: dict[str, Any] = {}
-    if run["kind"] == "engine":
+    if run["kind"] == RunKind.ENGINE:
         out.update(engine_summary(reader, run))
     gpu = gpu_window_summary(reader, run)
     if gpu:

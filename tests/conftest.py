@@ -10,6 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(1, str(ROOT))  # the test doubles: `tests.doubles.*`, in this process and (PYTHONPATH) in engines
 
 from helpers import add_profile, cli, engine_profile, free_port, stop_service  # noqa: E402
 

@@ -73,8 +73,7 @@ def _ttft_lines(reader, run_id: int, t0: float, t1: float, max_points: int) -> l
 def run_chart_data(reader, run: dict, max_points: int = MAX_POINTS) -> RunCharts:
     """The four panels of ``run``: an engine run's own series; a benchmark's engine series
     over the benchmark's window; other kinds get the GPU panel only."""
-    from iejtui.journal.gpu_window import read_gpu_window, run_span
-    from iejtui.journal.metrics import token_rate
+    from iejtui.derive.gpu_window import read_gpu_window, run_span, token_rate
     t0, t1 = run_span(run)
     rc = RunCharts(run["id"], f"r{run['id']} {run.get('name') or ''}".strip(), t0, t1 - t0)
     rid = run["id"]
@@ -90,7 +89,7 @@ def run_chart_data(reader, run: dict, max_points: int = MAX_POINTS) -> RunCharts
         kv = reader.series(rid, "vllm:kv_cache_usage_perc", None, t0, t1) or \
             reader.series(rid, "vllm:gpu_cache_usage_perc", None, t0, t1)
         if kv:
-            from iejtui.journal.gpu_window import aggregate_ticks
+            from iejtui.derive.gpu_window import aggregate_ticks
             ts, vs = aggregate_ticks([(s.ts, s.values) for s in kv], "mean")
             peak = max(vs, default=0.0) * 100.0
             rc.panels["kv"] = [shape(f"KV used (peak {peak:.2f} %)", ts, vs, t0, 100.0, "max", max_points)]

@@ -40,8 +40,7 @@ def visible_gpus(run: dict, static: list[dict]) -> list[dict]:
 
 
 def _host_runs(reader, t0: float, t1: float) -> list[dict]:
-    return [r for r in reader.runs(kind="record") if r["name"].startswith("gpu@")
-            and r["started_at"] <= t1 and (r.get("ended_at") or time.time()) >= t0]
+    return reader.gpu_runs_between(t0, t1)
 
 
 def gpu_window_summary(reader, run: dict) -> dict[str, Any]:

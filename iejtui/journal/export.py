@@ -20,6 +20,7 @@ from iejtui.journal import daylog as days_mod
 from iejtui.journal import metrics, render
 from iejtui.journal.mdsafe import code, esc, fence, table
 from iejtui.journal.sections import markdown_section
+from iejtui.store.vocab import ENDED_BADLY
 
 LIFECYCLE = {"started", "ready", "stopping", "stopped", "crashed", "failed", "interrupted", "timeout",
              "adopted", "attached", "warning", "oom", "error"}
@@ -103,7 +104,7 @@ def run_section(root: Path, reader, run: dict, e: dict, day_path: Path | None, b
         alt = esc(f"r{e['id']} charts: tok/s, KV %, SM-active vs kernel-active, TTFT p50/p99")
         lines += [f"[![{alt}]({link})]({link})", ""]
     lines += ["**Events**", "", _events_table(reader.events(run["id"], limit=500)), ""]
-    if run.get("status") in ("crashed", "failed", "interrupted"):
+    if run.get("status") in ENDED_BADLY:
         tail = days_mod.log_tail(root, run)
         if tail:
             last = tail.splitlines()[-30:]

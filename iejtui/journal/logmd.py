@@ -10,6 +10,7 @@ from __future__ import annotations
 from iejtui.journal import render
 from iejtui.journal.mdsafe import esc
 from iejtui.journal.sections import block
+from iejtui.store.vocab import BROKE
 
 GOAL_PLACEHOLDER = "_What question does this day answer? (replace this line)_"
 LESSONS_PLACEHOLDER = "- _What did this day teach? `iejtui day promote N --topic T` copies this section to topics/T/notes.md._"
@@ -95,11 +96,11 @@ def log_template(doc: dict, broke_items: list) -> str:
 def todo_items(doc: dict) -> str:
     items = []
     for e in doc.get("runs", []):
-        if e.get("status") in ("crashed", "failed"):
+        if e.get("status") in BROKE:
             items.append(f"- [ ] Find out why r{e['id']} {esc(e.get('name'))} {esc(e.get('status'))}"
                          + (f" (exit {e['exit_code']})" if e.get("exit_code") not in (None, 0) else ""))
         lat = (e.get("latency_s") or {}).get("ttft") or {}
-        if e.get("kind") == "engine" and not lat.get("count") and e.get("status") not in ("crashed", "failed"):
+        if e.get("kind") == "engine" and not lat.get("count") and e.get("status") not in BROKE:
             items.append(f"- [ ] r{e['id']} {esc(e.get('name'))} served no request: benchmark it")
         if e.get("kind") == "engine" and not (e.get("gpu") or {}).get("count"):
             items.append(f"- [ ] r{e['id']}: no GPU figures (CPU run or NVML unavailable); rerun on the GPU box")

@@ -15,14 +15,13 @@ import time
 from typing import Any
 
 from iejtui import __version__
-from iejtui.derive import counters
-from iejtui.journal.gpu_window import aggregate_ticks, gpu_block
+from iejtui.derive.gpu_window import gpu_block, token_rate
 from iejtui.redact import redact_argv, redact_env, redact_obj, redact_text
+from iejtui.store.vocab import BROKE, RunKind
 from iejtui.values import finite as _finite
 
 SCHEMA = "iejtui.day-metrics"
 SCHEMA_VERSION = 1
-RATE_WINDOW_S = 5.0
 LATENCY_KEYS = ("ttft", "itl", "tpot", "e2e", "queue")
 _NO_LATENCY = {"p50": None, "p90": None, "p99": None, "mean": None, "count": None}
 RUN_FIELDS = ("id", "kind", "name", "engine_kind", "status", "model", "url", "cwd", "started_at", "ready_at",
@@ -52,16 +51,6 @@ def model_of(run: dict) -> str | None:
     if model and "-m" in argv[:-1] and argv[argv.index("-m") + 1] == model:
         return str(facts["model"]) if facts.get("model") else None
     return model or facts.get("model")
-
-
-def token_rate(reader, run_id: int, name: str, t0: float, t1: float) -> tuple[list[float], list[float]]:
-    """Sliding 5 s rate of a token counter (summed over its label sets), for peaks and plots."""
-    parts = []
-    for sd in reader.series(run_id, name, None, t0 - RATE_WINDOW_S, t1):
-        parts.append(counters.rate_series(sd.ts, sd.values, RATE_WINDOW_S))
-    if not parts:
-        return [], []
-    return parts[0] if len(parts) == 1 else aggregate_ticks(parts, "sum")
 
 
 def _latency(d: dict | None) -> dict[str, float | None]:
@@ -191,9 +180,9 @@ def run_metrics(reader, run: dict) -> dict[str, Any]:
     entry["duration_s"] = (end - run["started_at"]) if end else None
     entry["startup_s"] = (run["ready_at"] - run["started_at"]) if run.get("ready_at") else None
     entry["tags"] = list(run.get("tags") or [])
-    if run["kind"] == "engine":
+    if run["kind"] == RunKind.ENGINE:
         entry.update(engine_metrics(reader, run))
-    elif run["kind"] == "bench":
+    elif run["kind"] == RunKind.BENCH:
         entry.update(bench_metrics(reader, run))
     gen = (entry.get("tokens") or {}).get("generated")
     if "gpu_summary" in entry:
@@ -217,7 +206,7 @@ def headline(entries: list[dict[str, Any]]) -> str:
         if rate is not None and (best is None or rate > best[0]):
             best = (rate, e)
     if best is None:
-        bad = [e for e in entries if e.get("status") in ("crashed", "failed")]
+        bad = [e for e in entries if e.get("status") in BROKE]
         if bad:
             return f"{len(bad)} run(s) crashed, no tokens measured"
         return "no throughput measured"
@@ -229,7 +218,7 @@ def headline(entries: list[dict[str, Any]]) -> str:
     jpt = (e.get("gpu") or {}).get("joules_per_token")
     if jpt is not None:
         bits.append(f"{jpt:.2f} J/tok")
-    crashed = sum(1 for x in entries if x.get("status") in ("crashed", "failed"))
+    crashed = sum(1 for x in entries if x.get("status") in BROKE)
     if crashed:
         bits.append(f"{crashed} crashed")
     return ", ".join(bits)

@@ -13,6 +13,7 @@ from typing import Any
 
 from iejtui import fmt
 from iejtui.journal.mdsafe import code, esc, fence, table
+from iejtui.store.vocab import ENDED_BADLY
 
 LAT_LABELS = {"ttft": "TTFT", "itl": "ITL", "tpot": "TPOT", "e2e": "E2E latency", "queue": "Queue time"}
 
@@ -209,7 +210,7 @@ def broke_section(items: list[tuple[dict, list[dict], str | None]], tail_lines: 
     """Crashes, failures and error events: ``items`` = (entry, events, redacted log tail)."""
     out = []
     for e, events, tail in items:
-        bad = e.get("status") in ("crashed", "failed", "interrupted")
+        bad = e.get("status") in ENDED_BADLY
         # Scrapes failing after a requested stop are the stop itself, not a problem.
         stop_ts = min((ev["ts"] for ev in events if ev.get("kind") == "stopping"), default=None)
         errs = [ev for ev in events if ev.get("level") in ("error", "warning")

@@ -1,18 +1,9 @@
-"""Tags and days in journal.db: the service side (writer) and the client side (best effort).
+"""Tags and days in journal.db, the journal's side: ask the service to record a day's tags
+(best effort).
 
-The runs table has one writer, the service, so the journal asks it to record tags:
-
-    POST /v1/runs/{id}/tags    {"add": ["day-007"], "remove": [], "day": 7}
-    → 200 {"id": 12, "tags": [...], "day": 7}
-    → 400 {"error": "no run 12", "user_error": true}
-
-Wire it in ``iejtui/service/api.py`` as::
-
-    @routes.post(API + "/runs/{id}/tags")
-    async def run_tags(request):
-        from iejtui.journal.service_ops import apply_tags, parse_tag_request
-        run_id, add, remove, day = parse_tag_request(request.match_info["id"], await body(request))
-        return web.json_response(await service.db(apply_tags, service.writer, run_id, add, remove, day))
+The rules (``parse_tag_request``, ``merge_tags``) and the update (``Writer.apply_tags``)
+live in the store, ``iejtui/store/tags.py``; the names are re-exported here for the API
+handler that still imports them from this module (it should import ``iejtui.store.tags``).
 
 The journal's own truth is the day folder (``metrics.json`` lists its runs), so a day log
 works while journal.db lags (service down, older service without the endpoint);
@@ -21,62 +12,13 @@ works while journal.db lags (service down, older service without the endpoint);
 
 from __future__ import annotations
 
-import json
-import re
-from typing import Any
+from iejtui.store.tags import apply_tags, merge_tags, parse_tag_request
 
-from iejtui.errors import UserError
-
-_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+__all__ = ["apply_tags", "day_tag", "merge_tags", "needs_push", "parse_tag_request", "push_tags"]
 
 
 def day_tag(day: int) -> str:
     return f"day-{day:03d}"
-
-
-def parse_tag_request(run_ref: str, data: dict[str, Any]) -> tuple[int, list[str], list[str], int | None]:
-    """Validate a tag request body (the API handler's input)."""
-    try:
-        run_id = int(str(run_ref).lstrip("rR"))
-    except ValueError:
-        raise UserError(f"invalid run id {run_ref!r}") from None
-    add, remove = data.get("add") or [], data.get("remove") or []
-    if not isinstance(add, list) or not isinstance(remove, list):
-        raise UserError("'add' and 'remove' must be lists of tags")
-    for t in add + remove:
-        if not isinstance(t, str) or not _TAG.match(t):
-            raise UserError(f"invalid tag {t!r}: letters, digits and . _ : - (at most 64)")
-    day = data.get("day")
-    if day is not None and (not isinstance(day, int) or isinstance(day, bool) or day < 1):
-        raise UserError(f"invalid day {day!r}: a positive integer")
-    return run_id, add, remove, day
-
-
-def merge_tags(current: list[str], add: list[str], remove: list[str]) -> list[str]:
-    """Tags after a change: order kept, no duplicates (pure)."""
-    out = [t for t in current if t not in remove]
-    for t in add:
-        if t not in out:
-            out.append(t)
-    return out
-
-
-def apply_tags(writer, run_id: int, add: list[str], remove: list[str], day: int | None) -> dict[str, Any]:
-    """Runs on the service's writer thread: update one run's tags (and day)."""
-    rows = list(writer.db["runs"].rows_where("id = ?", [run_id]))
-    if not rows:
-        raise UserError(f"no run {run_id}")
-    raw = rows[0].get("tags") or "[]"
-    try:
-        current = json.loads(raw) if isinstance(raw, str) else list(raw)
-    except ValueError:
-        current = []
-    tags = merge_tags(current, add, remove)
-    fields: dict[str, Any] = {"tags": tags}
-    if day is not None:
-        fields["day"] = day
-    writer.update_run(run_id, **fields)
-    return {"id": run_id, "tags": tags, "day": day if day is not None else rows[0].get("day")}
 
 
 def needs_push(run: dict | None, day: int) -> bool:

@@ -20,6 +20,7 @@ from collectors.loadgen.config import BenchUsageError, parse_args
 from collectors.records import Frame, Sample
 from iejtui.errors import UserError
 from iejtui.redact import redact_argv, redact_url
+from iejtui.store.vocab import RunKind, RunStatus
 
 if TYPE_CHECKING:
     from iejtui.service.core import Service
@@ -31,7 +32,7 @@ class BenchJob:
     name: str
     argv: list[str]
     engine: str | None
-    status: str = "running"
+    status: str = RunStatus.RUNNING
     progress: dict[str, Any] = field(default_factory=dict)
     result: dict[str, Any] | None = None
     summary_text: str = ""
@@ -46,7 +47,7 @@ class BenchJob:
         p = {k: v for k, v in self.progress.items() if k != "clock"}
         return {"run_id": self.run_id, "name": self.name, "engine": self.engine, "status": self.status,
                 "progress": p, "started_at": self.started_at, "reason": self.reason,
-                "warnings": self.warnings, "summary_text": self.summary_text if self.status != "running" else "",
+                "warnings": self.warnings, "summary_text": self.summary_text if self.status != RunStatus.RUNNING else "",
                 "result_file": self.result_file}
 
 
@@ -96,7 +97,7 @@ async def start_bench(service: "Service", spec: dict[str, Any]) -> BenchJob:
     parent = None
     if engine_name:
         h = service.engines.get(engine_name)
-        if h is None or h.status != "ready":
+        if h is None or h.status != RunStatus.READY:
             state = "not running" if h is None or h.final else h.status
             raise UserError(f"engine {engine_name!r} is {state}: start it first (`iejtui engine start {engine_name} --wait`)")
         if "--base-url" in argv or any(a.startswith("--base-url=") for a in argv):
@@ -110,7 +111,7 @@ async def start_bench(service: "Service", spec: dict[str, Any]) -> BenchJob:
     name = spec.get("name") or f"bench-{engine_name or 'url'}"
     shown, _ = redact_argv(argv)
     target = redact_url(cfg.base_url)  # an attached engine's URL may carry userinfo or ?token=
-    run_id = await service.db(service.writer.create_run, kind="bench", name=name, status="running",
+    run_id = await service.db(service.writer.create_run, kind=RunKind.BENCH, name=name, status=RunStatus.RUNNING,
                               argv=shown, url=target, parent_id=parent, engine_kind=None,
                               versions=service._versions(), cwd=spec.get("cwd"))
     job = BenchJob(run_id, name, argv, engine_name)
@@ -141,7 +142,7 @@ def figures_only(result: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _forget_old_jobs(service: "Service") -> None:
     """Finished jobs live in journal.db; keep only the newest few in memory for the API."""
-    done = [rid for rid, j in service.benches.items() if j.status != "running"]
+    done = [rid for rid, j in service.benches.items() if j.status != RunStatus.RUNNING]
     for rid in done[:-KEEP_FINISHED_JOBS]:
         del service.benches[rid]
 
@@ -150,7 +151,7 @@ async def _run(service: "Service", job: BenchJob, cfg) -> None:
     from collectors.loadgen.runner import run_bench
     from collectors.loadgen.sweep import format_curve, run_sweep
     sink = _Sink(service, job)
-    status, reason = "stopped", None
+    status, reason = RunStatus.STOPPED, None
     try:
         if cfg.sweep_concurrency or cfg.sweep_rate or cfg.sweep_slo_search:
             sweep = await run_sweep(cfg, sink, job.cancel)
@@ -165,25 +166,25 @@ async def _run(service: "Service", job: BenchJob, cfg) -> None:
             job.result_file = res.result_file
             cancelled = res.cancelled
         if cancelled:
-            status, reason = "interrupted", job.reason or "cancelled; completed requests kept"
+            status, reason = RunStatus.INTERRUPTED, job.reason or "cancelled; completed requests kept"
     except BenchUsageError as exc:
-        status, reason = "failed", str(exc)
+        status, reason = RunStatus.FAILED, str(exc)
     except asyncio.CancelledError:
-        status, reason = "interrupted", "the service stopped during the benchmark"
+        status, reason = RunStatus.INTERRUPTED, "the service stopped during the benchmark"
     except Exception as exc:  # noqa: BLE001 - a job's failure must not take the service down
-        status, reason = "failed", f"{type(exc).__name__}: {exc}"
+        status, reason = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
     job.status, job.reason = status, reason
     await service.db(service.writer.flush)
     job.result = figures_only(job.result)
     await service.db(service.writer.update_run, job.run_id, status=status, ended_at=time.time(),
                      reason=reason, summary=job.result)
     await service.event(job.run_id, status, f"{job.name}: benchmark {status}" + (f" ({reason})" if reason else ""),
-                        "info" if status == "stopped" else "warning")
+                        "info" if status == RunStatus.STOPPED else "warning")
 
 
 async def cancel_bench(service: "Service", run_id: int, reason: str = "cancelled by the user") -> BenchJob:
     job = service.benches.get(run_id)
-    if job is None or job.status != "running":
+    if job is None or job.status != RunStatus.RUNNING:
         raise UserError(f"no running benchmark with run id {run_id}")
     job.reason = reason
     job.cancel.set()

@@ -29,6 +29,7 @@ from iejtui.redact import make_fingerprints, redact_argv, redact_env
 from iejtui.service import procs
 from iejtui.service.engines import EngineHandle, model_of
 from iejtui.service.gpus import GpuSampler
+from iejtui.store.vocab import RunKind, RunStatus
 from iejtui.store.writer import Writer
 
 log = logging.getLogger("iejtui.service")
@@ -100,7 +101,7 @@ class Service:
     async def stop(self, stop_engines: bool = True) -> None:
         self._stopping.set()
         for job in list(self.benches.values()):
-            if job.status == "running" and job.task:
+            if job.status == RunStatus.RUNNING and job.task:
                 job.task.cancel()
         await asyncio.gather(*(j.task for j in self.benches.values() if j.task), return_exceptions=True)
         if stop_engines:
@@ -156,8 +157,8 @@ class Service:
         shown_env, env_secrets = redact_env(prof.env)
         _, all_env_secrets = redact_env(dict(os.environ))
         run_id = await self.db(
-            self.writer.create_run, kind="engine", name=prof.name, engine_kind=prof.kind, owned=1,
-            status="starting", phase="launching", argv=shown_argv, env=shown_env,
+            self.writer.create_run, kind=RunKind.ENGINE, name=prof.name, engine_kind=prof.kind, owned=1,
+            status=RunStatus.STARTING, phase="launching", argv=shown_argv, env=shown_env,
             cwd=prof.cwd or str(self.paths.root), url=url, versions=self._versions(),
             model=model_of(argv), gpus=self.gpus.uuids())
         log_path = self.paths.logs / f"run-{run_id}-{prof.name}.log"
@@ -173,7 +174,7 @@ class Service:
             h.pid = await asyncio.to_thread(procs.launch, run_id, prof.name, argv, env, prof.cwd,
                                             log_path, self.paths.pids, secrets)
         except OSError as exc:
-            await self.db(self.writer.update_run, run_id, status="failed", ended_at=time.time(),
+            await self.db(self.writer.update_run, run_id, status=RunStatus.FAILED, ended_at=time.time(),
                           reason=f"cannot launch: {exc}")
             raise UserError(f"cannot launch {argv[0]}: {exc.strerror or exc}") from None
         await self.db(self.writer.update_run, run_id, pid=h.pid.pid, pgid=h.pid.pgid, log_path=str(log_path))
@@ -197,8 +198,8 @@ class Service:
         # and `engine list` get the masked one (so a service restart cannot re-use it)
         from iejtui.redact import find_secrets, redact_url
         shown = redact_url(url)
-        run_id = await self.db(self.writer.create_run, kind="engine", name=name, engine_kind=kind, owned=0,
-                               status="starting", phase="attaching", url=shown, versions=self._versions(),
+        run_id = await self.db(self.writer.create_run, kind=RunKind.ENGINE, name=name, engine_kind=kind, owned=0,
+                               status=RunStatus.STARTING, phase="attaching", url=shown, versions=self._versions(),
                                gpus=self.gpus.uuids())
         h = EngineHandle(run_id, name, kind, url, owned=False, phase="attaching", secrets=find_secrets(url))
         self.engines[name] = h
@@ -212,7 +213,7 @@ class Service:
             raise UserError(f"no running engine {name!r} (running: {known})")
         h.stopping = True
         if not h.owned:
-            await self._finish(h, None, "detached (the engine itself was not ours to stop)", status="stopped")
+            await self._finish(h, None, "detached (the engine itself was not ours to stop)", status=RunStatus.STOPPED)
             return h.public()
         await self.event(h.run_id, "stopping", f"{name}: stopping (SIGTERM, then SIGKILL after {h.stop_timeout:.0f} s)")
         h.stop_reason = await asyncio.to_thread(procs.stop_run, h.pid, h.stop_timeout, self.paths.pids)
@@ -229,9 +230,9 @@ class Service:
         if h.final:
             return
         if status is None:
-            status = "stopped" if h.stopping or code == 0 else "crashed"
+            status = RunStatus.STOPPED if h.stopping or code == 0 else RunStatus.CRASHED
         h.status = status
-        if status == "crashed" and h.error_lines:
+        if status == RunStatus.CRASHED and h.error_lines:
             reason = f"{reason}: {h.error_lines[-1]}"
         ended = time.time()
         await self.db(self.writer.update_run, h.run_id, status=status, ended_at=ended, exit_code=code,
@@ -239,9 +240,9 @@ class Service:
         await self.db(self.writer.seal, True, h.run_id)
         from iejtui.service.bench import cancel_bench
         for job in list(self.benches.values()):  # a benchmark against a dead engine stops, results kept
-            if job.engine == h.name and job.status == "running":
+            if job.engine == h.name and job.status == RunStatus.RUNNING:
                 await cancel_bench(self, job.run_id, f"engine {h.name} {status} ({reason})")
-        level = "error" if status == "crashed" else "info"
+        level = "error" if status == RunStatus.CRASHED else "info"
         await self.event(h.run_id, status, f"{h.name}: {status} ({reason})", level, exit_code=code)
         if h.pid:
             if code is None and procs.leader_is_ours(h.pid):
@@ -300,21 +301,21 @@ class Service:
                         f"killed by signal {-code}" if code is not None else "process disappeared")
                     await self._finish(h, code, what)
                     continue
-            if h.status == "starting" and now - h.last_probe >= 0.5:
+            if h.status == RunStatus.STARTING and now - h.last_probe >= 0.5:
                 h.last_probe = now
                 self._spawn(f"probe:{h.name}", self._probe(h))
 
     async def _probe(self, h: EngineHandle) -> None:
         state = await h.adapter.probe_ready(self._http, h.url)
-        if h.final or h.status != "starting":
+        if h.final or h.status != RunStatus.STARTING:
             return  # it died or was stopped while we asked
         if state.ready:
-            h.status, h.phase = "ready", "ready"
+            h.status, h.phase = RunStatus.READY, "ready"
             versions = self._versions()
             if state.version:
                 versions["engine"] = state.version
             fields = {"model": model} if (model := await self._served_model(h)) else {}
-            await self.db(self.writer.update_run, h.run_id, status="ready", phase="ready", ready_at=time.time(),
+            await self.db(self.writer.update_run, h.run_id, status=RunStatus.READY, phase="ready", ready_at=time.time(),
                           facts=h.facts, versions=versions, **fields)
             took = time.time() - h.started_at
             await self.event(h.run_id, "ready", f"{h.name}: ready after {took:.1f} s", took_s=round(took, 2))
@@ -323,7 +324,7 @@ class Service:
             h.stop_reason = "not ready in time"
             h.stopping = False
             await asyncio.to_thread(procs.stop_run, h.pid, h.stop_timeout, self.paths.pids)
-            await self._finish(h, None, f"not ready after {h.ready_timeout:.0f} s", status="failed")
+            await self._finish(h, None, f"not ready after {h.ready_timeout:.0f} s", status=RunStatus.FAILED)
 
     async def _served_model(self, h: EngineHandle) -> str | None:
         """The model id the engine serves (OpenAI /v1/models), for the run's record."""
@@ -363,9 +364,9 @@ class Service:
     async def _sample_once(self) -> None:
         now = time.time()
         for h in self.engines.values():
-            if h.status == "ready" and not h.stopping and h.adapter.metrics_path:
+            if h.status == RunStatus.READY and not h.stopping and h.adapter.metrics_path:
                 self._spawn(f"scrape:{h.name}", self._scrape(h))
-            elif not h.owned and h.status == "starting" and now - h.last_probe >= 1:
+            elif not h.owned and h.status == RunStatus.STARTING and now - h.last_probe >= 1:
                 h.last_probe = now  # attached engines: come back to life
                 self._spawn(f"probe:{h.name}", self._probe(h))
         self._spawn("gpu", self.gpus.tick())

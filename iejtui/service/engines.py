@@ -12,6 +12,7 @@ from collectors.engines import get_adapter, later_phase
 from collectors.records import Event
 from iejtui.redact import redact_known, redact_url
 from iejtui.service.procs import PidRecord
+from iejtui.store.vocab import FINAL, RunStatus
 
 LOG_TAIL_LINES = 50
 
@@ -23,7 +24,7 @@ class EngineHandle:
     kind: str
     url: str | None
     owned: bool
-    status: str = "starting"
+    status: str = RunStatus.STARTING
     phase: str = "launching"
     pid: PidRecord | None = None
     ready_timeout: float = 900.0
@@ -50,7 +51,7 @@ class EngineHandle:
 
     @property
     def final(self) -> bool:
-        return self.status in ("stopped", "crashed", "interrupted", "failed")
+        return self.status in FINAL
 
     def public(self) -> dict[str, Any]:
         """The engine as `engine list --json` and the API show it."""
@@ -60,7 +61,7 @@ class EngineHandle:
             "pgid": self.pid.pgid if self.pid else None, "run_id": self.run_id, "owned": self.owned,
             "started_at": self.started_at, "facts": self.facts, "scrape_error": self.scrape_error,
             "last_scrape_ok": self.last_scrape_ok, "warnings": self.warnings,
-            "error_lines": list(self.error_lines) if self.status in ("crashed", "failed") else [],
+            "error_lines": list(self.error_lines) if self.status in (RunStatus.CRASHED, RunStatus.FAILED) else [],
         }
 
     # ---- log tailing -------------------------------------------------------------------
@@ -125,7 +126,7 @@ class EngineHandle:
             self.facts[fact.kind] = fact.value
             if fact.kind == "model_loaded" and fact.data:
                 self.facts["model_memory_gib"] = fact.data.get("gib")
-        if fact.phase and self.status == "starting":
+        if fact.phase and self.status == RunStatus.STARTING:
             new = later_phase(self.phase, fact.phase)
             if new != self.phase and new != "ready":
                 self.phase = new

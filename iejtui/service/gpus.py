@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import psutil
+from iejtui.store.vocab import RunKind, RunStatus
 
 if TYPE_CHECKING:
     from iejtui.service.core import Service
@@ -56,7 +57,7 @@ class GpuSampler:
         self.static = await self._nvml(self.collector.static_info)
         host = socket.gethostname()
         self.run_id = await self.service.db(
-            self.service.writer.create_run, kind="record", name=f"gpu@{host}", status="ready",
+            self.service.writer.create_run, kind=RunKind.RECORD, name=f"gpu@{host}", status=RunStatus.READY,
             ready_at=time.time(), gpus=self.uuids(), versions=self.versions(),
             facts={"gpus": self.static})
 
@@ -119,7 +120,7 @@ class GpuSampler:
 
     async def close(self) -> None:
         if self.run_id is not None:
-            await self.service.db(self.service.writer.update_run, self.run_id, status="stopped", ended_at=time.time())
+            await self.service.db(self.service.writer.update_run, self.run_id, status=RunStatus.STOPPED, ended_at=time.time())
         if self.collector is not None:
             await self._nvml(self.collector.close)
         self._pool.shutdown(wait=False)

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from iejtui import __version__
 from iejtui.errors import UserError
+from iejtui.store.vocab import RunKind, RunStatus
 
 if TYPE_CHECKING:
     from iejtui.service.core import Service
@@ -61,8 +62,8 @@ async def import_window(service: "Service", spec: dict[str, Any]) -> dict[str, A
              "names": "engine series stored under vLLM's names; GPU series as gpu.* (iejtui units)"}
     w = service.writer
     run_id = await service.db(
-        w.create_run, kind="imported", name=name[:120], engine_kind="vllm" if info["engines"] else None, owned=0,
-        status="stopped", started_at=t0, ready_at=t0, ended_at=t1, url=None, gpus=list(info["gpus"]),
+        w.create_run, kind=RunKind.IMPORTED, name=name[:120], engine_kind="vllm" if info["engines"] else None, owned=0,
+        status=RunStatus.STOPPED, started_at=t0, ready_at=t0, ended_at=t1, url=None, gpus=list(info["gpus"]),
         versions={"iejtui": __version__}, facts=facts, reason=f"imported from Prometheus ({instance})")
     for i in range(0, len(frames), BATCH):
         await service.db(w.add_frames, run_id, frames[i:i + BATCH])

@@ -15,14 +15,14 @@ from iejtui.matrix.estimate import Estimate, estimate_from_db
 from iejtui.matrix.spec import MatrixSpec, spec_from_dict
 from iejtui.matrix.state import progress_view
 from iejtui.service.matrix_job import MatrixJob
+from iejtui.store.vocab import RunKind, RunStatus
 
 if TYPE_CHECKING:
     from iejtui.service.core import Service
 
 
 def _latest_row(service: "Service", name: str | None) -> dict | None:
-    where, args = ("kind = 'matrix' AND name = ?", [name]) if name else ("kind = 'matrix'", [])
-    rows = list(service.writer.db["runs"].rows_where(where, args, order_by="id desc", limit=1))
+    rows = service.writer.latest_runs(RunKind.MATRIX, name)
     if not rows:
         return None
     row = dict(rows[0])
@@ -80,11 +80,11 @@ async def start_matrix(service: "Service", data: dict[str, Any]) -> dict[str, An
         st["resumes"] = st.get("resumes", 0) + 1
         stm.note(st, f"run again from {spec.path}: {stm.counts(st)['finished']} cells kept")
         run_id = prev["id"]
-        await service.db(service.writer.update_run, run_id, status="running", ended_at=None, reason=None, facts=st)
+        await service.db(service.writer.update_run, run_id, status=RunStatus.RUNNING, ended_at=None, reason=None, facts=st)
     else:
         st = stm.new_state(spec, hardware=hw)
         stm.note(st, f"started from {spec.path}")
-        run_id = await service.db(service.writer.create_run, kind="matrix", name=spec.name, status="running",
+        run_id = await service.db(service.writer.create_run, kind=RunKind.MATRIX, name=spec.name, status=RunStatus.RUNNING,
                                   argv=["iejtui", "matrix", "run", spec.path], cwd=str(service.paths.root),
                                   versions=service._versions(), facts=st, tags=[f"matrix:{spec.name}"])
     todo = {k for k, c in st["cells"].items() if c["status"] == "pending"}
@@ -100,7 +100,7 @@ async def cancel_matrix(service: "Service", name: str | None) -> dict[str, Any]:
         raise UserError(f"no matrix {name + ' ' if name else ''}is running in this service")
     job.cancelled = True
     stm.note(job.state, "cancelled by the user")
-    if job.bench is not None and job.bench.status == "running":
+    if job.bench is not None and job.bench.status == RunStatus.RUNNING:
         await cancel_bench(service, job.bench.run_id, f"matrix {job.spec.name} cancelled")
     return job.public()
 
@@ -124,8 +124,7 @@ async def matrix_status(service: "Service", name: str | None = None) -> list[dic
 
 async def resume_matrices(service: "Service") -> None:
     """At service start: resume every matrix whose state is still ``running``."""
-    rows = await service.db(lambda: list(service.writer.db["runs"].rows_where(
-        "kind = 'matrix'", order_by="id desc", limit=50)))
+    rows = await service.db(service.writer.latest_runs, RunKind.MATRIX, None, 50)
     seen = set()
     for row in rows:
         if row["name"] in seen:
@@ -138,7 +137,7 @@ async def resume_matrices(service: "Service") -> None:
         st = stm.reset_running(st)
         st["resumes"] = st.get("resumes", 0) + 1
         stm.note(st, "resumed after a service restart")
-        await service.db(service.writer.update_run, row["id"], status="running", ended_at=None, reason=None, facts=st)
+        await service.db(service.writer.update_run, row["id"], status=RunStatus.RUNNING, ended_at=None, reason=None, facts=st)
         await service.event(row["id"], "matrix", f"matrix {spec.name}: resumed after a service restart "
                                                  f"({stm.counts(st)['finished']}/{len(st['order'])} cells done)")
         todo = {k for k, c in st["cells"].items() if c["status"] == "pending"}

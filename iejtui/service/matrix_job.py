@@ -30,6 +30,7 @@ from iejtui.matrix.estimate import Estimate
 from iejtui.matrix.spec import MatrixSpec
 from iejtui.matrix.state import progress_view
 from iejtui.service import procs
+from iejtui.store.vocab import RunStatus
 
 if TYPE_CHECKING:
     from iejtui.service.core import Service
@@ -186,7 +187,7 @@ class MatrixJob:
         self.current = {"variant": v, "engine": self.spec.engine_name(v), "phase": "stopping the engine"}
         await self._stop_engine(v)
         self.engine = None
-        if vs["status"] != "failed":
+        if vs["status"] != RunStatus.FAILED:
             vs["status"] = "pending" if stm.cells_of(self.state, v, "pending") else "done"
         await self._save()
         await self._report()
@@ -219,7 +220,7 @@ class MatrixJob:
             await s.db(s.writer.update_run, h.run_id, tags=[f"matrix:{self.spec.name}", f"variant:{v}"])
             await self._save()
         self.engine = h
-        while h.status != "ready":
+        while h.status != RunStatus.READY:
             if h.final:
                 return None, await self._engine_reason(h)
             if self.cancelled or self._stopping():
@@ -268,7 +269,7 @@ class MatrixJob:
                 if h.final or (procs.alive(h.pid.pid, h.pid.create_time) and procs.read_exit(h.pid) is None):
                     break
                 await asyncio.sleep(POLL_S)
-        if self.cancelled and job.status == "interrupted":
+        if self.cancelled and job.status == RunStatus.INTERRUPTED:
             stm.mark_cell(self.state, key, "pending")
             await self._save()
             return "cancelled"
@@ -277,13 +278,12 @@ class MatrixJob:
             await self._save()
             return "engine"
         res = job.result or {}
-        if job.status == "stopped" and res.get("completed"):
+        if job.status == RunStatus.STOPPED and res.get("completed"):
             stm.mark_cell(self.state, key, "done")
         else:
-            first = await s.db(lambda: s.writer.conn.execute(
-                "SELECT error FROM requests WHERE run_id = ? AND ok = 0 LIMIT 1", (job.run_id,)).fetchone())
+            first = await s.db(s.writer.first_request_error, job.run_id)
             why = job.reason or f"no request completed ({res.get('failed', '?')} failed)"
-            stm.mark_cell(self.state, key, "failed", reason=why + (f": {first[0]}" if first and first[0] else ""))
+            stm.mark_cell(self.state, key, "failed", reason=why + (f": {first}" if first else ""))
             await self._event(f"cell {key} failed: {self.state['cells'][key]['reason']}", "warning", job.run_id)
         await self._save()
         return self.state["cells"][key]["status"]

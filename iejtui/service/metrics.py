@@ -19,6 +19,7 @@ from aiohttp import web
 
 from iejtui import __version__
 from iejtui.errors import UserError
+from iejtui.store.vocab import RunStatus
 
 if TYPE_CHECKING:
     from iejtui.service.core import Service
@@ -89,7 +90,7 @@ class MetricsExporter:
         active = [h.run_id for h in engines]
         if svc.gpus.run_id is not None:
             active.append(svc.gpus.run_id)
-        active += [j.run_id for j in svc.benches.values() if j.status == "running"]
+        active += [j.run_id for j in svc.benches.values() if j.status == RunStatus.RUNNING]
         rows = await self._run_rows(active)
         runs = []
         for h in engines:

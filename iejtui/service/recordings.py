@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from iejtui.config import validate_name
 from iejtui.errors import UserError
+from iejtui.store.vocab import RunKind, RunStatus
 
 if TYPE_CHECKING:
     from iejtui.service.core import Service
@@ -24,7 +25,7 @@ async def start_recording(service: "Service", spec: dict[str, Any]) -> dict[str,
     if duration is not None and (not isinstance(duration, (int, float)) or duration <= 0):
         raise UserError("duration must be a positive number of seconds")
     engines = [h.name for h in service.engines.values() if not h.final]
-    run_id = await service.db(service.writer.create_run, kind="record", name=name, status="ready",
+    run_id = await service.db(service.writer.create_run, kind=RunKind.RECORD, name=name, status=RunStatus.READY,
                            ready_at=time.time(), gpus=service.gpus.uuids(), versions=service._versions(),
                            facts={"engines": engines, "duration_s": duration})
     await service.event(run_id, "recording", f"{name}: recording GPUs and {', '.join(engines) or 'no engines'}")
@@ -39,9 +40,9 @@ async def _end_recording_later(service: "Service", run_id: int, delay: float) ->
 
 async def stop_recording(service: "Service", run_id: int) -> dict[str, Any]:
     run = await service.db(service.writer.run_row, run_id)
-    if run["kind"] != "record" or run["status"] != "ready":
+    if run["kind"] != RunKind.RECORD or run["status"] != RunStatus.READY:
         raise UserError(f"run {run_id} is not an active recording")
-    await service.db(service.writer.update_run, run_id, status="stopped", ended_at=time.time())
+    await service.db(service.writer.update_run, run_id, status=RunStatus.STOPPED, ended_at=time.time())
     await service.event(run_id, "stopped", f"{run['name']}: recording ended")
     return {"run_id": run_id, "status": "stopped"}
 

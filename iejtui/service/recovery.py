@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from iejtui.logs import load_fingerprints
 from iejtui.service import procs
 from iejtui.service.engines import EngineHandle
+from iejtui.store.vocab import RunKind, RunStatus
 
 if TYPE_CHECKING:
     from iejtui.service.core import Service
@@ -19,25 +20,24 @@ if TYPE_CHECKING:
 async def recover(service: "Service") -> None:
     """Re-adopt engines still alive, mark the rest of the unfinished runs."""
     recs = {r.run_id: r for r in procs.PidRecord.load_all(service.paths.pids)}
-    open_runs = await service.db(lambda: list(service.writer.db["runs"].rows_where(
-        "status IN ('starting', 'ready', 'running')")))
+    open_runs = await service.db(service.writer.live_runs)
     for run in open_runs:
         rid = run["id"]
         rec = recs.pop(rid, None)
-        if run["kind"] == "engine" and run["owned"] and rec is not None:
+        if run["kind"] == RunKind.ENGINE and run["owned"] and rec is not None:
             await _recover_owned(service, run, rec)
-        elif run["kind"] == "engine" and not run["owned"] and "***" in (run["url"] or ""):
+        elif run["kind"] == RunKind.ENGINE and not run["owned"] and "***" in (run["url"] or ""):
             # its URL's credentials were kept in memory only (journal.db has them masked)
             reason = "its URL carried credentials that iejtui does not store: attach it again"
-            await service.db(service.writer.update_run, rid, status="interrupted", ended_at=time.time(), reason=reason)
+            await service.db(service.writer.update_run, rid, status=RunStatus.INTERRUPTED, ended_at=time.time(), reason=reason)
             await service.event(rid, "interrupted", f"{run['name']}: service restarted; {reason}", "warning")
-        elif run["kind"] == "engine" and not run["owned"]:
+        elif run["kind"] == RunKind.ENGINE and not run["owned"]:
             h = EngineHandle(rid, run["name"], run["engine_kind"], run["url"], owned=False,
-                             status="starting", phase="attaching", started_at=run["started_at"])
+                             status=RunStatus.STARTING, phase="attaching", started_at=run["started_at"])
             service.engines[h.name] = h
             await service.event(rid, "attached", f"{h.name}: watching {h.url} again after a service restart")
         else:
-            await service.db(service.writer.update_run, rid, status="interrupted", ended_at=time.time(),
+            await service.db(service.writer.update_run, rid, status=RunStatus.INTERRUPTED, ended_at=time.time(),
                           reason="the service stopped while this run was active")
             await service.event(rid, "interrupted", f"{run['name']}: interrupted (service restarted)", "warning")
     for rec in recs.values():  # pidfiles of runs already final
@@ -72,10 +72,10 @@ async def _recover_owned(service: "Service", run: dict, rec: procs.PidRecord) ->
         # a reboot or pid reuse: the pids of the record now belong to strangers
         await service._finish(h, None, "engine gone while the service was down; its pidfile is stale "
                               f"(pid {rec.pgid} is now another process: nothing signalled)",
-                              status="interrupted")
+                              status=RunStatus.INTERRUPTED)
     elif ex is not None:
         await service._finish(h, ex.get("code"), f"exited with code {ex.get('code')} while the service was down")
     else:
         await service._finish(h, None, "engine gone while the service was down; exit status unknown",
-                           status="interrupted")
+                           status=RunStatus.INTERRUPTED)
 

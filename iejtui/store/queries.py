@@ -12,14 +12,17 @@ from bisect import bisect_left, bisect_right
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlite_utils
 
 from iejtui.errors import UserError
-from iejtui.store import codec
+from iejtui.store import codec, thinned
 from iejtui.store.db import open_reader_connection
 from iejtui.store.schema import schema_version
+from iejtui.store.thinned import Series
+from iejtui.store.vocab import GPU_RECORDING_PREFIX, LIVE, RunKind
 from iejtui.store.writer import RUN_JSON_FIELDS
 
 
@@ -81,6 +84,26 @@ class Reader:
             raise UserError(f"no run {ref!r} in {self.path.parent}: see `iejtui runs`")
         return run
 
+    def gpu_runs_between(self, t0: float, t1: float) -> list[dict[str, Any]]:
+        """The service's GPU recordings (``gpu@HOST`` record runs) overlapping ``[t0, t1]``,
+        newest first; one still recording (no ``ended_at``) is open-ended."""
+        rows = self.db["runs"].rows_where(
+            "kind = ? AND substr(name, 1, ?) = ? AND started_at <= ? AND (ended_at IS NULL OR ended_at >= ?)",
+            [str(RunKind.RECORD), len(GPU_RECORDING_PREFIX), GPU_RECORDING_PREFIX, t1, t0], order_by="id desc")
+        return [decode_run(r) for r in rows]
+
+    def run_window(self, run: dict[str, Any], now: float) -> tuple[float, float] | None:
+        """A run's time window: where its samples lie, a live run (no ``ended_at``, status
+        in ``LIVE``) extending to ``now``, an ended one ending at ``ended_at`` when recorded.
+        None when it has no samples (callers fall back to its lifetime if they want one)."""
+        rng = self.time_range(run["id"])
+        if rng is None:
+            return None
+        ended = run.get("ended_at")
+        if ended:
+            return rng[0], ended
+        return rng[0], (max(rng[1], now) if run["status"] in LIVE else rng[1])
+
     def events(self, run_id: int | None = None, since: float | None = None,
                limit: int = 200, after_id: int | None = None) -> list[dict[str, Any]]:
         clauses, args = [], []
@@ -101,6 +124,19 @@ class Reader:
         return rows[::-1]
 
     # ---- samples -----------------------------------------------------------------------
+    def data_version(self) -> int:
+        """SQLite's ``data_version``: changes whenever another connection commits (unchanged:
+        nothing new to read)."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def series_thinned(self, run_id: int, names: Iterable[str], t0: float, t1: float, points: int,
+                       source: str | None = None, how: Mapping[str, str] | None = None) -> list[tuple[str, Series]]:
+        """Series ``names`` of ``run_id`` over ``[t0, t1]`` reduced to ~``points`` buckets:
+        ``[(name, (labels, ts, values))]``. ``how`` maps a name to its reduction (default
+        "last"; "mean", "max", "or" for gauges and bitmasks). ``points=1`` returns just the
+        first sample at or after ``t0`` and the last at or before ``t1``. See ``thinned``."""
+        return thinned.series_thinned(self.conn, run_id, names, t0, t1, points, source, how)
+
     def sources(self, run_id: int) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT source FROM frames WHERE run_id = ? ORDER BY source", (run_id,))]
 

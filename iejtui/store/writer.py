@@ -19,9 +19,12 @@ from typing import Any, Iterable
 import sqlite_utils
 
 from collectors.records import Event, Frame
+from iejtui.errors import UserError
 from iejtui.redact import redact_argv, redact_env, redact_obj, redact_text
 from iejtui.store import codec
 from iejtui.store.db import labels_json, open_writer_connection
+from iejtui.store.tags import merge_tags
+from iejtui.store.vocab import LIVE
 
 SEAL_SPAN_S = 300.0
 MAX_PENDING = 20_000  # queued rows kept while journal.db cannot be written (disk full)
@@ -70,7 +73,6 @@ class Writer:
         except sqlite3.DatabaseError as exc:
             # The header opened but a page did not: say so at start, not as a traceback in the log.
             self.conn.close()
-            from iejtui.errors import UserError
             from iejtui.store import faults
             if faults.is_corrupt(exc):
                 raise UserError(faults.damaged(path, exc)) from None
@@ -89,6 +91,39 @@ class Writer:
 
     def run_row(self, run_id: int) -> dict[str, Any]:
         return self.db["runs"].get(run_id)
+
+    # ---- domain reads and updates the service makes through its connection -------------
+    def live_runs(self) -> list[dict[str, Any]]:
+        """Runs with nothing final recorded (raw rows): what a restarted service re-adopts."""
+        marks = ",".join("?" * len(LIVE))
+        return list(self.db["runs"].rows_where(f"status IN ({marks})", [str(s) for s in LIVE]))
+
+    def latest_runs(self, kind: str, name: str | None = None, limit: int = 1) -> list[dict[str, Any]]:
+        """The newest runs of ``kind`` (named ``name``), newest first (raw rows)."""
+        where, args = ("kind = ? AND name = ?", [str(kind), name]) if name else ("kind = ?", [str(kind)])
+        return list(self.db["runs"].rows_where(where, args, order_by="id desc", limit=limit))
+
+    def first_request_error(self, run_id: int) -> str | None:
+        """The error of a benchmark's first failed request (None: none failed, or no text)."""
+        row = self.conn.execute("SELECT error FROM requests WHERE run_id = ? AND ok = 0 LIMIT 1", (run_id,)).fetchone()
+        return row[0] if row else None
+
+    def apply_tags(self, run_id: int, add: list[str], remove: list[str], day: int | None) -> dict[str, Any]:
+        """Update one run's tags (and day): ``{"id", "tags", "day"}``; UserError for no such run."""
+        rows = list(self.db["runs"].rows_where("id = ?", [run_id]))
+        if not rows:
+            raise UserError(f"no run {run_id}")
+        raw = rows[0].get("tags") or "[]"
+        try:
+            current = json.loads(raw) if isinstance(raw, str) else list(raw)
+        except ValueError:
+            current = []
+        tags = merge_tags(current, add, remove)
+        fields: dict[str, Any] = {"tags": tags}
+        if day is not None:
+            fields["day"] = day
+        self.update_run(run_id, **fields)
+        return {"id": run_id, "tags": tags, "day": day if day is not None else rows[0].get("day")}
 
     # ---- buffered samples and events ---------------------------------------------------
     def _frame_id(self, run_id: int, source: str) -> int:

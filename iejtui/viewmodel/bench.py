@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from iejtui.store.vocab import BENCH_LIVE
 from iejtui.values import finite as _f
 
-LIVE = ("starting", "running")
 PROGRESS_KEYS = ("done", "total", "failed", "output_tokens_per_s", "ttft_p50_ms", "ttft_p99_ms", "elapsed_s")
 
 
@@ -44,7 +44,7 @@ class BenchRow:
 
     @property
     def live(self) -> bool:
-        return self.status in LIVE
+        return self.status in BENCH_LIVE
 
     @property
     def fraction(self) -> float | None:
@@ -116,7 +116,7 @@ def bench_row(run: Mapping[str, Any], progress: Mapping[str, float], parent: Map
     common = dict(id=run["id"], name=run["name"], target=target, status=run["status"],
                   started_at=run["started_at"], ended_at=run.get("ended_at"), reason=run.get("reason"),
                   workload=workload_text(argv), progress_at=progress.get("ts"))
-    if summary is not None and run["status"] not in LIVE:
+    if summary is not None and run["status"] not in BENCH_LIVE:
         done = _i(summary.get("completed"))
         failed = _i(summary.get("failed"))
         total = _i(summary.get("num_prompts"))
@@ -144,7 +144,7 @@ def bench_rows(reader, limit: int = 200) -> list[BenchRow]:
         pid = run.get("parent_id")
         if pid is not None and pid not in parents:
             parents[pid] = reader.run(pid)
-        need = run["status"] in LIVE or not isinstance(run.get("summary"), dict)
+        need = run["status"] in BENCH_LIVE or not isinstance(run.get("summary"), dict)
         progress = progress_values(reader.latest(run["id"], "bench")) if need else {}
         out.append(bench_row(run, progress, parents.get(pid) if pid is not None else None))
     return out

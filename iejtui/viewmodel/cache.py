@@ -145,7 +145,7 @@ class SnapshotCache:
 
     def check(self, reader: Reader) -> bool:
         """Whether anything was committed since the previous check (sets ``dirty``)."""
-        version = reader.conn.execute("PRAGMA data_version").fetchone()[0]
+        version = reader.data_version()
         self.dirty = version != self._version
         self._version = version
         return self.dirty

@@ -18,11 +18,11 @@ from iejtui.derive.engine import engine_figures
 from iejtui.derive.histograms import merge_series, quantile, window_delta
 from iejtui.derive.metric_map import HISTOGRAM_KEYS, EngineMetricMap, metric_map_for, unreported
 from iejtui.derive.series import SeriesGetter, first_present, histogram_series
+from iejtui.store.vocab import ENGINE_LIVE, RunStatus
 from iejtui.viewmodel.models import EnginePanel
 
 RATE_WINDOW_S = 10.0
 LATENCY_WINDOW_S = 60.0
-LIVE_STATUSES = ("starting", "ready")
 
 PANEL_SKIP = ("tpot", "prefill", "decode")  # not shown in panels: neither read nor computed
 
@@ -99,8 +99,8 @@ def engine_panel(run: Mapping, get: SeriesGetter | None, t1: float, *, live: boo
             lat = figs if lat_w == rate_w else lat
     bounds = _bucket_bounds(labels_get or get, lat) if lat is not None else {}
     stale = None
-    active_at_t1 = run["status"] in LIVE_STATUSES and (run.get("ended_at") is None or run["ended_at"] > t1)
-    if active_at_t1 and run["status"] == "ready" and newest is not None and t1 - newest > stale_after(interval_s):
+    active_at_t1 = run["status"] in ENGINE_LIVE and (run.get("ended_at") is None or run["ended_at"] > t1)
+    if active_at_t1 and run["status"] == RunStatus.READY and newest is not None and t1 - newest > stale_after(interval_s):
         stale = newest
     return EnginePanel(
         run_id=run["id"], name=run["name"], engine_kind=run.get("engine_kind"), status=run["status"],

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from iejtui.derive.engine import engine_figures
-from iejtui.store import Reader
+from iejtui.store import Reader, vocab
+from iejtui.store.vocab import RunKind
 from iejtui.viewmodel import engine as eng
 from iejtui.viewmodel.models import RunRow
 from iejtui.viewmodel.text import num, pct, tokens
 from iejtui.viewmodel.thin import ThinGetter, read_thinned
 
-LIVE = ("starting", "ready", "running")
 
 
 def run_rows(reader: Reader, now: float, headlines: Mapping[int, str] | None = None) -> list[RunRow]:
@@ -19,7 +19,7 @@ def run_rows(reader: Reader, now: float, headlines: Mapping[int, str] | None = N
     out = []
     for r in reader.runs():
         end = r.get("ended_at")
-        live = r["status"] in LIVE and end is None
+        live = r["status"] in vocab.LIVE and end is None
         out.append(RunRow(
             id=r["id"], kind=r["kind"], name=r["name"], status=r["status"], started_at=r["started_at"],
             ended_at=end, duration_s=max(0.0, (end if end is not None else (now if live else r["started_at"]))
@@ -33,12 +33,12 @@ def static_headline(run: Mapping) -> str:
     """What the run row itself says (no sample reads): benchmark summary, GPU count, exit."""
     bits = []
     summary = run.get("summary") or {}
-    if run["kind"] == "bench" and summary:
+    if run["kind"] == RunKind.BENCH and summary:
         if summary.get("output_throughput") is not None:
             bits.append(f"{num(summary['output_throughput'], 1)} out tok/s")
         if summary.get("request_throughput") is not None:
             bits.append(f"{num(summary['request_throughput'], 2)} req/s")
-    if run["kind"] == "record":
+    if run["kind"] == RunKind.RECORD:
         gpus = (run.get("facts") or {}).get("gpus") or run.get("gpus") or []
         bits.append(f"{len(gpus)} GPU" + ("s" if len(gpus) != 1 else ""))
     if run.get("exit_code") not in (None, 0):
@@ -49,10 +49,10 @@ def static_headline(run: Mapping) -> str:
 def run_headline(reader: Reader, run: Mapping, now: float, points: int = 64) -> str:
     """Headline figures of an engine run over its whole life: tokens generated, mean gen
     tok/s, KV peak (a thinned read: cheap even for a 24 h run)."""
-    if run["kind"] != "engine":
+    if run["kind"] != RunKind.ENGINE:
         return static_headline(run)
     mmap = eng.metric_map(run.get("engine_kind"))
-    window = reader.time_range(run["id"])
+    window = reader.time_range(run["id"])  # the samples' span, not run_window
     if mmap is None or window is None:
         return static_headline(run)
     t0, t1 = window

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from iejtui.derive.downsample import downsample
 from iejtui.store import Reader
+from iejtui.store.vocab import ENGINE_LIVE, RunKind
 from iejtui.viewmodel import engine as eng
 from iejtui.viewmodel import gpu as gpus
 from iejtui.viewmodel.cache import SnapshotCache
@@ -33,13 +34,8 @@ def _event_row(e: Mapping) -> EventRow:
 
 def host_gpu_run(reader: Reader, t0: float, t1: float) -> dict | None:
     """The service's GPU recording covering the window (the newest that overlaps it)."""
-    for run in reader.runs(kind="record", limit=20):
-        if not run["name"].startswith("gpu@"):
-            continue
-        end = run.get("ended_at")
-        if run["started_at"] <= t1 and (end is None or end >= t0):
-            return run
-    return None
+    runs = reader.gpu_runs_between(t0, t1)
+    return runs[0] if runs else None
 
 
 #: An engine run's frames: "engine" (its /metrics scrapes) and, for TRT-LLM, "engine-iter"
@@ -185,9 +181,9 @@ def dashboard_snapshot(reader: Reader, now: float, window_s: float = 300.0, *, c
     t0, t1 = now - window_s, now
     if cache is not None:
         cache.check(reader)
-    engines = [r for r in reader.runs(kind="engine", limit=40)
-               if r["started_at"] <= t1 and (r["status"] in eng.LIVE_STATUSES or (r.get("ended_at") or 0) >= t0)]
-    engines.sort(key=lambda r: (r["status"] not in eng.LIVE_STATUSES, r["id"]))
+    engines = [r for r in reader.runs(kind=RunKind.ENGINE, limit=40)
+               if r["started_at"] <= t1 and (r["status"] in ENGINE_LIVE or (r.get("ended_at") or 0) >= t0)]
+    engines.sort(key=lambda r: (r["status"] not in ENGINE_LIVE, r["id"]))
     gpu_run = host_gpu_run(reader, t0, t1)
     events = _live_events(reader, t0, cache)
     note = None
@@ -224,10 +220,10 @@ def run_history(reader: Reader, run_id: int, t0: float, t1: float, max_points: i
         raise KeyError(run_id)
     if cache is not None:
         cache.check(reader)
-    if run["kind"] == "record" and run["name"].startswith("gpu@"):
+    if run["kind"] == RunKind.RECORD and run["name"].startswith("gpu@"):
         engines, gpu_run = [], run
     else:
-        engines = [run] if run["kind"] == "engine" else []
+        engines = [run] if run["kind"] == RunKind.ENGINE else []
         gpu_run = host_gpu_run(reader, t0, t1)
     related = {run_id, gpu_run["id"] if gpu_run else None, None}
     events = [e for e in reader.events(since=t0, limit=2000) if e["ts"] <= t1 and e.get("run_id") in related]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from iejtui.store.vocab import ENGINE_LIVE, RunStatus
 from iejtui.viewmodel.models import EnginePanel, Field, GpuPanel
 
 if TYPE_CHECKING:
@@ -158,13 +159,13 @@ def engine_state(p: EnginePanel) -> tuple[str, str]:
     """(text, level) of the engine's lifecycle, for the panel's title."""
     if p.stale_since is not None:
         return f"stale since {clock(p.stale_since)}", "bad"
-    if p.status == "starting":
+    if p.status == RunStatus.STARTING:
         return f"starting: {p.phase or 'launching'}", "warn"
-    if p.status == "ready":
+    if p.status == RunStatus.READY:
         return "ready", "good"
-    if p.status == "crashed":
+    if p.status == RunStatus.CRASHED:
         return f"crashed {clock(p.ended_at)}", "bad"
-    if p.status in ("failed", "interrupted"):
+    if p.status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
         return f"{p.status} {clock(p.ended_at)}", "bad"
     return f"{p.status} {clock(p.ended_at)}", "muted"
 
@@ -187,16 +188,16 @@ def engine_fields(p: EnginePanel) -> list[Field]:
     if p.stale_since is not None:
         return [Field("stale", f"no metrics since {clock(p.stale_since)}", "bad"),
                 Field("url", p.url or NA, "muted")]
-    if set(ROW_FIGURE.values()) <= p.unreported and p.status == "ready":  # an OpenAI endpoint
+    if set(ROW_FIGURE.values()) <= p.unreported and p.status == RunStatus.READY:  # an OpenAI endpoint
         return [Field("metrics", "not reported (OpenAI endpoint: bench it)", "muted"),
                 Field("url", p.url or NA, "muted")]
     f, lat = p.figures, p.latency
-    ended = p.status not in ("starting", "ready")
+    ended = p.status not in ENGINE_LIVE
     if f is None or (ended and f.generation_tok_s is None and f.running is None and f.kv_usage_pct is None):
-        if p.status == "starting":
+        if p.status == RunStatus.STARTING:
             return [Field("phase", p.phase or "launching", "warn"), Field("url", p.url or NA, "muted")]
         if ended:  # nothing measured in the window: one line, not a panel of n/a
-            return [Field("ended", p.reason or p.status, "bad" if p.status == "crashed" else "muted")]
+            return [Field("ended", p.reason or p.status, "bad" if p.status == RunStatus.CRASHED else "muted")]
         return [Field("metrics", "no samples yet", "muted"), Field("url", p.url or NA, "muted")]
     kv = pct(f.kv_usage_pct, 1)
     if f.kv_usage_pct is not None and f.kv_capacity_tokens:
@@ -216,8 +217,8 @@ def engine_fields(p: EnginePanel) -> list[Field]:
         Field("preempt", num(f.preemptions_per_s, 2, "/s"),
               "muted" if f.preemptions_per_s is None else ("warn" if f.preemptions_per_s > 0 else "")),
     ])
-    if p.status not in ("starting", "ready"):
-        out.insert(0, Field("ended", p.reason or p.status, "bad" if p.status == "crashed" else "muted"))
+    if p.status not in ENGINE_LIVE:
+        out.insert(0, Field("ended", p.reason or p.status, "bad" if p.status == RunStatus.CRASHED else "muted"))
     return out
 
 

@@ -6,12 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from iejtui.store import vocab
+
 if TYPE_CHECKING:
     from iejtui.store import Reader
 
 #: zoom presets: (key label, span in seconds; None = the whole run)
 ZOOMS: tuple[tuple[str, float | None], ...] = (("5 min", 300.0), ("1 h", 3600.0), ("whole run", None))
-LIVE = ("starting", "ready", "running")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +40,12 @@ class Window:
 def run_bounds(reader: Reader, run: Mapping, now: float) -> tuple[float, float]:
     """Where a run's data lies: its samples' time range, or its lifetime when it has none;
     a run still going extends to ``now``."""
-    rng = reader.time_range(run["id"])
-    start = run["started_at"] if rng is None else min(rng[0], run["started_at"])
-    if run["status"] in LIVE and run.get("ended_at") is None:
-        end = max(now, rng[1] if rng else now)
-    else:
-        end = run.get("ended_at") or (rng[1] if rng else run["started_at"])
-        if rng is not None:
-            end = max(end, rng[1]) if run.get("ended_at") is None else end
+    win = reader.run_window(run, now)
+    if win is not None:
+        start, end = min(win[0], run["started_at"]), win[1]
+    else:  # no samples: the run's lifetime
+        start = run["started_at"]
+        end = now if run["status"] in vocab.LIVE and run.get("ended_at") is None else (run.get("ended_at") or start)
     return start, max(end, start + 1.0)
 
 

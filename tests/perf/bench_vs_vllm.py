@@ -16,7 +16,7 @@ and ``~/.cache/iejtui/models/tiny-llama-v1`` exist) in its own process group on
 127.0.0.1:8123, with prefix caching off so that no run rides the cache warmed by the
 previous one (vLLM's prompts depend on the seed only), and stops it afterwards.
 
-``--mock`` replaces the engine by ``collectors.loadgen.mockserver`` with fixed timing
+``--mock`` replaces the engine by ``tests.doubles.mockserver`` with fixed timing
 (TTFT 50 ms, one chunk every 10 ms, 64 chunks): the server is then deterministic, so
 the ratios show the two clients' measurement differences without the CPU engine's
 run-to-run noise.
@@ -186,7 +186,7 @@ def main() -> None:
         url = f"http://127.0.0.1:{a.port}"
         if a.mock:
             engine = subprocess.Popen(
-                [sys.executable, "-m", "collectors.loadgen.mockserver", "--port", str(a.port),
+                [sys.executable, "-m", "tests.doubles.mockserver", "--port", str(a.port),
                  "--chunks", "64", "--ttft-ms", "50", "--itl-ms", "10"], cwd=ROOT,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         else:

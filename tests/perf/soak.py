@@ -26,6 +26,7 @@ from aiohttp import web
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(1, str(ROOT))  # the test doubles: tests.doubles.*
 
 from helpers import cli, free_port, stop_service, wait_for  # noqa: E402
 
@@ -60,7 +61,7 @@ class FakeFleet:
         self.t0 = time.time()
 
     def _run(self):
-        from collectors.loadgen.mockserver import MockConfig, MockServer
+        from tests.doubles.mockserver import MockConfig, MockServer
         asyncio.set_event_loop(self.loop)
         app = MockServer(MockConfig(chunks=64, model="mock"), "127.0.0.1", self.port).app()
 

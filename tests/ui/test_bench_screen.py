@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import settle
 
-from collectors.loadgen.mockserver import MockConfig, MockServer
+from tests.doubles.mockserver import MockConfig, MockServer
 from iejtui.paths import JournalPaths
 from iejtui.store import Reader
 from iejtui.ui.app import make_app

@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 
 from collectors.engines import get_adapter, kinds
-from collectors.engines.fakes.llamacpp import LlamaCppFake
-from collectors.engines.fakes.memstore import MemStore
-from collectors.engines.fakes.sglang import SGLangFake
-from collectors.engines.fakes.trtllm import TrtllmFake
+from tests.doubles.engines.llamacpp import LlamaCppFake
+from tests.doubles.engines.memstore import MemStore
+from tests.doubles.engines.sglang import SGLangFake
+from tests.doubles.engines.trtllm import TrtllmFake
 from collectors.prometheus import Scraper
 from iejtui.derive.engine import engine_figures
 from iejtui.derive.metric_map import OPENAI, VLLM, VLLM_ALIASES, metric_map_for

@@ -15,8 +15,8 @@ import pytest
 
 from collectors.engines import get_adapter
 from collectors.engines.base import KV_CACHE, LOADING, READY, later_phase
-from collectors.engines.fakes.llamacpp import LlamaCppFake
-from collectors.engines.fakes.memstore import MemStore
+from tests.doubles.engines.llamacpp import LlamaCppFake
+from tests.doubles.engines.memstore import MemStore
 from collectors.engines.llamacpp import slot_samples, unified_from_argv
 from collectors.prometheus import Scraper, parse_text
 from iejtui.derive.engine import engine_figures

@@ -13,8 +13,8 @@ import pytest
 
 from collectors.engines import get_adapter
 from collectors.engines.base import KV_CACHE, READY, WARMUP, later_phase
-from collectors.engines.fakes.memstore import MemStore
-from collectors.engines.fakes.sglang import SGLangFake
+from tests.doubles.engines.memstore import MemStore
+from tests.doubles.engines.sglang import SGLangFake
 from collectors.engines.sglang import parse_batch_line
 from collectors.prometheus import Scraper, parse_text
 from iejtui.derive.engine import engine_figures

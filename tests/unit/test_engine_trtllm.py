@@ -14,8 +14,8 @@ import pytest
 
 from collectors.engines import get_adapter
 from collectors.engines.base import KV_CACHE, LAUNCHING, READY
-from collectors.engines.fakes.memstore import MemStore
-from collectors.engines.fakes.trtllm import TrtllmFake
+from tests.doubles.engines.memstore import MemStore
+from tests.doubles.engines.trtllm import TrtllmFake
 from collectors.engines.trtllm import DEFAULT_OPTIONS, yaml_flag
 from collectors.engines.trtllm_iter import IterState, absorb, summary_samples
 from collectors.prometheus import Scraper

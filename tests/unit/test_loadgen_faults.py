@@ -8,7 +8,7 @@ import pytest
 
 from collectors.loadgen.client import RequestRecord
 from collectors.loadgen.config import BenchUsageError, parse_args
-from collectors.loadgen.mockserver import MockConfig, MockServer
+from tests.doubles.mockserver import MockConfig, MockServer
 from collectors.loadgen.runner import run_bench
 from collectors.loadgen.workers import LoadSpec, execute
 

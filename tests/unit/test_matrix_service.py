@@ -9,22 +9,25 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
 from helpers import cli, cli_json, free_port, kill_service_mid_bench, wait_for
 from iejtui.store import Reader
 
+ROOT = Path(__file__).resolve().parents[2]  # engines import the test doubles as `tests.doubles.*`
+
 pytestmark = pytest.mark.slow
 
 
 def mock_journal(journal, itl_ms: float = 1.0):
     port = free_port()
-    argv = [sys.executable, "-m", "collectors.loadgen.mockserver", "--port", str(port), "--chunks", "16",
+    argv = [sys.executable, "-m", "tests.doubles.mockserver", "--port", str(port), "--chunks", "16",
             "--ttft-ms", "3"]
     with open(journal / "iejtui.toml", "a") as f:
         f.write(f'\n[engines.mock]\nkind = "openai"\nargv = {json.dumps(argv)}\nurl = "http://127.0.0.1:{port}"\n'
-                'stop_timeout = 5\n')
+                f'env = {{ PYTHONPATH = {json.dumps(str(ROOT))} }}\nstop_timeout = 5\n')
     path = journal / "benchmarks" / "matrices" / "mock.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f'''name = "mockgrid"
@@ -110,9 +113,10 @@ def test_killed_service_resumes_the_grid(journal):
 
 
 # The mock server, made to die (exit 3) at its DIE_AFTER_REQUESTS+1-th completion request.
-CRASHY = """import os, sys
+CRASHY = f"""import os, sys
+sys.path.insert(0, {str(ROOT)!r})
 from aiohttp import web
-from collectors.loadgen import mockserver as m
+from tests.doubles import mockserver as m
 n = int(os.environ.get("DIE_AFTER_REQUESTS") or 0)
 orig = m.MockServer.app
 def app(self):

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Header, Log, Static
 from iejtui.config import load_config
 from iejtui.errors import ServiceError, UserError
 from iejtui.redact import MASK
+from iejtui.store.vocab import ENGINE_LIVE
 from iejtui.ui.modals import ConfirmModal, StartEngineModal
 from iejtui.ui.widgets.cells import cell
 from iejtui.ui.widgets.footer import QuietFooter
@@ -130,7 +131,7 @@ class EnginesScreen(Screen):
         if self.error:
             state.update(cell(f"service: {self.error}", "$error"))
         else:
-            live = sum(e["status"] in ("starting", "ready") for e in engines)
+            live = sum(e["status"] in ENGINE_LIVE for e in engines)
             state.update(Content.assemble(("service ", "$text-muted"), ("answering", "$success"),
                                           (f" · {live} running · {len(engines)} this session"
                                            " · s start · x stop · R restart · f follow log", "$text-muted")))
@@ -193,7 +194,7 @@ class EnginesScreen(Screen):
 
     def action_stop(self) -> None:
         e = self.selected
-        if e is None or e["status"] not in ("starting", "ready"):
+        if e is None or e["status"] not in ENGINE_LIVE:
             self.notify("select a running engine first", severity="warning")
             return
         verb = "Stop" if e.get("owned", True) else "Detach from"
@@ -245,7 +246,7 @@ class EnginesScreen(Screen):
     @work(exclusive=True, group="engines-cmd", exit_on_error=False)
     async def _restart(self, e: dict, body: dict) -> None:
         try:
-            if e["status"] in ("starting", "ready"):
+            if e["status"] in ENGINE_LIVE:
                 self.notify(f"restarting {e['name']}: stopping…")
                 await call_async(self.app.paths, "POST", f"/engines/{e['name']}/stop", None)
             await call_async(self.app.paths, "POST", "/engines", body)

@@ -11,12 +11,13 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Header, Static
 
+from iejtui.store.vocab import LIVE
 from iejtui.ui.feed import HISTORY_POINTS, Feed
 from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.widgets.snapshot_view import SnapshotView
 from iejtui.viewmodel.models import Snapshot
 from iejtui.viewmodel.text import clock, span
-from iejtui.viewmodel.windows import LIVE, ZOOMS, Window, seek, zoom
+from iejtui.viewmodel.windows import ZOOMS, Window, seek, zoom
 
 
 def run_info(run: dict, w: Window) -> Content:

@@ -8,6 +8,7 @@ from textual import on, work
 from textual.binding import Binding
 from textual.widgets import DataTable, Header, Input, Static
 
+from iejtui.store.vocab import LIVE, RunKind
 from iejtui.ui.feed import Feed
 from iejtui.ui.screens.polled import PolledScreen
 from iejtui.ui.widgets.cells import cell
@@ -22,7 +23,7 @@ STATUS_STYLE = {"ready": "$success", "starting": "$warning", "crashed": "$error"
                 "interrupted": "$warning", "stopped": "dim"}
 RELOAD_S = 2.0
 HEADLINE_WIDTH = 44  # "16k tok · 322.9 tok/s · KV peak 55% · exit 1"
-LIVE = ("starting", "ready", "running")  # headline figures come once a run has ended
+# headline figures come once a run has ended (vocab.LIVE: still going)
 
 
 def cells(row: RunRow, selected: bool) -> dict:
@@ -95,7 +96,7 @@ class RunsScreen(PolledScreen):
         self.app.call_from_thread(self._apply, rows, error, False)
         if rows is None:
             return
-        todo = [r for r in rows if r.kind == "engine" and r.id not in self.headlines and r.status not in LIVE][:8]
+        todo = [r for r in rows if r.kind == RunKind.ENGINE and r.id not in self.headlines and r.status not in LIVE][:8]
         if not todo:
             self.app.call_from_thread(self._done)
             return

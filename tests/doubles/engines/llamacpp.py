@@ -18,7 +18,7 @@ server-context.cpp, server-http.cpp).
   sharing one unified pool (each reports the whole ``n_ctx``); ``-np N`` splits it.
 * ``/props`` with ``default_generation_settings.n_ctx`` and ``total_slots``.
 
-Run: ``python -m collectors.engines.fakes.llamacpp -m MODEL.gguf --port N [--metrics] [-np N]``.
+Run: ``python -m tests.doubles.engines.llamacpp -m MODEL.gguf --port N [--metrics] [-np N]``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ import time
 
 from aiohttp import web
 
-from collectors.engines.fakes.base import FakeEngine, serve_forever
-from collectors.engines.fakes.sim import StepStats
+from tests.doubles.engines.base import FakeEngine, serve_forever
+from tests.doubles.engines.sim import StepStats
 
 NOT_SUPPORTED = "This server does not support {what} endpoint. Start it with `--{flag}`"
 

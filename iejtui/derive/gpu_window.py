@@ -1,4 +1,4 @@
-"""GPU series over a run's window for charts, and metrics.json's GPU block.
+"""GPU series over a run's window for charts, metrics.json's GPU block, and token rates.
 
 Figures come from ``iejtui.derive.gpu.gpu_window_summary`` (the project's one definition);
 this module adds the per-tick series the charts need, read from the host GPU recording
@@ -17,6 +17,8 @@ import math
 import time
 from typing import Any
 
+from iejtui.derive import counters
+
 
 PCT_SERIES = {"sm_active": "gpu.sm_active", "tensor_active": "gpu.tensor_active",
               "kernel_active": "gpu.util_gpu", "dram_active": "gpu.dram_active"}
@@ -29,14 +31,7 @@ def run_span(run: dict) -> tuple[float, float]:
 
 
 def _gpu_runs(reader, t0: float, t1: float) -> list[dict]:
-    out = []
-    for r in reader.runs(kind="record"):
-        if not str(r.get("name", "")).startswith("gpu@"):
-            continue
-        end = r.get("ended_at") or time.time()
-        if r["started_at"] <= t1 and end >= t0:
-            out.append(r)
-    return out
+    return reader.gpu_runs_between(t0, t1)
 
 
 def aggregate_ticks(per_gpu: list[tuple[list[float], list[float]]], how: str) -> tuple[list[float], list[float]]:
@@ -120,3 +115,17 @@ def gpu_block(summary: dict[str, Any] | None, generation_tokens: float | None) -
         "energy_j": energy, "joules_per_token": energy / generation_tokens if energy and generation_tokens else None,
         "window": (summary or {}).get("window"),
     }
+
+
+#: The sliding window of the token rates (for peaks and plots).
+RATE_WINDOW_S = 5.0
+
+
+def token_rate(reader, run_id: int, name: str, t0: float, t1: float) -> tuple[list[float], list[float]]:
+    """Sliding 5 s rate of a token counter (summed over its label sets), for peaks and plots."""
+    parts = []
+    for sd in reader.series(run_id, name, None, t0 - RATE_WINDOW_S, t1):
+        parts.append(counters.rate_series(sd.ts, sd.values, RATE_WINDOW_S))
+    if not parts:
+        return [], []
+    return parts[0] if len(parts) == 1 else aggregate_ticks(parts, "sum")

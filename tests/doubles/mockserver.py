@@ -15,7 +15,7 @@ mid-stream), ``stall`` (sleeps ``stall_s`` before the first chunk), ``no_usage``
 (no usage chunk), ``empty_first`` (an empty-text first chunk), ``multi``
 (several tokens per chunk: ``tokens_per_chunk``).
 
-Run standalone: ``python -m collectors.loadgen.mockserver --port 8199 --chunks 256``.
+Run standalone: ``python -m tests.doubles.mockserver --port 8199 --chunks 256``.
 """
 
 from __future__ import annotations

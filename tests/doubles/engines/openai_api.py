@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from collectors.engines.fakes.sim import EngineSim, SimRequest
+from tests.doubles.engines.sim import EngineSim, SimRequest
 
 
 def count_tokens(prompt: Any) -> int:

@@ -16,7 +16,7 @@
 * Log lines ``[YYYY-MM-DD HH:MM:SS TP0] ...`` including the ``Decode batch`` line every 40
   decode steps and the ready marker ``The server is fired up and ready to roll!``.
 
-Run: ``python -m collectors.engines.fakes.sglang --model-path M --port N [--enable-metrics]``.
+Run: ``python -m tests.doubles.engines.sglang --model-path M --port N [--enable-metrics]``.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ import time
 
 from aiohttp import web
 
-from collectors.engines.fakes.base import FakeEngine, serve_forever
-from collectors.engines.fakes.prom import Registry
-from collectors.engines.fakes.sim import SimRequest, StepStats
+from tests.doubles.engines.base import FakeEngine, serve_forever
+from tests.doubles.engines.prom import Registry
+from tests.doubles.engines.sim import SimRequest, StepStats
 
 TTFT = [0.1, 0.2, 0.4, 0.6, 0.8, 1, 2, 4, 6, 8, 10, 20, 40, 60, 80, 100, 200, 400]
 E2E = TTFT + [600, 1200, 1800, 2400]

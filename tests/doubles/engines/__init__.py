@@ -1,4 +1,4 @@
-"""Faithful local fakes of inference engines, for tests and demos (no GPU, no engine).
+"""Faithful local fakes of inference engines, for tests (no GPU, no engine): test doubles, outside the product.
 
 Each fake is an aiohttp server on 127.0.0.1 driven by one continuous-batching simulator
 (``sim.EngineSim``) and reproduces its engine's endpoints from the documented and
@@ -12,12 +12,12 @@ source-read formats: readiness, metrics pages or JSON, OpenAI completions, start
 
 Use in a test: ``async with SGLangFake() as f: ... f.url``; from synchronous code (tests
 driving the CLI): ``with ThreadedFake(lambda: SGLangFake()) as f: ...``; as a process:
-``python -m collectors.engines.fakes.sglang --model-path tiny --port 30000 --enable-metrics``
+``python -m tests.doubles.engines.sglang --model-path tiny --port 30000 --enable-metrics``
 (``.trtllm MODEL --port N``, ``.llamacpp -m M --port N --metrics``). ``memstore.MemStore``
 turns collected frames into a ``SeriesGetter``; ``tiny_gguf`` writes a tiny random Llama
 GGUF for a real ``llama-server``.
 """
 
-from collectors.engines.fakes.base import FakeEngine, ThreadedFake
+from tests.doubles.engines.base import FakeEngine, ThreadedFake
 
 __all__ = ["FakeEngine", "ThreadedFake"]

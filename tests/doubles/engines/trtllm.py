@@ -20,7 +20,7 @@ Facts reproduced (reference/engine-telemetry.md §2; TensorRT-LLM ``openai_serve
 * records carry the PyTorch backend's values: ``timestamp`` ``""``,
   ``avgNumDecodedTokensPerIter`` 0, CPU/pinned memory 0; ``iter`` counts from 1.
 
-Run: ``python -m collectors.engines.fakes.trtllm MODEL --port N [--extra_llm_api_options F]``
+Run: ``python -m tests.doubles.engines.trtllm MODEL --port N [--extra_llm_api_options F]``
 (version knobs from ``IEJTUI_FAKE_TRTLLM_PROM`` = v1|v2|v3 and ``IEJTUI_FAKE_TRTLLM_TEE``=1).
 """
 
@@ -35,9 +35,9 @@ from collections import deque
 
 from aiohttp import web
 
-from collectors.engines.fakes.base import FakeEngine, serve_forever
-from collectors.engines.fakes.prom import Registry
-from collectors.engines.fakes.sim import SimRequest, StepStats
+from tests.doubles.engines.base import FakeEngine, serve_forever
+from tests.doubles.engines.prom import Registry
+from tests.doubles.engines.sim import SimRequest, StepStats
 
 _LAT = [0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0,
         240.0, 480.0, 960.0, 1920.0, 7680.0]

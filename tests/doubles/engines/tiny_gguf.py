@@ -1,6 +1,6 @@
 """Write a tiny random-weight Llama in GGUF, small enough for a real ``llama-server`` on CPU.
 
-``python -m collectors.engines.fakes.tiny_gguf OUT.gguf`` (needs the ``gguf`` package,
+``python -m tests.doubles.engines.tiny_gguf OUT.gguf`` (needs the ``gguf`` package,
 PyPI 0.19.0, and numpy). The model is 2 layers of width 64 with a SentencePiece-style
 ("llama") vocabulary of the 3 specials, the 256 byte tokens (so any text tokenises through
 byte fallback) and some word pieces; ~0.4 MB in F32, loads in well under a second. Its

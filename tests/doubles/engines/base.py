@@ -16,8 +16,8 @@ from typing import Any, TextIO
 
 from aiohttp import web
 
-from collectors.engines.fakes.openai_api import OpenAIRoutes
-from collectors.engines.fakes.sim import EngineSim, SimRequest, StepStats
+from tests.doubles.engines.openai_api import OpenAIRoutes
+from tests.doubles.engines.sim import EngineSim, SimRequest, StepStats
 
 
 class FakeEngine:
