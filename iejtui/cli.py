@@ -157,7 +157,7 @@ def _check_journal_readable(paths: JournalPaths) -> None:
     Reads the newest runs (cheap) and asks the service what its background quick_check found
     so far; the full check is O(size), so it is not waited for here.
     """
-    from iejtui.service.client import call
+    from iejtui.client import ServiceClient
     from iejtui.store import Reader
     if paths.db.exists():
         reader = Reader(paths.db)
@@ -165,7 +165,7 @@ def _check_journal_readable(paths: JournalPaths) -> None:
             reader.runs(limit=20)
         finally:
             reader.close()
-    damaged = (call(paths, "GET", "/status").get("journal_check") or {}).get("problem")
+    damaged = (ServiceClient(paths).status().get("journal_check") or {}).get("problem")
     if damaged:
         raise UserError(damaged)
 
@@ -231,7 +231,7 @@ def _url_host(listen: str) -> str:
 @click.pass_obj
 def service_stop(obj: Ctx, keep_engines: bool) -> None:
     """Stop the service (and the engines it owns, unless --keep-engines)."""
-    from iejtui.service.client import call
+    from iejtui.client import ServiceClient
     from iejtui.service.daemon import service_running
     from iejtui.service.lockholder import lock_holder, terminate_stuck
     if not service_running(obj.paths):
@@ -243,7 +243,7 @@ def service_stop(obj: Ctx, keep_engines: bool) -> None:
             return
         click.echo(f"no service running for {obj.paths.root}")
         return
-    resp = call(obj.paths, "POST", "/service/stop", {"keep_engines": keep_engines})
+    resp = ServiceClient(obj.paths).stop_service(keep_engines)
     deadline = time.monotonic() + 120
     while service_running(obj.paths) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -257,7 +257,7 @@ def service_stop(obj: Ctx, keep_engines: bool) -> None:
 @click.pass_obj
 def service_status(obj: Ctx, as_json: bool) -> None:
     """Is the service running, since when, with which journal mode."""
-    from iejtui.service.client import call
+    from iejtui.client import ServiceClient
     from iejtui.service.daemon import service_running
     from iejtui.service.lockholder import lock_holder
     if not service_running(obj.paths):
@@ -273,7 +273,7 @@ def service_status(obj: Ctx, as_json: bool) -> None:
         else:
             click.echo(f"no service running for {obj.paths.root}")
         sys.exit(3)
-    st = call(obj.paths, "GET", "/status")["service"]
+    st = ServiceClient(obj.paths).status()["service"]
     if as_json:
         emit_json({"running": True, **st})
         return

@@ -50,7 +50,7 @@ def register(main: click.Group) -> None:
         Runs in the background under the service; Ctrl-C cancels it (completed requests are kept).
         """
         from collectors.loadgen.config import BenchUsageError, parse_args
-        from iejtui.service.client import call
+        from iejtui.client import BenchRequest, ServiceClient
         from iejtui.service.daemon import ensure_service
         obj: Ctx = ctx.obj
         argv = _absolute_paths(list(ctx.args))
@@ -61,7 +61,7 @@ def register(main: click.Group) -> None:
         except BenchUsageError as exc:
             raise UserError(str(exc)) from None
         ensure_service(obj.paths)
-        job = call(obj.paths, "POST", "/benches", {"engine": engine, "argv": argv, "name": name, "cwd": os.getcwd()})
+        job = ServiceClient(obj.paths).start_bench(BenchRequest(engine=engine, argv=argv, name=name, cwd=os.getcwd()))
         click.echo(f"benchmark run {job['run_id']} started" + (f" against {engine}" if engine else ""))
         if detach:
             click.echo(f"follow it with `iejtui runs show {job['run_id']}`")
@@ -70,16 +70,16 @@ def register(main: click.Group) -> None:
         try:
             while job["status"] == "running":
                 time.sleep(1.0)
-                job = call(obj.paths, "GET", f"/benches/{job['run_id']}")
+                job = ServiceClient(obj.paths).bench(job["run_id"])
                 line = _progress_line(job)
                 if line != last:
                     click.echo(line, err=True)
                     last = line
         except KeyboardInterrupt:
-            call(obj.paths, "POST", f"/benches/{job['run_id']}/cancel")
+            ServiceClient(obj.paths).cancel_bench(job["run_id"])
             while job["status"] == "running":
                 time.sleep(0.5)
-                job = call(obj.paths, "GET", f"/benches/{job['run_id']}")
+                job = ServiceClient(obj.paths).bench(job["run_id"])
         if job.get("summary_text"):
             click.echo(job["summary_text"])
         for w in job.get("warnings") or []:

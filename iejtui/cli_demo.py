@@ -42,7 +42,7 @@ def register(main: click.Group) -> None:
         from iejtui.cli_engine import _describe_ready, wait_ready
         from iejtui.config import load_config
         from iejtui.journal.init import init_journal
-        from iejtui.service.client import call
+        from iejtui.client import BenchRequest, EngineRequest, ServiceClient
         from iejtui.service.daemon import ensure_service
         paths = ctx.obj.paths
         for p in init_journal(paths.root):
@@ -52,15 +52,15 @@ def register(main: click.Group) -> None:
                             f"add the one from `iejtui init` in an empty folder")
         _ensure(None)
         ensure_service(paths)
-        engines = {e["name"]: e for e in call(paths, "GET", "/engines")}
+        engines = {e["name"]: e for e in ServiceClient(paths).engines()}
         e = engines.get(DEMO_PROFILE)
         if e is None or e["status"] not in ("starting", "ready"):
-            e = call(paths, "POST", "/engines", {"name": DEMO_PROFILE, "profile": DEMO_PROFILE})
+            e = ServiceClient(paths).start_engine(EngineRequest(name=DEMO_PROFILE, profile=DEMO_PROFILE))
             click.echo(f"starting the demo engine (run {e['run_id']})")
         e = wait_ready(paths, DEMO_PROFILE)
         click.echo(_describe_ready(e))
         if not no_bench:
-            job = call(paths, "POST", "/benches", {"engine": DEMO_PROFILE, "name": "demo-bench", "argv": DEMO_BENCH})
+            job = ServiceClient(paths).start_bench(BenchRequest(engine=DEMO_PROFILE, name="demo-bench", argv=DEMO_BENCH))
             click.echo(f"short benchmark running in the background (run {job['run_id']}): "
                        f"Poisson arrivals at 4 req/s, 240 requests, 128 in / 64 out tokens")
         if no_ui or not sys.stdout.isatty():

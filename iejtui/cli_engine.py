@@ -14,11 +14,11 @@ from iejtui.errors import ServiceError, UserError
 
 def wait_ready(paths, name: str, quiet: bool = False) -> dict:
     """Follow an engine's startup phases until it is ready (returns it) or dies (raises)."""
-    from iejtui.service.client import call
+    from iejtui.client import ServiceClient
     last_phase = None
     t0 = time.monotonic()
     while True:
-        e = call(paths, "GET", f"/engines/{name}")
+        e = ServiceClient(paths).engine(name)
         if e["phase"] != last_phase and not quiet:
             click.echo(f"  {fmt.duration(time.monotonic() - t0):>6}  {e['phase']}")
             last_phase = e["phase"]
@@ -67,7 +67,7 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def engine_start(obj: Ctx, name: str, kind: str | None, url: str | None, wait: bool, command: tuple) -> None:
         """Start profile NAME from iejtui.toml, or an ad-hoc command: NAME --kind K -- CMD ARGS..."""
-        from iejtui.service.client import call
+        from iejtui.client import ServiceClient
         from iejtui.service.daemon import ensure_service
         command = list(command)
         if command and command[0] == "--":
@@ -82,7 +82,7 @@ def register(main: click.Group) -> None:
             load_config(obj.paths.config).profile(name)  # report a bad file or name before starting anything
             spec["profile"] = name
         ensure_service(obj.paths)
-        e = call(obj.paths, "POST", "/engines", spec)
+        e = ServiceClient(obj.paths).start_engine(EngineRequest(**spec))
         click.echo(f"engine {name} starting (run {e['run_id']}, pid {e['pid']}), log: iejtui engine logs {name}")
         for w in e.get("warnings") or []:
             click.echo(f"warning: {w}", err=True)
@@ -97,10 +97,10 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def engine_attach(obj: Ctx, name: str, url: str, kind: str) -> None:
         """Monitor an engine someone else started (iejtui will not stop it)."""
-        from iejtui.service.client import call
+        from iejtui.client import ServiceClient
         from iejtui.service.daemon import ensure_service
         ensure_service(obj.paths)
-        e = call(obj.paths, "POST", "/engines", {"name": name, "url": url, "kind": kind, "attach": True})
+        e = ServiceClient(obj.paths).attach_engine(name, url, kind)
         click.echo(f"watching {name} at {e['url']} (run {e['run_id']})")
 
     @engine.command("stop")
@@ -108,11 +108,11 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def engine_stop(obj: Ctx, name: str) -> None:
         """Stop an engine: SIGTERM to its process group, SIGKILL after the grace period."""
-        from iejtui.service.client import call
+        from iejtui.client import ServiceClient
         from iejtui.service.daemon import service_running
         if not service_running(obj.paths):
             raise UserError(f"no service running for {obj.paths.root}, so no engine {name!r} to stop")
-        e = call(obj.paths, "POST", f"/engines/{name}/stop")
+        e = ServiceClient(obj.paths).stop_engine(name)
         click.echo(f"engine {name} {e['status']} (run {e['run_id']})")
 
     @engine.command("list")
@@ -121,9 +121,9 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def engine_list(obj: Ctx, as_json: bool, show_all: bool) -> None:
         """Engines of this journal's service: name, kind, status, url, pid, run."""
-        from iejtui.service.client import call
+        from iejtui.client import ServiceClient
         from iejtui.service.daemon import service_running
-        engines = call(obj.paths, "GET", "/engines") if service_running(obj.paths) else []
+        engines = ServiceClient(obj.paths).engines() if service_running(obj.paths) else []
         if not show_all:
             engines = [e for e in engines if e["status"] in ("starting", "ready")]
         if as_json:

@@ -90,7 +90,7 @@ def register(main: click.Group) -> None:
     def fleet_import(ctx: click.Context, instance: str, engine: str | None, t_from: str, t_to: str,
                      name: str | None, as_json: bool) -> None:
         """Import a window of one host (or engine) from Prometheus as a run of this journal."""
-        from iejtui.service.client import call
+        from iejtui.client import ImportRequest, ServiceClient
         from iejtui.service.daemon import ensure_service
         paths = ctx.obj.paths
         now = time.time()
@@ -100,8 +100,8 @@ def register(main: click.Group) -> None:
         if not paths.db.exists() and not paths.config.exists():
             raise UserError(f"{paths.root} is not a journal yet: run `iejtui init` there (or pass --journal DIR)")
         ensure_service(paths)
-        res = call(paths, "POST", "/imports", {"prometheus": ctx.meta["fleet_url"], "instance": instance,
-                                               "engine": engine, "from": t0, "to": t1, "name": name}, timeout=600)
+        res = ServiceClient(paths).import_window(ImportRequest(prometheus=ctx.meta["fleet_url"], instance=instance,
+                                                         engine=engine, start=t0, end=t1, name=name), timeout=600)
         if as_json:
             emit_json(res)
             return

@@ -109,7 +109,7 @@ def register(main: click.Group) -> None:
 
         Ctrl-C stops following; the grid goes on (`iejtui matrix cancel` stops it).
         """
-        from iejtui.service.client import call
+        from iejtui.client import MatrixRequest, ServiceClient
         from iejtui.service.daemon import ensure_service
         spec, st, est, todo = _plan(obj.paths, file, fresh, retry_failed)
         total = len(st["order"])
@@ -128,8 +128,8 @@ def register(main: click.Group) -> None:
         if dry_run:
             return
         ensure_service(obj.paths)
-        p = call(obj.paths, "POST", "/matrices", {"file": str(Path(file).resolve()), "fresh": fresh,
-                                                  "retry_failed": retry_failed})
+        p = ServiceClient(obj.paths).start_matrix(MatrixRequest(file=str(Path(file).resolve()), fresh=fresh,
+                                                                 retry_failed=retry_failed))
         if not as_json:
             click.echo(f"matrix run r{p['run_id']} " + ("is already running: following it" if p.get("attached")
                                                           else "started under the service"))
@@ -143,7 +143,7 @@ def register(main: click.Group) -> None:
         try:
             while p["state"] == "running":
                 time.sleep(2.0)
-                p = call(obj.paths, "GET", f"/matrices/{spec.name}")
+                p = ServiceClient(obj.paths).matrix(spec.name)
                 line = _line(p)
                 if line != last and not as_json:
                     click.echo(line, err=True)
@@ -174,10 +174,10 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def matrix_status(obj: Ctx, name: str | None, as_json: bool) -> None:
         """Progress of the running matrix (or the last one): cells done/total, current cell, ETA."""
-        from iejtui.service.client import call
+        from iejtui.client import MatrixRequest, ServiceClient
         from iejtui.service.daemon import service_running
         if service_running(obj.paths):
-            items = [call(obj.paths, "GET", f"/matrices/{name}")] if name else call(obj.paths, "GET", "/matrices")
+            items = [ServiceClient(obj.paths).matrix(name)] if name else ServiceClient(obj.paths).matrices()
         else:
             items = _status_offline(obj.paths, name)
         if not items and name:
@@ -196,15 +196,15 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def matrix_cancel(obj: Ctx, name: str | None) -> None:
         """Stop the running grid (its finished cells are kept; run the file again to resume)."""
-        from iejtui.service.client import call
+        from iejtui.client import MatrixRequest, ServiceClient
         from iejtui.service.daemon import service_running
         if not service_running(obj.paths):
             raise UserError(f"no service running for {obj.paths.root}, so no matrix is running")
-        items = call(obj.paths, "GET", "/matrices")
+        items = ServiceClient(obj.paths).matrices()
         running = [p for p in items if p["state"] == "running" and (not name or p["name"] == name)]
         if not running:
             raise UserError(f"no matrix {name + ' ' if name else ''}is running")
-        p = call(obj.paths, "POST", f"/matrices/{running[0]['name']}/cancel")
+        p = ServiceClient(obj.paths).cancel_matrix(running[0]["name"])
         click.echo(f"matrix {p['name']}: cancelling ({p['cells']['finished']}/{p['cells']['total']} cells finished)")
 
     @matrix.command("report")

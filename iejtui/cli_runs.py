@@ -110,7 +110,7 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def status(obj: Ctx, as_json: bool) -> None:
         """Service, engines and GPUs at a glance."""
-        from iejtui.service.client import call
+        from iejtui.client import RecordingRequest, ServiceClient
         from iejtui.service.daemon import service_running
         if not service_running(obj.paths):
             if obj.paths.db.exists():  # a damaged journal.db is said so here too (cheap: newest runs only)
@@ -123,7 +123,7 @@ def register(main: click.Group) -> None:
             else:
                 click.echo(f"no service running for {obj.paths.root} (start it with `iejtui service start`)")
             return
-        st = call(obj.paths, "GET", "/status")
+        st = ServiceClient(obj.paths).status()
         if as_json:
             emit_json(st)
             return
@@ -157,13 +157,13 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def record(obj: Ctx, duration: float | None, name: str) -> None:
         """Record GPUs and engines without the TUI, as a `record` run you can tag and export."""
-        from iejtui.service.client import call
+        from iejtui.client import RecordingRequest, ServiceClient
         from iejtui.service.daemon import ensure_service
         ensure_service(obj.paths)
-        st = call(obj.paths, "GET", "/status")
+        st = ServiceClient(obj.paths).status()
         gpus = st["gpus"]
         gdesc = gpus.get("reason") if isinstance(gpus, dict) else f"{len(gpus)} GPU(s)"
-        rec = call(obj.paths, "POST", "/recordings", {"name": name, "duration": duration})
+        rec = ServiceClient(obj.paths).start_recording(RecordingRequest(name=name, duration=duration))
         click.echo(f"run {rec['run_id']}: recording {gdesc}; engines: {', '.join(rec['engines']) or 'none'}"
                    + (f", for {duration:.0f} s" if duration else "; Ctrl-C ends it"))
         t_end = time.monotonic() + duration if duration else None
@@ -171,7 +171,7 @@ def register(main: click.Group) -> None:
             while t_end is None or time.monotonic() < t_end:
                 time.sleep(min(1.0, max(0.0, (t_end or 1e18) - time.monotonic())))
         except KeyboardInterrupt:
-            call(obj.paths, "POST", f"/recordings/{rec['run_id']}/stop")
+            ServiceClient(obj.paths).stop_recording(rec["run_id"])
         else:
             time.sleep(0.5)  # the service ends it on its own clock
         click.echo(f"recorded run {rec['run_id']}: `iejtui runs show {rec['run_id']}`")

@@ -18,7 +18,7 @@ from aiohttp import web
 from iejtui.errors import ServiceError, UserError
 from iejtui.paths import JournalPaths
 from iejtui.service.lockholder import lock_holder
-from iejtui.service.sockets import (SERVICE_MARKER, connect_verified, ensure_socket_dir, read_service_info,
+from iejtui.client.sockets import (SERVICE_MARKER, connect_verified, ensure_socket_dir, read_service_info,
                                     socket_candidates, write_service_info)
 
 
