@@ -67,7 +67,7 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def engine_start(obj: Ctx, name: str, kind: str | None, url: str | None, wait: bool, command: tuple) -> None:
         """Start profile NAME from iejtui.toml, or an ad-hoc command: NAME --kind K -- CMD ARGS..."""
-        from iejtui.client import ServiceClient
+        from iejtui.client import EngineRequest, ServiceClient
         from iejtui.service.daemon import ensure_service
         command = list(command)
         if command and command[0] == "--":
