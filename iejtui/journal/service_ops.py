@@ -91,7 +91,7 @@ def push_tags(paths, runs: list[dict], day: int) -> str | None:
     if not todo:
         return None
     try:
-        from iejtui.service.daemon import service_running
+        from iejtui.client import service_running
         if not service_running(paths):
             return "service not running: journal.db tags will be set the next time this day is written"
         from iejtui.client import ServiceClient, TagRequest

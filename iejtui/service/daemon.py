@@ -18,8 +18,8 @@ from aiohttp import web
 from iejtui.errors import ServiceError, UserError
 from iejtui.paths import JournalPaths
 from iejtui.service.lockholder import lock_holder
-from iejtui.client.sockets import (SERVICE_MARKER, connect_verified, ensure_socket_dir, read_service_info,
-                                    socket_candidates, write_service_info)
+from iejtui.client.sockets import (SERVICE_MARKER, ensure_socket_dir, read_service_info,  # noqa: F401 (re-exported)
+                                    service_running, service_socket, write_service_info)
 
 
 MIN_FREE_BYTES = 2 * 1024 * 1024
@@ -175,23 +175,6 @@ def run_service(paths: JournalPaths, metrics_listen: str | None = None) -> int:
     finally:
         paths.service_pidfile.unlink(missing_ok=True)
         lock.close()
-
-
-def service_socket(paths: JournalPaths) -> Path | None:
-    """The socket your service answers on (the one service.json names, else the computed
-    one), or None. Refuses with one line (UserError) a socket another user could have placed."""
-    for path in socket_candidates(paths):
-        try:
-            connect_verified(path).close()
-            return path
-        except OSError:
-            continue
-    return None
-
-
-def service_running(paths: JournalPaths) -> bool:
-    """Whether your service answers on this journal's socket (see ``service_socket``)."""
-    return service_socket(paths) is not None
 
 
 def spawn_service(paths: JournalPaths, timeout: float = 30.0, metrics_listen: str | None = None) -> int:

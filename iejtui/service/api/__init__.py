@@ -8,7 +8,6 @@ the handlers are named functions grouped by resource (``engines``, ``benches``,
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import sqlite3
