@@ -8,8 +8,8 @@ import time
 import click
 
 from iejtui import fmt
-from iejtui.errors import ServiceError, UserError
 from iejtui.cli.common import Command, Ctx
+from iejtui.errors import ServiceError, UserError
 
 # Flags whose values are paths: made absolute here, since the service has its own cwd.
 _PATH_FLAGS = ("--result-dir", "--dataset-path", "--tokenizer")

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from iejtui.errors import ServiceError, UserError
 from iejtui.cli.common import Group
+from iejtui.errors import ServiceError, UserError
 
 DEMO_PROFILE = "demo"
 # The short benchmark the demo runs in the background (vllm bench serve flags).

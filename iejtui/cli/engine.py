@@ -8,9 +8,9 @@ import time
 import click
 
 from iejtui import fmt
-from iejtui.config import ENGINE_KINDS
 from iejtui.cli.common import Ctx, Group, emit_json
 from iejtui.cli.waiting import describe_ready, wait_ready
+from iejtui.config import ENGINE_KINDS
 from iejtui.errors import UserError
 
 

@@ -9,8 +9,8 @@ from datetime import datetime
 
 import click
 
-from iejtui.errors import UserError
 from iejtui.cli.common import Group, emit_json
+from iejtui.errors import UserError
 
 _REL = re.compile(r"^(now)?-(\d+(?:\.\d+)?)([smhd])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}

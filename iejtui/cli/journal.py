@@ -16,8 +16,8 @@ from pathlib import Path
 
 import click
 
-from iejtui.errors import UserError
 from iejtui.cli.common import Command, Ctx, Group, emit_json
+from iejtui.errors import UserError
 
 
 def _reader(obj):

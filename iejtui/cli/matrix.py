@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from iejtui import fmt
-from iejtui.errors import ServiceError, UserError
 from iejtui.cli.common import Command, Ctx, Group, emit_json
+from iejtui.errors import ServiceError, UserError
 
 
 def _plan(paths, file: str, fresh: bool, retry_failed: bool):

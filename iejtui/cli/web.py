@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from iejtui.errors import ServiceError, UserError
 from iejtui.cli.common import Command, Ctx
+from iejtui.errors import ServiceError, UserError
 
 
 @click.command("web", cls=Command)
