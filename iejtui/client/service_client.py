@@ -5,7 +5,9 @@ Decisions:
   under the hood: the CLI, worker threads), ``ServiceClient(paths, use_async=True)`` returns
   the same calls as coroutines (the TUI's async workers). Each method is written once.
 - Bodies are the typed requests of ``iejtui.client.requests`` (the API parses them back);
-  answers are the service's JSON (dicts and lists, as ``--json`` prints them).
+  answers are the service's JSON (dicts and lists, as ``--json`` prints them), typed with the
+  ``TypedDict``s of ``iejtui.client.responses``; with ``use_async=True`` each method returns
+  an awaitable of the type it names.
 - aiohttp is imported on the first call, not on import (it costs ~0.2 s of start-up: the
   dashboard's first frame and ``iejtui runs`` do not pay it).
 - Path parameters go in as given (as the string routes did: names are checked by the
@@ -19,6 +21,8 @@ from typing import Any
 
 from iejtui.client.requests import (BenchRequest, EngineRequest, ImportRequest, MatrixRequest,
                                     RecordingRequest, StopRequest, TagRequest)
+from iejtui.client.responses import (BenchInfo, EngineInfo, EngineLog, ImportInfo, MatrixProgress,
+                                     RecordingInfo, StatusReply, Stopping, TagsInfo)
 from iejtui.client.routes import ROUTES
 from iejtui.paths import JournalPaths
 
@@ -42,66 +46,66 @@ class ServiceClient:
         return transport.call(self.paths, method, path, payload, t)
 
     # ---- status / service ----
-    def status(self, timeout: float | None = None):
+    def status(self, timeout: float | None = None) -> StatusReply:
         return self._do("status", timeout=timeout)
 
-    def stop_service(self, keep_engines: bool = False):
+    def stop_service(self, keep_engines: bool = False) -> Stopping:
         return self._do("stop_service", StopRequest(keep_engines=keep_engines))
 
     # ---- engines ----
-    def engines(self, timeout: float | None = None):
+    def engines(self, timeout: float | None = None) -> list[EngineInfo]:
         return self._do("engines", timeout=timeout)
 
-    def engine(self, name: str, timeout: float | None = None):
+    def engine(self, name: str, timeout: float | None = None) -> EngineInfo:
         return self._do("engine", name=name, timeout=timeout)
 
-    def start_engine(self, request: EngineRequest | dict[str, Any]):
+    def start_engine(self, request: EngineRequest | dict[str, Any]) -> EngineInfo:
         return self._do("start_engine", request)
 
-    def attach_engine(self, name: str, url: str, kind: str | None = None):
+    def attach_engine(self, name: str, url: str, kind: str | None = None) -> EngineInfo:
         return self._do("start_engine", EngineRequest(name=name, url=url, kind=kind, attach=True))
 
-    def stop_engine(self, name: str):
+    def stop_engine(self, name: str) -> EngineInfo:
         return self._do("stop_engine", name=name)
 
-    def engine_log(self, name: str, lines: int, timeout: float | None = None):
+    def engine_log(self, name: str, lines: int, timeout: float | None = None) -> EngineLog:
         return self._do("engine_log", name=name, query=f"?lines={int(lines)}", timeout=timeout)
 
     # ---- benches ----
-    def start_bench(self, request: BenchRequest | dict[str, Any], timeout: float | None = None):
+    def start_bench(self, request: BenchRequest | dict[str, Any], timeout: float | None = None) -> BenchInfo:
         return self._do("start_bench", request, timeout=timeout)
 
-    def benches(self):
+    def benches(self) -> list[BenchInfo]:
         return self._do("benches")
 
-    def bench(self, run_id: int):
+    def bench(self, run_id: int) -> BenchInfo:
         return self._do("bench", run_id=run_id)
 
-    def cancel_bench(self, run_id: int, timeout: float | None = None):
+    def cancel_bench(self, run_id: int, timeout: float | None = None) -> BenchInfo:
         return self._do("cancel_bench", run_id=run_id, timeout=timeout)
 
     # ---- runs, recordings, imports ----
-    def tag_run(self, run_id: int, request: TagRequest, timeout: float | None = None):
+    def tag_run(self, run_id: int, request: TagRequest, timeout: float | None = None) -> TagsInfo:
         return self._do("tag_run", request, run_id=run_id, timeout=timeout)
 
-    def start_recording(self, request: RecordingRequest):
+    def start_recording(self, request: RecordingRequest) -> RecordingInfo:
         return self._do("start_recording", request)
 
-    def stop_recording(self, run_id: int):
+    def stop_recording(self, run_id: int) -> RecordingInfo:
         return self._do("stop_recording", run_id=run_id)
 
-    def import_window(self, request: ImportRequest, timeout: float | None = None):
+    def import_window(self, request: ImportRequest, timeout: float | None = None) -> ImportInfo:
         return self._do("import_window", request, timeout=timeout)
 
     # ---- matrices ----
-    def start_matrix(self, request: MatrixRequest):
+    def start_matrix(self, request: MatrixRequest) -> MatrixProgress:
         return self._do("start_matrix", request)
 
-    def matrices(self):
+    def matrices(self) -> list[MatrixProgress]:
         return self._do("matrices")
 
-    def matrix(self, name: str):
+    def matrix(self, name: str) -> MatrixProgress:
         return self._do("matrix", name=name)
 
-    def cancel_matrix(self, name: str):
+    def cancel_matrix(self, name: str) -> MatrixProgress:
         return self._do("cancel_matrix", name=name)
