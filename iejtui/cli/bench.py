@@ -49,7 +49,7 @@ def bench(ctx: click.Context, engine: str | None, name: str | None, detach: bool
     """
     from collectors.loadgen.config import BenchUsageError, parse_args
     from iejtui.client import BenchRequest, ServiceClient
-    from iejtui.service.daemon import ensure_service
+    from iejtui.client import ensure_service
     obj: Ctx = ctx.obj
     argv = _absolute_paths(list(ctx.args))
     if not engine and not any(a == "--base-url" or a.startswith("--base-url=") for a in argv):

@@ -41,7 +41,7 @@ def demo(ctx: click.Context, no_ui: bool, no_bench: bool) -> None:
     from iejtui.config import load_config
     from iejtui.journal.init import init_journal
     from iejtui.client import BenchRequest, EngineRequest, ServiceClient
-    from iejtui.service.daemon import ensure_service
+    from iejtui.client import ensure_service
     paths = ctx.obj.paths
     for p in init_journal(paths.root):
         click.echo(f"created {p}")

@@ -28,7 +28,7 @@ def engine() -> None:
 def engine_start(obj: Ctx, name: str, kind: str | None, url: str | None, wait: bool, command: tuple) -> None:
     """Start profile NAME from iejtui.toml, or an ad-hoc command: NAME --kind K -- CMD ARGS..."""
     from iejtui.client import EngineRequest, ServiceClient
-    from iejtui.service.daemon import ensure_service
+    from iejtui.client import ensure_service
     command = list(command)
     if command and command[0] == "--":
         command = command[1:]
@@ -58,7 +58,7 @@ def engine_start(obj: Ctx, name: str, kind: str | None, url: str | None, wait: b
 def engine_attach(obj: Ctx, name: str, url: str, kind: str) -> None:
     """Monitor an engine someone else started (iejtui will not stop it)."""
     from iejtui.client import ServiceClient
-    from iejtui.service.daemon import ensure_service
+    from iejtui.client import ensure_service
     ensure_service(obj.paths)
     e = ServiceClient(obj.paths).attach_engine(name, url, kind)
     click.echo(f"watching {name} at {e['url']} (run {e['run_id']})")

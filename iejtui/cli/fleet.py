@@ -89,7 +89,7 @@ def fleet_import(ctx: click.Context, instance: str, engine: str | None, t_from: 
                  name: str | None, as_json: bool) -> None:
     """Import a window of one host (or engine) from Prometheus as a run of this journal."""
     from iejtui.client import ImportRequest, ServiceClient
-    from iejtui.service.daemon import ensure_service
+    from iejtui.client import ensure_service
     paths = ctx.obj.paths
     now = time.time()
     t0, t1 = parse_time(t_from, now), parse_time(t_to, now)

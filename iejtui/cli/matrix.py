@@ -108,7 +108,7 @@ def matrix_run(obj: Ctx, file: str, detach: bool, fresh: bool, retry_failed: boo
     Ctrl-C stops following; the grid goes on (`iejtui matrix cancel` stops it).
     """
     from iejtui.client import MatrixRequest, ServiceClient
-    from iejtui.service.daemon import ensure_service
+    from iejtui.client import ensure_service
     spec, st, est, todo = _plan(obj.paths, file, fresh, retry_failed)
     total = len(st["order"])
     nl = len({lp for w in spec.workloads for lp in w.loads})

@@ -30,7 +30,7 @@ def main(ctx: click.Context, journal: str | None) -> None:
     os.umask(0o077)  # journal.db, logs, day-log artefacts that hold argv: private, whatever the caller's umask
     ctx.obj = Ctx(journal)
     if ctx.invoked_subcommand is None:
-        from iejtui.service.daemon import ensure_service
+        from iejtui.client import ensure_service
         paths = ctx.obj.paths
         if not paths.db.exists() and not paths.config.exists():
             raise UserError(f"{paths.root} is not a journal yet: run `iejtui init` there (or pass --journal DIR)")

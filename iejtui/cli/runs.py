@@ -156,7 +156,7 @@ def status(obj: Ctx, as_json: bool) -> None:
 def record(obj: Ctx, duration: float | None, name: str) -> None:
     """Record GPUs and engines without the TUI, as a `record` run you can tag and export."""
     from iejtui.client import RecordingRequest, ServiceClient
-    from iejtui.service.daemon import ensure_service
+    from iejtui.client import ensure_service
     ensure_service(obj.paths)
     st = ServiceClient(obj.paths).status()
     gpus = st["gpus"]

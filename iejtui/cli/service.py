@@ -50,7 +50,8 @@ def service() -> None:
 def service_start(obj: Ctx, foreground: bool, metrics_listen: str | None) -> None:
     """Start the service (detached from the terminal)."""
     from iejtui.client import service_running
-    from iejtui.service.daemon import run_service, spawn_service
+    from iejtui.client.launch import spawn_service
+    from iejtui.service.daemon import run_service
     if metrics_listen is not None:
         from iejtui.service.metrics import parse_listen
         parse_listen(metrics_listen)
@@ -78,7 +79,7 @@ def service_stop(obj: Ctx, keep_engines: bool) -> None:
     """Stop the service (and the engines it owns, unless --keep-engines)."""
     from iejtui.client import ServiceClient
     from iejtui.client import service_running
-    from iejtui.service.lockholder import lock_holder, terminate_stuck
+    from iejtui.client.lockholder import lock_holder, terminate_stuck
     if not service_running(obj.paths):
         pid = lock_holder(obj.paths)
         if pid is not None:
@@ -104,7 +105,7 @@ def service_status(obj: Ctx, as_json: bool) -> None:
     """Is the service running, since when, with which journal mode."""
     from iejtui.client import ServiceClient
     from iejtui.client import service_running
-    from iejtui.service.lockholder import lock_holder
+    from iejtui.client.lockholder import lock_holder
     if not service_running(obj.paths):
         pid = lock_holder(obj.paths)
         if pid is not None:

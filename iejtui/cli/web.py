@@ -36,7 +36,7 @@ def web(obj: Ctx, host: str, port: int, certfile: str | None, keyfile: str | Non
         raise ServiceError(f"the browser dashboard is not available in this build ({exc.name} missing); "
                            f"`pip install textual-serve`") from None
     ssl_context = tls_context(certfile, keyfile)
-    from iejtui.service.daemon import ensure_service
+    from iejtui.client import ensure_service
     serve(paths, host, port, echo=click.echo, before_serving=lambda: ensure_service(paths),
           ssl_context=ssl_context)
 

@@ -265,7 +265,7 @@ class FleetScreen(Screen):
     def _import(self, paths, inst: str, t0: float, t1: float) -> None:
         from iejtui.errors import ServiceError, UserError
         from iejtui.client import ImportRequest, ServiceClient
-        from iejtui.service.daemon import ensure_service
+        from iejtui.client import ensure_service
         try:
             ensure_service(paths)
             res = ServiceClient(paths).import_window(ImportRequest(prometheus=self.url, instance=inst, start=t0, end=t1),
