@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from iejtui.errors import UserError
+from iejtui.service.api.common import ON_STOP
+from iejtui.service.api.routes import API, ROUTES
 
 if TYPE_CHECKING:
     from iejtui.service.core import Service
-
-from iejtui.service.api.routes import API, ROUTES
 
 
 def _peer_uid(request: web.Request) -> int | None:
@@ -64,7 +64,7 @@ def build_app(service: "Service", on_stop) -> web.Application:
     """The app: the guard, the service and its stop callback, every route of ``ROUTES``."""
     app = web.Application(middlewares=[guard], client_max_size=1 << 20)
     app["service"] = service
-    app["on_stop"] = on_stop
+    app[ON_STOP] = on_stop
     for method, path, handler in ROUTES.values():
         app.router.add_route(method, API + path, handler)
     return app

@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from iejtui.service.core import Service
 
 
+ON_STOP = web.AppKey("on_stop", object)  # the daemon's stop callback (keep_engines negated)
+
+
 def service_of(request: web.Request) -> "Service":
     return request.app["service"]
 

@@ -8,7 +8,7 @@ import os
 from aiohttp import web
 
 from iejtui.client.requests import StopRequest
-from iejtui.service.api.common import body, reply, service_of
+from iejtui.service.api.common import ON_STOP, body, reply, service_of
 
 
 async def status(request: web.Request) -> web.Response:
@@ -18,5 +18,5 @@ async def status(request: web.Request) -> web.Response:
 async def stop_service(request: web.Request) -> web.Response:
     """Answers first, then stops (``on_stop`` runs on the next loop turn)."""
     req = StopRequest.from_json(await body(request) if request.can_read_body else {})
-    asyncio.get_running_loop().call_soon(request.app["on_stop"], not req.keep_engines)
+    asyncio.get_running_loop().call_soon(request.app[ON_STOP], not req.keep_engines)
     return reply({"stopping": True, "pid": os.getpid()})
