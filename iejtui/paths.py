@@ -54,7 +54,7 @@ class JournalPaths:
 
     @property
     def service_json(self) -> Path:
-        """Where the running service says it listens (clients read it: see service/sockets.py)."""
+        """Where the running service says it listens (clients read it: see client/sockets.py)."""
         return self.runtime / "service.json"
 
     @property

@@ -33,12 +33,12 @@ def push_tags(paths, runs: list[dict], day: int) -> str | None:
     if not todo:
         return None
     try:
-        from iejtui.service.daemon import service_running
+        from iejtui.client import service_running
         if not service_running(paths):
             return "service not running: journal.db tags will be set the next time this day is written"
-        from iejtui.service.client import call
+        from iejtui.client import ServiceClient, TagRequest
         for r in todo:
-            call(paths, "POST", f"/runs/{r['id']}/tags", {"add": [day_tag(day)], "day": day}, timeout=10)
+            ServiceClient(paths).tag_run(r["id"], TagRequest(add=[day_tag(day)], day=day), timeout=10)
     except Exception as exc:  # an older service without the endpoint answers 404 (not JSON)
         return f"journal.db tags not updated ({type(exc).__name__}); the day folder is up to date"
     return None

@@ -1,4 +1,5 @@
-"""Running the service: one per journal, detached, started on demand by any command."""
+"""Running the service: one per journal, detached, started on demand by any command
+(``iejtui.client.launch`` starts it; this module is what then runs in that process)."""
 
 from __future__ import annotations
 
@@ -8,57 +9,14 @@ import logging
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from aiohttp import web
 
-from iejtui.errors import ServiceError, UserError
+from iejtui.client.launch import prepare_runtime
+from iejtui.client.sockets import SERVICE_MARKER, ensure_socket_dir, write_service_info
+from iejtui.errors import UserError
 from iejtui.paths import JournalPaths
-from iejtui.service.lockholder import lock_holder
-from iejtui.service.sockets import (SERVICE_MARKER, connect_verified, ensure_socket_dir, read_service_info,
-                                    socket_candidates, write_service_info)
-
-
-MIN_FREE_BYTES = 2 * 1024 * 1024
-
-
-def _preflight(paths: JournalPaths) -> None:
-    """Refuse clearly, before anything starts, a journal the service could not write."""
-    probe = paths.root if paths.root.exists() else paths.root.parent
-    if not paths.root.exists() and not probe.is_dir():
-        raise UserError(f"{paths.root} does not exist: create the journal with `iejtui init {paths.root}` "
-                        f"(or pass --journal DIR)")
-    if not os.access(probe, os.W_OK):
-        try:
-            st = os.statvfs(probe)
-            ro = bool(st.f_flag & os.ST_RDONLY)
-        except OSError:
-            ro = False
-        what = "is on a read-only filesystem" if ro else "is not writable"
-        raise UserError(f"{probe} {what}: the service must write journal.db there "
-                        f"(read commands still work; record into a writable copy)")
-    st = os.statvfs(probe)
-    free = st.f_bavail * st.f_frsize
-    if free < MIN_FREE_BYTES:
-        raise UserError(f"the filesystem of {probe} is full ({free // 1024} KiB free): "
-                        f"free some space before recording into this journal")
-
-
-def _prepare_runtime(paths: JournalPaths) -> None:
-    try:
-        paths.root.mkdir(parents=True, exist_ok=True)
-        for d in (paths.runtime, paths.logs, paths.pids):
-            d.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(paths.runtime, 0o700)
-        if paths.socket.parent != paths.runtime:
-            ensure_socket_dir(paths.socket.parent)
-    except PermissionError:
-        raise UserError(f"cannot write in {paths.root}: permission denied (choose a journal folder you own)") from None
-    except OSError as exc:
-        raise UserError(f"cannot create the runtime folder in {paths.root}: {exc.strerror}") from None
 
 
 def _take_lock(paths: JournalPaths):
@@ -166,7 +124,7 @@ def run_service(paths: JournalPaths, metrics_listen: str | None = None) -> int:
     Its umask is 0o077 whatever the caller's: journal.db and its -wal/-shm, engine logs and
     day-log artefacts holding argv come out private."""
     os.umask(0o077)
-    _prepare_runtime(paths)
+    prepare_runtime(paths)
     lock = _take_lock(paths)
     paths.service_pidfile.write_text(str(os.getpid()))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -175,79 +133,3 @@ def run_service(paths: JournalPaths, metrics_listen: str | None = None) -> int:
     finally:
         paths.service_pidfile.unlink(missing_ok=True)
         lock.close()
-
-
-def service_socket(paths: JournalPaths) -> Path | None:
-    """The socket your service answers on (the one service.json names, else the computed
-    one), or None. Refuses with one line (UserError) a socket another user could have placed."""
-    for path in socket_candidates(paths):
-        try:
-            connect_verified(path).close()
-            return path
-        except OSError:
-            continue
-    return None
-
-
-def service_running(paths: JournalPaths) -> bool:
-    """Whether your service answers on this journal's socket (see ``service_socket``)."""
-    return service_socket(paths) is not None
-
-
-def spawn_service(paths: JournalPaths, timeout: float = 30.0, metrics_listen: str | None = None) -> int:
-    """Start the service detached (own session) and wait until its socket answers."""
-    _preflight(paths)
-    _prepare_runtime(paths)
-    from iejtui.config import load_config
-    load_config(paths.config)  # a broken iejtui.toml is reported here, not in a log
-    log = open(paths.service_log, "ab")
-    env = dict(os.environ)
-    env.pop("IEJTUI_SERVICE_FOREGROUND", None)
-    extra = ["--metrics-listen", metrics_listen] if metrics_listen else []
-    proc = subprocess.Popen([sys.executable, "-m", "iejtui.service", "run", "--journal", str(paths.root), *extra],
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True, close_fds=True, cwd=str(paths.root), env=env)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if service_running(paths):
-            return proc.pid
-        if proc.poll() is not None:
-            tail = _last_line(paths.service_log)
-            if proc.returncode == 2 and "already runs" in tail:
-                _refuse_stuck(paths)
-                time.sleep(0.05)  # another command started it at the same moment: wait for its socket
-                continue
-            if proc.returncode == 2:
-                raise UserError(tail.removeprefix("iejtui service: ") or "the service refused to start")
-            raise ServiceError(f"the service exited at start (code {proc.returncode}): {tail} "
-                               f"(full log: {paths.service_log})")
-        time.sleep(0.05)
-    _refuse_stuck(paths, waited=True)
-    raise ServiceError(f"the service did not answer within {timeout:.0f} s (log: {paths.service_log})")
-
-
-def _refuse_stuck(paths: JournalPaths, waited: bool = False) -> None:
-    """A service holds the lock and has said where it listens (service.json comes after the
-    socket listens; or we waited long enough), yet nothing answers there: say so with its pid."""
-    pid = lock_holder(paths)
-    info = read_service_info(paths) or {}
-    if pid is not None and (waited or (pid and info.get("pid") == pid)):
-        if not service_running(paths):
-            raise ServiceError(f"a service holds the lock of {paths.root} (pid {pid}) but its socket "
-                               f"does not answer: `iejtui service stop` ends it")
-
-
-def _last_line(path: Path) -> str:
-    try:
-        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return ""
-    return lines[-1].strip() if lines else ""
-
-
-def ensure_service(paths: JournalPaths) -> bool:
-    """Start the service if none answers; returns True when this call started it."""
-    if service_running(paths):
-        return False
-    spawn_service(paths)
-    return True

@@ -1,4 +1,4 @@
-"""The service's grids: the API handlers (``iejtui.service.api``, block "matrix": start or
+"""The service's grids: the API handlers (``iejtui.service.api.matrices``: start or
 resume a matrix file, status, cancel) and the recovery's ``resume_matrices``. Each running
 grid is a ``MatrixJob`` (``iejtui.service.matrix_job``) in ``service.matrices``."""
 

@@ -1,7 +1,7 @@
 """The dashboard in a browser: textual-serve, guarded, one dashboard process per tab.
 
 ``serve(paths, host, port)`` runs an aiohttp server (textual-serve's ``Server``) whose page
-opens a websocket; each websocket spawns ``python -m iejtui.ui.web_session --journal ROOT``
+opens a websocket; each websocket spawns ``python -m iejtui.cli.web_session --journal ROOT``
 (the ``iejtui`` dashboard command: the same app, the same keys, the same journal) with
 Textual's web driver, in the folder ``iejtui web`` was started from. Whatever the dashboard
 writes (exports, day logs) is written by that process on this machine, as from a terminal:
@@ -94,7 +94,7 @@ def _host_part(netloc: str) -> str:
 def dashboard_command(paths: JournalPaths) -> str:
     """The shell command textual-serve runs for each browser tab: this interpreter, this journal
     (``exec``: the dashboard is the server's own child, see ``web_session``)."""
-    return "exec " + shlex.join([sys.executable, "-m", "iejtui.ui.web_session", "--journal", str(paths.root)])
+    return "exec " + shlex.join([sys.executable, "-m", "iejtui.cli.web_session", "--journal", str(paths.root)])
 
 
 class DashboardServer(Server):

@@ -124,7 +124,7 @@ class WebServer:
         out = []
         for k in kids:
             try:
-                if "iejtui.ui.web_session" in k.cmdline():
+                if "iejtui.cli.web_session" in k.cmdline():
                     out.append(k)
             except psutil.NoSuchProcess:
                 pass

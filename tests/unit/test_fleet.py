@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from collectors.prometheus import parse_text
 from collectors.records import Frame
-from iejtui.cli_fleet import parse_time
+from iejtui.cli.fleet import parse_time
 from iejtui.derive.engine import engine_figures
 from iejtui.derive.metric_map import VLLM
 from iejtui.errors import UserError

@@ -48,7 +48,7 @@ def test_no_module_outside_ui_imports_textual():
 
 def test_only_the_cli_reaches_into_the_ui():
     """The CLI may open the dashboard (lazily); no other module depends on the TUI."""
-    allowed = {"iejtui/cli.py", "iejtui/cli_demo.py", "iejtui/cli_web.py", "iejtui/cli_fleet.py"}
+    allowed = {"iejtui/cli/root.py", "iejtui/cli/web.py", "iejtui/cli/fleet.py"}
     offenders = [str(p.relative_to(ROOT)) for p in _python_files()
                  if "iejtui.ui" in _imports(p) and str(p.relative_to(ROOT)) not in allowed]
     assert not offenders, offenders

@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Header, ProgressBar, Static
 
+from iejtui.client import ServiceClient
 from iejtui.errors import ServiceError, UserError
 from iejtui.ui.feed import Feed
 from iejtui.ui.screens.polled import PolledScreen
@@ -30,9 +31,8 @@ STATUS_STYLE = {"running": "$warning", "stopped": "$success", "failed": "$error"
 LIVE_S, IDLE_S = 1.0, 3.0
 
 
-async def call_async(*args, **kwargs):
-    from iejtui.service.client import call_async as call  # aiohttp on first use: a faster first frame
-    return await call(*args, **kwargs)
+def service(paths) -> ServiceClient:
+    return ServiceClient(paths, use_async=True)  # aiohttp on first call: a faster first frame
 
 
 def bench_cells(r: BenchRow) -> dict:
@@ -173,7 +173,7 @@ class BenchScreen(PolledScreen):
     @work(exclusive=True, group="bench-new", exit_on_error=False)
     async def _new(self) -> None:
         try:
-            engines = await call_async(self.app.paths, "GET", "/engines", timeout=5)
+            engines = await service(self.app.paths).engines(timeout=5)
         except (ServiceError, UserError) as exc:
             self.notify(str(exc), title="benchmark", severity="error")
             return
@@ -192,7 +192,7 @@ class BenchScreen(PolledScreen):
     @work(group="bench-new", exit_on_error=False)
     async def _post(self, body: dict) -> None:
         try:
-            job = await call_async(self.app.paths, "POST", "/benches", body, timeout=30)
+            job = await service(self.app.paths).start_bench(body, timeout=30)
         except (ServiceError, UserError) as exc:
             self.notify(str(exc), title="benchmark", severity="error")
             return
@@ -209,7 +209,7 @@ class BenchScreen(PolledScreen):
     @work(group="bench-cancel", exit_on_error=False)
     async def _cancel(self, run_id: int) -> None:
         try:
-            await call_async(self.app.paths, "POST", f"/benches/{run_id}/cancel", timeout=30)
+            await service(self.app.paths).cancel_bench(run_id, timeout=30)
         except (ServiceError, UserError) as exc:
             self.notify(str(exc), title="benchmark", severity="error")
             return

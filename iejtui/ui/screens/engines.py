@@ -9,6 +9,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Header, Log, Static
 
+from iejtui.client import ServiceClient
 from iejtui.config import load_config
 from iejtui.errors import ServiceError, UserError
 from iejtui.redact import MASK
@@ -19,10 +20,9 @@ from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.viewmodel.text import clock
 
 
-async def call_async(*args, **kwargs):
-    """The service client, imported on first use (aiohttp costs ~0.2 s of start-up)."""
-    from iejtui.service.client import call_async as call
-    return await call(*args, **kwargs)
+def service(paths) -> ServiceClient:
+    """The async service client (aiohttp loads on its first call: a faster first frame)."""
+    return ServiceClient(paths, use_async=True)
 
 COLUMNS = (("name", "name"), ("kind", "kind"), ("status", "status"), ("phase", "phase"), ("pid", "pid"),
            ("run", "run"), ("url", "url"), ("started", "started"), ("note", "note"))
@@ -110,7 +110,7 @@ class EnginesScreen(Screen):
     async def _poll(self) -> None:
         paths = self.app.paths
         try:
-            engines = await call_async(paths, "GET", "/engines", timeout=5)
+            engines = await service(paths).engines(timeout=5)
             self.error = None
         except (ServiceError, UserError) as exc:
             engines, self.error = [], str(exc)
@@ -118,7 +118,7 @@ class EnginesScreen(Screen):
         sel = self.selected
         if sel is not None and (self.follow or sel["name"] != self._log_for):
             try:
-                data = await call_async(paths, "GET", f"/engines/{sel['name']}/log?lines={LOG_LINES}", timeout=5)
+                data = await service(paths).engine_log(sel["name"], LOG_LINES, timeout=5)
                 self._show_log(sel["name"], data.get("lines") or [], data.get("path"))
             except (ServiceError, UserError) as exc:
                 self._show_log(sel["name"], [f"(log unavailable: {exc})"], None)
@@ -190,7 +190,7 @@ class EnginesScreen(Screen):
 
     def _start(self, body: dict | None) -> None:
         if body:
-            self._send("POST", "/engines", body, f"starting {body['name']}")
+            self._send(lambda c: c.start_engine(body), f"starting {body['name']}")
 
     def action_stop(self) -> None:
         e = self.selected
@@ -200,7 +200,7 @@ class EnginesScreen(Screen):
         verb = "Stop" if e.get("owned", True) else "Detach from"
         question = f"{verb} engine {e['name']} (run r{e['run_id']}, pid {e.get('pid') or '—'})?"
         self.app.push_screen(ConfirmModal(question),
-                             lambda yes: yes and self._send("POST", f"/engines/{e['name']}/stop", None,
+                             lambda yes: yes and self._send(lambda c: c.stop_engine(e["name"]),
                                                             f"stopping {e['name']}"))
 
     def action_restart(self) -> None:
@@ -248,18 +248,19 @@ class EnginesScreen(Screen):
         try:
             if e["status"] in ENGINE_LIVE:
                 self.notify(f"restarting {e['name']}: stopping…")
-                await call_async(self.app.paths, "POST", f"/engines/{e['name']}/stop", None)
-            await call_async(self.app.paths, "POST", "/engines", body)
+                await service(self.app.paths).stop_engine(e["name"])
+            await service(self.app.paths).start_engine(body)
             self.notify(f"{e['name']} starting again")
         except (ServiceError, UserError) as exc:
             self.notify(str(exc), title=f"restart {e['name']}", severity="error", timeout=8)
         self.poll()
 
     @work(group="engines-cmd", exit_on_error=False)
-    async def _send(self, method: str, path: str, body: dict | None, what: str) -> None:
+    async def _send(self, request, what: str) -> None:
+        """``request(client)``: one ServiceClient call (its coroutine), reported as ``what``."""
         self.notify(what + "…")
         try:
-            await call_async(self.app.paths, method, path, body)
+            await request(service(self.app.paths))
         except (ServiceError, UserError) as exc:
             self.notify(str(exc), title=what, severity="error", timeout=8)
         self.poll()

@@ -264,12 +264,12 @@ class FleetScreen(Screen):
     @work(thread=True, group="fleet-import", exit_on_error=False)
     def _import(self, paths, inst: str, t0: float, t1: float) -> None:
         from iejtui.errors import ServiceError, UserError
-        from iejtui.service.client import call
-        from iejtui.service.daemon import ensure_service
+        from iejtui.client import ImportRequest, ServiceClient
+        from iejtui.client import ensure_service
         try:
             ensure_service(paths)
-            res = call(paths, "POST", "/imports", {"prometheus": self.url, "instance": inst, "from": t0, "to": t1},
-                       timeout=600)
+            res = ServiceClient(paths).import_window(ImportRequest(prometheus=self.url, instance=inst, start=t0, end=t1),
+                                                     timeout=600)
             msg, sev = (f"Imported {inst} ({span(t1 - t0)}) as run r{res['run_id']}: {res['ticks']} ticks, "
                         f"{res['samples']} samples"), "information"
         except (UserError, ServiceError) as exc:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from iejtui.errors import ServiceError, UserError
 from iejtui.paths import JournalPaths
-from iejtui.service.sockets import SERVICE_MARKER, read_service_info
+from iejtui.client.sockets import SERVICE_MARKER, read_service_info
 
 
 def lock_holder(paths: JournalPaths) -> int | None:

@@ -161,3 +161,20 @@ def socket_candidates(paths: JournalPaths) -> list[Path]:
     if paths.socket not in found:
         found.append(paths.socket)
     return found
+
+
+def service_socket(paths: JournalPaths) -> Path | None:
+    """The socket your service answers on (the one service.json names, else the computed
+    one), or None. Refuses with one line (UserError) a socket another user could have placed."""
+    for path in socket_candidates(paths):
+        try:
+            connect_verified(path).close()
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def service_running(paths: JournalPaths) -> bool:
+    """Whether your service answers on this journal's socket (see ``service_socket``)."""
+    return service_socket(paths) is not None

@@ -1,5 +1,5 @@
 """One browser tab's dashboard, as textual-serve spawns it:
-``python -m iejtui.ui.web_session --journal ROOT`` is the ``iejtui --journal ROOT`` dashboard
+``python -m iejtui.cli.web_session --journal ROOT`` is the ``iejtui --journal ROOT`` dashboard
 command (the same checks, the service started if needed, the same app), which also ends when
 the ``iejtui web`` server that spawned it dies, even by SIGKILL (Linux parent-death signal):
 Textual's web driver alone keeps running once its stdin closes.
@@ -28,7 +28,7 @@ def die_with_parent() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     die_with_parent()
-    from iejtui.cli import main as cli_main
+    from iejtui.cli.root import main as cli_main
     cli_main(args=sys.argv[1:] if argv is None else argv, prog_name="iejtui")
 
 

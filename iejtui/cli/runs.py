@@ -1,0 +1,178 @@
+"""``iejtui runs``, ``runs show``, ``status`` and ``record``."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from iejtui import fmt
+from iejtui.cli.common import Command, Ctx, Group, emit_json
+
+
+def _headline(run: dict) -> str:
+    f = run.get("facts") or {}
+    s = run.get("summary") or {}
+    bits = []
+    if run["kind"] == "bench" and s.get("output_throughput") is not None:
+        bits.append(f"{s['output_throughput']:.0f} tok/s, TTFT p50 {s.get('median_ttft_ms', 0):.0f} ms, "
+                    f"{s.get('completed', 0)}/{s.get('num_prompts', '?')} ok")
+    if f.get("kv_cache_tokens"):
+        bits.append(f"KV {int(f['kv_cache_tokens']):,} tok")
+    if run.get("exit_code") not in (None, 0):
+        bits.append(f"exit {run['exit_code']}")
+    return ", ".join(bits)
+
+
+def _print_run(run: dict, summary: dict, counts: dict, events: list[dict]) -> None:
+    dur = (run.get("ended_at") or time.time()) - run["started_at"]
+    click.echo(f"run {run['id']}  {run['kind']} {run['name']}  {run['status']}"
+               + (f" ({run['reason']})" if run.get("reason") else ""))
+    rows = [("started", fmt.clock(run["started_at"], True)), ("duration", fmt.duration(dur)),
+            ("engine", run.get("engine_kind")), ("url", run.get("url")), ("model", run.get("model")),
+            ("pid", run.get("pid")), ("exit code", run.get("exit_code")),
+            ("command", " ".join(run.get("argv") or []) or None), ("log", run.get("log_path")),
+            ("tags", ", ".join(run.get("tags") or []) or None)]
+    for k, v in rows:
+        if v not in (None, ""):
+            click.echo(f"  {k:<10} {v}")
+    if counts:
+        click.echo("  samples    " + ", ".join(f"{s}: {n}" for s, n in sorted(counts.items())))
+    if summary:
+        click.echo("  summary")
+        for key in ("generation_tokens", "prompt_tokens", "requests_finished", "kv_usage_pct_peak",
+                    "kv_capacity_tokens", "prefix_cache_hit_pct", "energy_j", "joules_per_token"):
+            if summary.get(key) is not None:
+                click.echo(f"    {key:<22} {fmt.num(summary[key], 2)}")
+        for key in ("ttft_s", "itl_s", "tpot_s", "e2e_s"):
+            lat = summary.get(key)
+            if lat and lat.get("count"):
+                click.echo(f"    {key[:-2] + ' p50/p99':<22} {fmt.ms(lat['p50'])} / {fmt.ms(lat['p99'])}"
+                           f"  (n={lat['count']:.0f})")
+    if run.get("log_tail") and run["status"] in ("crashed", "failed"):
+        click.echo("  log tail")
+        for ln in run["log_tail"].splitlines()[-15:]:
+            click.echo(f"    | {ln}")
+    if events:
+        click.echo("  events")
+        for e in events[-12:]:
+            click.echo(f"    {fmt.clock(e['ts'])}  {e['level']:<7} {e['message']}")
+
+
+@click.group(cls=Group, invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--kind", type=click.Choice(["engine", "bench", "record", "imported"]))
+@click.option("-n", "--limit", type=click.IntRange(1), default=None)
+@click.pass_context
+def runs(ctx: click.Context, as_json: bool, kind: str | None, limit: int | None) -> None:
+    """List runs (newest first); `runs show RUN` for one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from iejtui.store import Reader
+    reader = Reader(ctx.obj.paths.db)
+    rows = reader.runs(kind=kind, limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("no runs yet: start one with `iejtui engine start NAME`")
+        return
+    now = time.time()
+    click.echo(fmt.table(
+        ["RUN", "KIND", "NAME", "STATUS", "STARTED", "DURATION", "HEADLINE", "TAGS"],
+        [[r["id"], r["kind"], r["name"], r["status"], fmt.clock(r["started_at"], True),
+          fmt.duration((r.get("ended_at") or now) - r["started_at"]), _headline(r),
+          ",".join(r.get("tags") or [])] for r in rows], right={0}))
+
+@runs.command("show")
+@click.argument("run_ref", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def runs_show(obj: Ctx, run_ref: str, as_json: bool) -> None:
+    """One run: its fields, sample counts per source and summary figures."""
+    from iejtui.store import Reader
+    from iejtui.summary import run_summary
+    reader = Reader(obj.paths.db)
+    run = reader.resolve_run(run_ref)
+    counts = reader.sample_counts(run["id"])
+    summary = run_summary(reader, run)
+    events = reader.events(run["id"], limit=200)
+    if as_json:
+        emit_json({**run, "samples": counts, "summary": summary,
+                   "events": [{k: e[k] for k in ("ts", "kind", "level", "message")} for e in events]})
+        return
+    _print_run(run, summary, counts, events)
+
+@click.command(cls=Command)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def status(obj: Ctx, as_json: bool) -> None:
+    """Service, engines and GPUs at a glance."""
+    from iejtui.client import ServiceClient
+    from iejtui.client import service_running
+    if not service_running(obj.paths):
+        if obj.paths.db.exists():  # a damaged journal.db is said so here too (cheap: newest runs only)
+            from iejtui.store import Reader
+            reader = Reader(obj.paths.db)
+            reader.runs(limit=20)
+            reader.close()
+        if as_json:
+            emit_json({"service": None, "engines": [], "gpus": None, "journal": str(obj.paths.root)})
+        else:
+            click.echo(f"no service running for {obj.paths.root} (start it with `iejtui service start`)")
+        return
+    st = ServiceClient(obj.paths).status()
+    if as_json:
+        emit_json(st)
+        return
+    s = st["service"]
+    click.echo(f"service  pid {s['pid']}, up {fmt.duration(time.time() - s['started_at'])}, {s['journal']}")
+    if st.get("write_error"):
+        click.echo(f"journal  NOT RECORDING: cannot write journal.db: {st['write_error']} "
+                   "— samples are held in memory meanwhile")
+    if (st.get("journal_check") or {}).get("problem"):
+        click.echo(f"journal  DAMAGED: {st['journal_check']['problem']}")
+    gpus = st["gpus"]
+    if isinstance(gpus, dict):
+        click.echo(f"gpus     {gpus.get('reason') or 'none'}")
+    else:
+        for g in gpus:
+            lt = g.get("latest") or {}
+            click.echo(f"gpu {g.get('index')}    {g.get('name')}  kernel-active {fmt.num(lt.get('gpu.util_gpu'), 0)}%"
+                       f"  SM-active {fmt.num(lt.get('gpu.sm_active'), 1)}%  "
+                       f"mem {fmt.size(lt.get('gpu.mem_used'))}  power {fmt.num((lt.get('gpu.power_mw') or 0) / 1000, 0)} W")
+    if not st["engines"]:
+        click.echo("engines  none running")
+    for e in st["engines"]:
+        state = e["status"] if e["status"] != "starting" else f"starting ({e['phase']})"
+        stale = f"  scrape failing: {e['scrape_error']}" if e.get("scrape_error") else ""
+        click.echo(f"engine   {e['name']} ({e['kind']}) {state} {e['url']} run {e['run_id']}{stale}")
+
+@click.command(cls=Command)
+@click.option("--duration", type=click.FloatRange(min=1), default=None,
+              help="Seconds to record (default: until Ctrl-C).")
+@click.option("--name", default="record", show_default=True)
+@click.pass_obj
+def record(obj: Ctx, duration: float | None, name: str) -> None:
+    """Record GPUs and engines without the TUI, as a `record` run you can tag and export."""
+    from iejtui.client import RecordingRequest, ServiceClient
+    from iejtui.client import ensure_service
+    ensure_service(obj.paths)
+    st = ServiceClient(obj.paths).status()
+    gpus = st["gpus"]
+    gdesc = gpus.get("reason") if isinstance(gpus, dict) else f"{len(gpus)} GPU(s)"
+    rec = ServiceClient(obj.paths).start_recording(RecordingRequest(name=name, duration=duration))
+    click.echo(f"run {rec['run_id']}: recording {gdesc}; engines: {', '.join(rec['engines']) or 'none'}"
+               + (f", for {duration:.0f} s" if duration else "; Ctrl-C ends it"))
+    t_end = time.monotonic() + duration if duration else None
+    try:
+        while t_end is None or time.monotonic() < t_end:
+            time.sleep(min(1.0, max(0.0, (t_end or 1e18) - time.monotonic())))
+    except KeyboardInterrupt:
+        ServiceClient(obj.paths).stop_recording(rec["run_id"])
+    else:
+        time.sleep(0.5)  # the service ends it on its own clock
+    click.echo(f"recorded run {rec['run_id']}: `iejtui runs show {rec['run_id']}`")
+
+
+COMMANDS = [runs, status, record]
