@@ -9,6 +9,7 @@ import click
 
 from iejtui.cli.common import Group
 from iejtui.errors import ServiceError, UserError
+from iejtui.store.vocab import ENGINE_LIVE
 
 DEMO_PROFILE = "demo"
 # The short benchmark the demo runs in the background (vllm bench serve flags).
@@ -52,7 +53,7 @@ def demo(ctx: click.Context, no_ui: bool, no_bench: bool) -> None:
     ensure_service(paths)
     engines = {e["name"]: e for e in ServiceClient(paths).engines()}
     e = engines.get(DEMO_PROFILE)
-    if e is None or e["status"] not in ("starting", "ready"):
+    if e is None or e["status"] not in ENGINE_LIVE:
         e = ServiceClient(paths).start_engine(EngineRequest(name=DEMO_PROFILE, profile=DEMO_PROFILE))
         click.echo(f"starting the demo engine (run {e['run_id']})")
     e = wait_ready(paths, DEMO_PROFILE)

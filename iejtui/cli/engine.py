@@ -12,6 +12,7 @@ from iejtui.cli.common import Ctx, Group, emit_json
 from iejtui.cli.waiting import describe_ready, wait_ready
 from iejtui.config import ENGINE_KINDS
 from iejtui.errors import UserError
+from iejtui.store.vocab import ENGINE_LIVE
 
 
 @click.group(cls=Group)
@@ -85,7 +86,7 @@ def engine_list(obj: Ctx, as_json: bool, show_all: bool) -> None:
     from iejtui.client import service_running
     engines = ServiceClient(obj.paths).engines() if service_running(obj.paths) else []
     if not show_all:
-        engines = [e for e in engines if e["status"] in ("starting", "ready")]
+        engines = [e for e in engines if e["status"] in ENGINE_LIVE]
     if as_json:
         emit_json(engines)
         return

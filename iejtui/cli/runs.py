@@ -8,6 +8,7 @@ import click
 
 from iejtui import fmt
 from iejtui.cli.common import Command, Ctx, Group, emit_json
+from iejtui.store.vocab import BROKE
 
 
 def _headline(run: dict) -> str:
@@ -49,7 +50,7 @@ def _print_run(run: dict, summary: dict, counts: dict, events: list[dict]) -> No
             if lat and lat.get("count"):
                 click.echo(f"    {key[:-2] + ' p50/p99':<22} {fmt.ms(lat['p50'])} / {fmt.ms(lat['p99'])}"
                            f"  (n={lat['count']:.0f})")
-    if run.get("log_tail") and run["status"] in ("crashed", "failed"):
+    if run.get("log_tail") and run["status"] in BROKE:
         click.echo("  log tail")
         for ln in run["log_tail"].splitlines()[-15:]:
             click.echo(f"    | {ln}")
@@ -116,8 +117,14 @@ def status(obj: Ctx, as_json: bool) -> None:
             reader = Reader(obj.paths.db)
             reader.runs(limit=20)
             reader.close()
+        from iejtui.client.lockholder import lock_holder
+        stuck = lock_holder(obj.paths)  # holds the lock, does not answer: say so with its pid
         if as_json:
-            emit_json({"service": None, "engines": [], "gpus": None, "journal": str(obj.paths.root)})
+            emit_json({"service": None, "engines": [], "gpus": None, "journal": str(obj.paths.root),
+                       **({"stuck_pid": stuck} if stuck is not None else {})})
+        elif stuck is not None:
+            click.echo(f"a service holds the lock of {obj.paths.root} (pid {stuck}) but its socket does not "
+                       f"answer: `iejtui service stop` ends it")
         else:
             click.echo(f"no service running for {obj.paths.root} (start it with `iejtui service start`)")
         return

@@ -9,6 +9,7 @@ import click
 
 from iejtui import fmt
 from iejtui.errors import ServiceError
+from iejtui.store.vocab import FINAL
 
 
 def wait_ready(paths, name: str, quiet: bool = False) -> dict:
@@ -23,7 +24,7 @@ def wait_ready(paths, name: str, quiet: bool = False) -> dict:
             last_phase = e["phase"]
         if e["status"] == "ready":
             return e
-        if e["status"] in ("crashed", "failed", "stopped", "interrupted"):
+        if e["status"] in FINAL:
             from iejtui.store import Reader
             run = Reader(paths.db).run(e["run_id"]) or {}
             lines = e.get("error_lines") or []

@@ -2,8 +2,7 @@
 (best effort).
 
 The rules (``parse_tag_request``, ``merge_tags``) and the update (``Writer.apply_tags``)
-live in the store, ``iejtui/store/tags.py``; the names are re-exported here for the API
-handler that still imports them from this module (it should import ``iejtui.store.tags``).
+live in the store, ``iejtui/store/tags.py``.
 
 The journal's own truth is the day folder (``metrics.json`` lists its runs), so a day log
 works while journal.db lags (service down, older service without the endpoint);
@@ -12,9 +11,7 @@ works while journal.db lags (service down, older service without the endpoint);
 
 from __future__ import annotations
 
-from iejtui.store.tags import apply_tags, merge_tags, parse_tag_request
-
-__all__ = ["apply_tags", "day_tag", "merge_tags", "needs_push", "parse_tag_request", "push_tags"]
+__all__ = ["day_tag", "needs_push", "push_tags"]
 
 
 def day_tag(day: int) -> str:

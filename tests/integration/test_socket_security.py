@@ -184,10 +184,10 @@ def test_a_swapped_socket_is_refused_and_receives_nothing(victim, scratch):
         with socket.socket(socket.AF_UNIX) as c:
             c.connect(str(sock))
             c.sendall(b"GET /v1/status HTTP/1.1\r\n\r\n")
-        deadline = time.monotonic() + 10
-        while "bytes 0" == record.read_text().splitlines()[-1] and time.monotonic() < deadline:
+        deadline = time.monotonic() + 10  # the listener writes "connect", then "bytes N" once read
+        while len(record.read_text().splitlines()) < len(lines) + 2 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert record.read_text().splitlines()[-1] == "bytes 27"
+        assert record.read_text().splitlines()[len(lines):] == ["connect", "bytes 27"]
     finally:
         listener.kill()
         listener.wait()
@@ -266,6 +266,8 @@ def test_a_service_whose_socket_is_gone_is_named_and_stopped_after_checks(victim
     Path(info["socket"]).unlink()
     p = iejtui_as(VICTIM, journal, "service", "status", env=env)
     assert p.returncode == 1 and f"holds the lock of {journal} (pid {pid}) but its socket does not answer" in p.stderr
+    p = iejtui_as(VICTIM, journal, "status", env=env)
+    assert f"holds the lock of {journal} (pid {pid}) but its socket does not answer" in p.stdout, p.stdout + p.stderr
     t0 = time.monotonic()
     p = iejtui_as(VICTIM, journal, "record", "--duration", "1", env=env)  # starting one: no 30 s wait
     assert p.returncode == 1 and f"(pid {pid})" in p.stderr and time.monotonic() - t0 < 20, p.stderr

@@ -78,21 +78,22 @@ def test_command_script_masks_and_quotes(tmp_path):
 
 def test_service_ops_tag_request_and_apply(tmp_path):
     from iejtui.store import Reader
+    from iejtui.store.tags import apply_tags, merge_tags, parse_tag_request
     from iejtui.store.writer import Writer
-    assert service_ops.parse_tag_request("r12", {"add": ["day-001"], "day": 1}) == (12, ["day-001"], [], 1)
+    assert parse_tag_request("r12", {"add": ["day-001"], "day": 1}) == (12, ["day-001"], [], 1)
     for bad in ({"add": "x"}, {"add": ["bad tag!"]}, {"day": 0}, {"day": True}):
         with pytest.raises(UserError):
-            service_ops.parse_tag_request("1", bad)
+            parse_tag_request("1", bad)
     with pytest.raises(UserError):
-        service_ops.parse_tag_request("abc", {})
+        parse_tag_request("abc", {})
     w = Writer(tmp_path / "journal.db")
     rid = w.create_run(kind="engine", name="e", status="stopped", tags=["keep"])
-    out = service_ops.apply_tags(w, rid, ["day-003", "keep"], [], 3)
+    out = apply_tags(w, rid, ["day-003", "keep"], [], 3)
     assert out == {"id": rid, "tags": ["keep", "day-003"], "day": 3}
     with pytest.raises(UserError):
-        service_ops.apply_tags(w, rid + 100, ["x"], [], None)
+        apply_tags(w, rid + 100, ["x"], [], None)
     w.close()
     run = Reader(tmp_path / "journal.db").run(rid)
     assert run["tags"] == ["keep", "day-003"] and run["day"] == 3
     assert not service_ops.needs_push(run, 3) and service_ops.needs_push(run, 4)
-    assert json.dumps(service_ops.merge_tags(["a", "b"], ["c", "a"], ["b"])) == '["a", "c"]'
+    assert json.dumps(merge_tags(["a", "b"], ["c", "a"], ["b"])) == '["a", "c"]'

@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from iejtui.service.api.common import body, reply, service_of
+from iejtui.store.tags import parse_tag_request
 
 
 async def tag_run(request: web.Request) -> web.Response:
-    from iejtui.journal.service_ops import apply_tags, parse_tag_request
     service = service_of(request)
     run_id, add, remove, day = parse_tag_request(request.match_info["run_id"], await body(request))
-    return reply(await service.db(apply_tags, service.writer, run_id, add, remove, day))
+    return reply(await service.db(service.writer.apply_tags, run_id, add, remove, day))
