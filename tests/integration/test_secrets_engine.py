@@ -23,7 +23,7 @@ from engines.kit import start_secrets_engine
 from helpers import cli, cli_json, free_port, wait_for
 from iejtui.paths import JournalPaths
 from iejtui.service import procs
-from iejtui.service.client import call
+from iejtui.client.transport import call
 from users import THIRD, need_root, popen_as
 
 

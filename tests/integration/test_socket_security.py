@@ -199,7 +199,7 @@ def test_the_connection_the_request_travels_on_is_the_one_checked(scratch):
     a socket file of yours in your folder, served by another uid, gets nothing."""
     need_root()
     from iejtui.paths import JournalPaths
-    from iejtui.service.client import call
+    from iejtui.client.transport import call
     paths = JournalPaths(scratch / "journal")
     paths.runtime.mkdir(parents=True, mode=0o700)
     theirs = scratch / "attacker"

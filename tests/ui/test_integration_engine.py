@@ -21,7 +21,7 @@ from load import load
 from iejtui.derive import counters
 from iejtui.derive.engine import engine_figures
 from iejtui.paths import JournalPaths
-from iejtui.service.client import call_async
+from iejtui.client.transport import call_async
 from iejtui.store import Reader
 from iejtui.summary import store_getter
 from iejtui.ui.app import make_app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from iejtui.errors import UserError
-from iejtui.service import validate
+from iejtui.client import validate
 
 GOOD = {"name": "tiny", "kind": "vllm", "argv": ["vllm", "serve", "m"], "env": {"HF_HOME": "/x"}, "cwd": "/tmp"}
 
