@@ -126,22 +126,31 @@ async def _stream(session, url, out, prompt_words=32, max_tokens=96):
     out["ttft"].append(first - t_send)
 
 
-async def _load(url, n, concurrency, **kw):
+async def _load(url, n, concurrency, seconds=None, **kw):
     out = {"chunks": [], "tokens": 0, "ttft": []}
     sem = asyncio.Semaphore(concurrency)
     async with aiohttp.ClientSession() as s:
         async def one():
             async with sem:
                 await _stream(s, url, out, **kw)
+
+        async def worker(deadline):
+            while time.time() < deadline:
+                await _stream(s, url, out, **kw)
         out["t0"] = time.time()
-        await asyncio.gather(*(one() for _ in range(n)))
+        if seconds is None:
+            await asyncio.gather(*(one() for _ in range(n)))
+        else:
+            await asyncio.gather(*(worker(out["t0"] + seconds) for _ in range(concurrency)))
         out["t1"] = time.time()
     return out
 
 
-def load_engine(url: str, n: int, concurrency: int, **kw) -> dict:
-    """Send ``n`` streaming completions at ``concurrency``; per-chunk token counts and TTFTs."""
-    return asyncio.run(_load(url, n, concurrency, **kw))
+def load_engine(url: str, n: int | None, concurrency: int, seconds: float | None = None, **kw) -> dict:
+    """Send ``n`` streaming completions at ``concurrency`` or, with ``seconds``, keep
+    ``concurrency`` streams busy for that long (a load sized by duration holds the same window
+    on a fast machine and a slow one); per-chunk token counts and TTFTs."""
+    return asyncio.run(_load(url, n, concurrency, seconds, **kw))
 
 
 class ThreadedApp:
