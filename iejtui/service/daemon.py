@@ -17,6 +17,7 @@ from iejtui.client.launch import prepare_runtime
 from iejtui.client.sockets import SERVICE_MARKER, ensure_socket_dir, write_service_info
 from iejtui.errors import UserError
 from iejtui.paths import JournalPaths
+from iejtui.service.procs import start_time
 
 
 def _take_lock(paths: JournalPaths):
@@ -59,7 +60,7 @@ async def _serve(paths: JournalPaths, metrics_listen: str | None = None) -> int:
     await runner.setup()
     sock_path = await _listen(runner, paths)
     service.socket_path = sock_path  # where it really listens (status reports it)
-    write_service_info(paths, {"socket": str(sock_path), "pid": os.getpid(), "started": _start_time(os.getpid()),
+    write_service_info(paths, {"socket": str(sock_path), "pid": os.getpid(), "started": start_time(os.getpid()),
                                "cmdline": SERVICE_MARKER, "journal": str(paths.root), "uid": os.geteuid()})
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, request_stop, False)
@@ -108,14 +109,6 @@ async def _listen(runner: web.AppRunner, paths: JournalPaths) -> Path:
     except OSError as exc:
         raise UserError(f"cannot listen on {first} nor on {second}: {exc.strerror or exc}") from None
     return second
-
-
-def _start_time(pid: int) -> float | None:
-    import psutil
-    try:
-        return psutil.Process(pid).create_time()
-    except psutil.Error:
-        return None
 
 
 def run_service(paths: JournalPaths, metrics_listen: str | None = None) -> int:

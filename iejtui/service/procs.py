@@ -151,7 +151,7 @@ def launch(run_id: int, name: str, argv: list[str], env: dict[str, str], cwd: st
     leader_ct, leader_cmd = _identity(wrapper.pid)
     # (the engine's own command line is not kept: it may hold a secret, and it may exec on)
     rec = PidRecord(run_id=run_id, name=name, pgid=wrapper.pid, pid=pid,
-                    create_time=_create_time(pid), log_path=str(log_path), exit_path=str(exit_path),
+                    create_time=start_time(pid), log_path=str(log_path), exit_path=str(exit_path),
                     leader_create_time=leader_ct, leader_cmdline=leader_cmd)
     rec.save(pid_folder)
     # The wrapper is our child: reap it in the background so it never lingers as a zombie.
@@ -167,7 +167,8 @@ def reap() -> None:
     _reapers[:] = [p for p in _reapers if p.poll() is None]
 
 
-def _create_time(pid: int | None) -> float | None:
+def start_time(pid: int | None) -> float | None:
+    """The start time psutil reports for ``pid`` (what pidfiles record), or None when gone."""
     if pid is None:
         return None
     try:

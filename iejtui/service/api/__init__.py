@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from iejtui.client.sockets import peer_uid
 from iejtui.errors import UserError
 from iejtui.service.api.common import ON_STOP
 from iejtui.service.api.routes import API, ROUTES
@@ -31,8 +32,7 @@ def _peer_uid(request: web.Request) -> int | None:
     if sock is None or sock.family != socket.AF_UNIX:
         return None
     try:
-        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        return struct.unpack("3i", creds)[1]
+        return peer_uid(sock)  # the same SO_PEERCRED read the client checks the server with
     except (OSError, struct.error):
         return None
 
