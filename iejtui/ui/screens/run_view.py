@@ -7,12 +7,11 @@ import time
 from textual import work
 from textual.binding import Binding
 from textual.content import Content
-from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Header, Static
 
 from iejtui.store.vocab import LIVE
 from iejtui.ui.feed import HISTORY_POINTS, Feed
+from iejtui.ui.screens.polled import PolledScreen
 from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.widgets.snapshot_view import SnapshotView
 from iejtui.viewmodel.models import Snapshot
@@ -37,7 +36,7 @@ def run_info(run: dict, w: Window) -> Content:
     return Content.assemble(*parts)
 
 
-class RunScreen(Screen):
+class RunScreen(PolledScreen):
     """History of a run: zoom (last 5 min, 1 h, whole run) and seek through its life."""
 
     AUTO_FOCUS = "SnapshotView"  # arrows and page keys scroll the whole dashboard
@@ -59,10 +58,6 @@ class RunScreen(Screen):
         self.run_id = run_id
         self.window: Window | None = None
         self.run: dict | None = None
-        self.feed: Feed | None = None
-        self._timer: Timer | None = None
-        self._busy = False
-        self._pending = False
         self._last_error: str | None = None
         self.load_cost_s: float | None = None
 
@@ -77,25 +72,12 @@ class RunScreen(Screen):
         self.sub_title = f"run r{self.run_id}"
         self.load()
 
-    def on_unmount(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-        if self.feed is not None:
-            self.feed.close()
-
     @property
     def following(self) -> bool:
         return bool(self.run and self.run["status"] in LIVE and self.run.get("ended_at") is None
                     and self.window is not None and self.window.at_end)
 
-    def load(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        if self._busy:
-            self._pending = True
-            return
-        self._busy = True
+    def start_read(self) -> None:
         self._read(self.window)
 
     @work(thread=True, exit_on_error=False, group="history")
@@ -113,13 +95,10 @@ class RunScreen(Screen):
             error = None
         except Exception as exc:
             snap, run, error = None, None, f"{type(exc).__name__}: {exc}"
-        self.app.call_from_thread(self._apply, snap, window, run, error, time.perf_counter() - t)
+        self.hand_back(self._apply, snap, window, run, error, time.perf_counter() - t)
 
     def _apply(self, snap: Snapshot | None, window: Window | None, run: dict | None, error: str | None,
                cost: float) -> None:
-        if not self.is_attached:  # the screen left (a reader finished after esc): nothing to draw
-            return
-        self._busy = False
         self.load_cost_s = cost
         if error and error != self._last_error:  # once per distinct trouble
             self.notify(error, title=f"run r{self.run_id}", severity="error")
@@ -129,13 +108,8 @@ class RunScreen(Screen):
             self.query_one("#run-info", Static).update(run_info(run, window))
             self.query_one(SnapshotView).show(snap)
             self.sub_title = f"r{run['id']} {run['name']}" + (" · following" if self.following else "")
-        if self._pending:
-            self._pending = False
-            self.load()
-        elif self.following:
-            # a new plot point only appears once per plot column: refresh at that rate
-            delay = max(self.app.refresh_s, self.window.span / HISTORY_POINTS)
-            self._timer = self.set_timer(delay, self.load)
+        # a live run followed: a new plot point only appears once per plot column, refresh at that rate
+        self.read_again(max(self.app.refresh_s, self.window.span / HISTORY_POINTS) if self.following else None)
 
     # ---- actions ------------------------------------------------------------------------------
     def action_back(self) -> None:
