@@ -99,6 +99,9 @@ class JournalScreen(PolledScreen):
     def can_read(self) -> bool:
         return self.busy is None  # a write worker reads the list again when it is done
 
+    def returned(self) -> None:
+        self._force = True  # the list read again on every return (and the reminder looked at)
+
     def start_read(self) -> None:
         force, self._force = self._force or self._stamp is None, False
         self._look(force, self._stamp)

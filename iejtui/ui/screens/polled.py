@@ -52,6 +52,9 @@ class PolledScreen(Screen):
     def start_read(self) -> None:
         raise NotImplementedError
 
+    def returned(self) -> None:
+        """The screen is shown again (a ``load()`` follows): e.g. mark the next read full."""
+
     def close_sources(self) -> None:
         """Close sources other than ``self.feed`` (called once, when the screen goes)."""
 
@@ -98,6 +101,7 @@ class PolledScreen(Screen):
 
     def on_screen_resume(self) -> None:
         if self._drawn and self._timer is None and not self._busy:
+            self.returned()
             self.load()
 
     def on_screen_suspend(self) -> None:
