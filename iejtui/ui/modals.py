@@ -42,7 +42,8 @@ class Dialog(ModalScreen):
     field, or the ``#ok``/``#start`` button submit: ``answer()``'s value dismisses the dialog,
     a ``ValueError``'s message is shown in ``#error`` and the dialog stays. Inputs do not
     blink (no redraw twice a second over SSH); ``FOCUS`` (a selector) or the first input
-    takes the focus. Dialogs only check what was typed: no I/O here."""
+    takes the focus. Dialogs check what was typed (ExportModal also asks whether the path is a
+    folder: one stat on submit); the screens do the work."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Close without doing anything"),
                 Binding("ctrl+s", "submit", "Submit", tooltip="Check the fields and go")]

@@ -44,7 +44,7 @@ class DashboardScreen(PolledScreen):
     def on_mount(self) -> None:
         self.feed = Feed(self.app.paths, self.app.clock)
         self._title()
-        self.call_after_refresh(self.load)  # paint the frame first, then read
+        self.load()  # on a worker: the first frame is painted while it reads
 
     def _title(self) -> None:
         state = "paused" if self.paused else "live"
