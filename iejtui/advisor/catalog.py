@@ -53,6 +53,19 @@ RULES: tuple[Rule, ...] = (
          "{value:.0f} requests waiting (peak {peak:.0f}) behind {running:.0f} running",
          "a request waits for a batch slot before its first token: TTFT grows with the queue",
          "vllmstat", SEQS_RAISE, context=("running",)),
+    Rule("spec-decode-low", "Speculative decoding rarely accepted", (Cond("spec_accept_pct", "<", 30.0),),
+         MIN, "warning", "{value:.0f} % of draft tokens accepted (lowest {peak:.0f} %)",
+         "below ~30 % the draft model costs more than it saves", "vllmstat",
+         Knob("--speculative-config", None, note="a better-matched draft model, or none"), peak="min"),
+    Rule("gpu-memory-share-low", "GPU memory under-committed", (Cond("arg_gpu_memory_utilization", "<", 0.85),),
+         MIN, "info", "--gpu-memory-utilization {value:g}: part of the GPU's memory is left out of the KV cache",
+         "a bigger KV cache holds more sequences before preempting", "vllmstat", GPU_MEM),
+    Rule("prefix-caching-off", "Prefix caching off", (Cond("arg_prefix_caching_off", ">=", 1.0),), MIN, "info",
+         "prefix caching is switched off at launch", "shared-prefix workloads (system prompts, chat) recompute them",
+         "vllmstat", PREFIX),
+    Rule("eager-mode", "CUDA graphs off", (Cond("arg_enforce_eager", ">=", 1.0),), MIN, "info",
+         "--enforce-eager: every decode step launches its kernels one by one",
+         "CUDA graphs remove most per-step launch overhead (eager is for debugging)", "iejtui", EAGER),
     Rule("gpu-hot", "GPU hot", (Cond("temp_c", ">=", 85.0),), MIN, "warning",
          "GPU at {value:.0f} °C (peak {peak:.0f} °C)", "above ~85 °C the GPU slows its clocks to cool",
          "vllmstat", scope="gpu"),
@@ -75,7 +88,9 @@ RULES: tuple[Rule, ...] = (
     Rule("queue-buildup", "Queue building up", (Cond("waiting", ">", 50.0),),
          5 * MIN, "warning", "{value:.0f} requests waiting (peak {peak:.0f})",
          "demand exceeds what the engine schedules at once", "llm-d", SEQS_RAISE, context=("running",)),
-    Rule("prefix-hit-low", "Prefix cache rarely hits", (Cond("prefix_hit_pct", "<", 30.0),), 15 * MIN, "warning",
+    # llm-d warns; iejtui says info: the server cannot tell whether the workload shares prefixes
+    # at all (a random-prompt benchmark hits 0 % by construction).
+    Rule("prefix-hit-low", "Prefix cache rarely hits", (Cond("prefix_hit_pct", "<", 30.0),), 15 * MIN, "info",
          "{value:.0f} % of prompt tokens found in the prefix cache (lowest {peak:.0f} %)",
          "shared prefixes are not being reused (workload, or routing across replicas)", "llm-d", peak="min"),
     Rule("errors-elevated", "Error rate elevated", (Cond("error_share_pct", ">", 1.0),), 10 * MIN, "warning",
@@ -136,10 +151,12 @@ RULES: tuple[Rule, ...] = (
          "each request runs as fast as before; there are simply more than the engine takes at once",
          "iejtui", SEQS_RAISE),
     Rule("tpot-grows-context", "TPOT grows, queue stable: context or model",
-         (Cond("itl_change_pct", ">=", 25.0), Cond("waiting_slope_per_s", "<", 0.05), Cond("waiting_slope_per_s", ">", -0.05)),
+         (Cond("itl_change_pct", ">=", 25.0), Cond("waiting_slope_per_s", "<", 0.05), Cond("waiting_slope_per_s", ">", -0.05),
+          Cond("running_change_pct", "<=", 10.0), Cond("running_change_pct", ">=", -10.0)),
          10.0, "warning",
-         "inter-token latency rose {value:.0f} % over the trend window while the queue held",
-         "longer contexts (or a heavier model step) slow every token, not a lack of slots", "iejtui"),
+         "inter-token latency rose {value:.0f} % over the trend window while the queue and the batch held",
+         "longer contexts (or a heavier model step) slow every token; a bigger batch would too, "
+         "so the rule needs the running batch steady", "iejtui"),
 )
 
 BY_ID = {r.id: r for r in RULES}

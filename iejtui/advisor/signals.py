@@ -46,7 +46,12 @@ SIGNALS: dict[str, tuple[str, str]] = {
     "e2e_p99_s": ("s", "p99 request latency, arrival to last token (engine histogram)"),
     "waiting_slope_per_s": ("1/s", "growth of the waiting queue (least-squares slope over the trend window)"),
     "itl_change_pct": ("%", "change of p50 inter-token latency across the trend window"),
+    "running_change_pct": ("%", "change of the running batch across the trend window"),
     "prefix_hit_pct": ("%", "prompt tokens found in the prefix cache"),
+    "spec_accept_pct": ("%", "speculative draft tokens accepted by the target model"),
+    "arg_gpu_memory_utilization": ("fraction", "--gpu-memory-utilization of the launch (vLLM default 0.9)"),
+    "arg_prefix_caching_off": ("0/1", "prefix caching switched off at launch"),
+    "arg_enforce_eager": ("0/1", "--enforce-eager at launch (no CUDA graphs)"),
     "kernel_active_pct": ("%", "time a kernel ran (NVML 'GPU utilization')"),
     "sm_active_pct": ("%", "SM-active (GPM): share of SMs busy"),
     "sm_occupancy_pct": ("%", "SM occupancy (GPM): warps resident vs max"),
@@ -140,6 +145,9 @@ def engine_signals(get: SeriesGetter, mmap: EngineMetricMap) -> Signals:
     hits = _scalar(get, mmap, "prefix_cache_hits")
     if (s := _share(hits, queries)) is not None:
         out["prefix_hit_pct"] = s
+    accepted = _scalar(get, mmap, "spec_accepted_tokens")
+    if (s := _share(accepted, _scalar(get, mmap, "spec_draft_tokens"))) is not None:
+        out["spec_accept_pct"] = s
     return {k: v for k, v in out.items() if v[0]}
 
 
@@ -228,6 +236,8 @@ def derived_signals(sig: Mapping[str, Signal], stale_s: float = 3.0) -> Signals:
         out["waiting_slope_per_s"] = trend_series(sig["waiting"])
     if "itl_p50_s" in sig:
         out["itl_change_pct"] = change_series(sig["itl_p50_s"])
+    if "running" in sig:
+        out["running_change_pct"] = change_series(sig["running"])
     if "kernel_active_pct" in sig and "sm_active_pct" in sig:
         ts, vs = [], []
         for t, k in zip(*sig["kernel_active_pct"]):
@@ -237,3 +247,27 @@ def derived_signals(sig: Mapping[str, Signal], stale_s: float = 3.0) -> Signals:
                 vs.append(min(100.0, 100.0 * sm / k))
         out["sm_per_kernel_pct"] = (ts, vs)
     return {k: v for k, v in out.items() if v[0]}
+
+
+# ---- launch configuration ---------------------------------------------------------------
+def config_signals(argv: Sequence[str] | None, engine_kind: str | None, ticks: Sequence[float],
+                   on_gpu: bool) -> Signals:
+    """What the launch command says, as constant signals over the engine's ticks, so
+    configuration rules run through the same ``for:`` machinery (a setting matters once the
+    engine has served with it for a while). vLLM only; GPU-only settings only on a GPU (the
+    CPU build has neither CUDA graphs nor a GPU memory share)."""
+    from iejtui.advisor.knobs import flag_value
+    if (engine_kind or "").lower() != "vllm" or not ticks:
+        return {}
+    ts = list(ticks)
+    out: Signals = {}
+    pc = flag_value(argv, "--enable-prefix-caching")
+    out["arg_prefix_caching_off"] = (ts, [1.0 if pc == "off" else 0.0] * len(ts))
+    if on_gpu:
+        try:
+            gmu = float(flag_value(argv, "--gpu-memory-utilization") or 0.9)
+        except ValueError:
+            gmu = 0.9
+        out["arg_gpu_memory_utilization"] = (ts, [gmu] * len(ts))
+        out["arg_enforce_eager"] = (ts, [1.0 if flag_value(argv, "--enforce-eager") == "on" else 0.0] * len(ts))
+    return out

@@ -138,9 +138,18 @@ def test_trends_queue_grows_while_itl_holds():
     assert f.knob["flag"] == "--max-num-seqs"
     assert evaluate([BY_ID["tpot-grows-context"]], {**sig, **d}) == []
     # and the other way round: TPOT grows, queue flat
-    sig2 = {"waiting": (ts, [3.0] * 60), "itl_p50_s": (ts, [0.02 * (1 + t / 20) for t in ts])}
+    sig2 = {"waiting": (ts, [3.0] * 60), "itl_p50_s": (ts, [0.02 * (1 + t / 20) for t in ts]),
+            "running": (ts, [8.0] * 60)}
     d2 = derived_signals(sig2)
     assert [f.rule for f in evaluate([BY_ID["tpot-grows-context"], BY_ID["queue-grows-capacity"]],
                                      {**sig2, **d2})] == ["tpot-grows-context"]
     assert trend_series(([0.0, 1.0], [0.0, 1.0])) == ([], [])
     assert change_series(([0.0, 30.0], [1.0, 2.0]))[1] == [100.0]
+
+
+def test_tpot_growing_with_the_batch_is_not_a_context_problem():
+    """ITL rises when the running batch grows (the demo's 1 → 4 → 8 steps): not a finding."""
+    ts = [float(t) for t in range(60)]
+    sig = {"waiting": (ts, [0.0] * 60), "itl_p50_s": (ts, [0.01 * (1 + t / 20) for t in ts]),
+           "running": (ts, [1.0 + t // 10 for t in ts])}
+    assert evaluate([BY_ID["tpot-grows-context"]], {**sig, **derived_signals(sig)}) == []

@@ -1,0 +1,64 @@
+"""``advise``: every finding of a run, recorded or live, and the run's bottleneck (reads only).
+
+Engine rules run over the engine's signals joined with the busiest GPU's (a rule such as
+"GPU under-used while requests run" reads both); GPU rules run per GPU, each finding naming
+its GPU. The bottleneck is the classification rule (compute-, memory-, KV-, launch-bound,
+under-filled) that fired longest, or ``None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from iejtui.advisor.catalog import RULES
+from iejtui.advisor.evaluate import evaluate
+from iejtui.advisor.model import Finding, Rule
+from iejtui.advisor.run_inputs import RunInputs
+
+BOTTLENECKS = {"compute-bound": "compute-bound", "memory-bound": "memory-bandwidth-bound decode",
+               "kv-bound": "KV-bound", "kv-bound-queue": "KV-bound", "launch-bound": "launch/host-bound",
+               "under-filled": "under-filled GPU"}
+
+
+def advise_inputs(inp: RunInputs, rules: Sequence[Rule] = RULES) -> list[Finding]:
+    """Findings of ``rules`` over one run's inputs, most severe first."""
+    t_end = inp.window[1]
+    found: list[Finding] = []
+    engine_rules = [r for r in rules if r.scope == "engine"]
+    gpu_rules = [r for r in rules if r.scope == "gpu"]
+    if inp.engine:
+        found += evaluate(engine_rules, inp.engine, argv=inp.argv, t_end=t_end)
+    for uuid, gsig in inp.gpus.items():
+        joined = {**inp.engine, **gsig}  # GPU rules may read engine gauges (running) too
+        for f in evaluate(gpu_rules, joined, argv=inp.argv, t_end=t_end):
+            f.message = f"GPU {inp.gpu_names.get(uuid, uuid)}: {f.message}"
+            f.observed["gpu"] = uuid  # type: ignore[assignment]
+            found.append(f)
+    from iejtui.advisor.model import SEVERITY_RANK
+    found.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.start, f.rule))
+    return found
+
+
+def bottleneck(findings: Sequence[Finding]) -> dict[str, Any] | None:
+    """The classification that fired longest (firing time summed over episodes and GPUs)."""
+    held: dict[str, float] = {}
+    for f in findings:
+        if f.rule in BOTTLENECKS and f.fired_at is not None:
+            end = f.end if f.end is not None else f.fired_at
+            held[BOTTLENECKS[f.rule]] = held.get(BOTTLENECKS[f.rule], 0.0) + max(0.0, end - f.start)
+    if not held:
+        return None
+    name = max(held, key=held.get)  # type: ignore[arg-type]
+    return {"kind": name, "seconds": round(held[name], 1)}
+
+
+def advise_json(inp: RunInputs, findings: Sequence[Finding]) -> dict[str, Any]:
+    run = inp.run
+    return {"run": {"id": run["id"], "name": run.get("name"), "kind": run.get("kind"),
+                    "window": list(inp.window), "ended": bool(run.get("ended_at")),
+                    "engine_run": (inp.engine_run or {}).get("id"),
+                    "gpus": sorted(inp.gpus)},
+            "bottleneck": bottleneck(findings),
+            "signals": sorted({*inp.engine, *(k for g in inp.gpus.values() for k in g)}),
+            "findings": [f.as_json() for f in findings]}
