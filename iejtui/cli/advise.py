@@ -57,8 +57,13 @@ def _print(result: dict) -> None:
 @click.option("--for", "for_", metavar="DURATION",
               help="Give every rule this for: duration (e.g. 5s), for short runs.")
 @click.option("--rules", "list_rules", is_flag=True, help="List the rules (with this journal's overrides).")
+@click.option("--prometheus-rules", "prom_out", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the rules PromQL can express as a Prometheus alerting-rules file ('-': stdout).")
+@click.option("--naming", type=click.Choice(["vllm", "iejtui"]), default="vllm", show_default=True,
+              help="Series the rules file reads: a site's vllm:* and DCGM_FI_*, or iejtui's exporter.")
 @click.pass_obj
-def advise(obj: Ctx, run_ref: str | None, as_json: bool, for_: str | None, list_rules: bool) -> None:
+def advise(obj: Ctx, run_ref: str | None, as_json: bool, for_: str | None, list_rules: bool,
+           prom_out: str | None, naming: str) -> None:
     """Why a run is slow and which knob to turn: the advisor's rules over RUN (an id, rN or
     a name, as `runs show` takes it), with the same code the live service runs."""
     from iejtui.advisor.advise import advise_inputs, advise_json
@@ -68,6 +73,21 @@ def advise(obj: Ctx, run_ref: str | None, as_json: bool, for_: str | None, list_
     rules = advisor_rules(load_config(obj.paths.config))
     if for_ is not None:
         rules = with_durations(rules, parse_duration(for_, "--for"))
+    if prom_out is not None:
+        from iejtui.advisor.promrules import expressible, rules_yaml
+        text = rules_yaml(rules, naming)
+        if prom_out == "-":
+            click.echo(text, nl=False)
+            return
+        try:
+            with open(prom_out, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise UserError(f"cannot write {prom_out}: {exc.strerror}") from None
+        ok, left = expressible(rules, naming)
+        click.echo(f"wrote {len(ok)} alerting rules to {prom_out} ({len(left)} not expressible in PromQL: "
+                   f"{', '.join(r.id for r in left)}); check with `promtool check rules {prom_out}`")
+        return
     if list_rules:
         if as_json:
             emit_json([{"id": r.id, "severity": r.severity, "for_s": r.for_s, "source": r.source,
