@@ -56,8 +56,12 @@ def run_window(run: dict[str, Any], now: float | None = None) -> tuple[float, fl
     return float(run["started_at"]), float(run.get("ended_at") or now or time.time())
 
 
-def read_inputs(reader, run: dict[str, Any], now: float | None = None) -> RunInputs:
+def read_inputs(reader, run: dict[str, Any], now: float | None = None, since: float | None = None) -> RunInputs:
+    """Signals of ``run`` over its window, or only from ``since`` on (live evaluation reads a
+    trailing window; rates and trends still get their lead-in)."""
     t0, t1 = run_window(run, now)
+    if since is not None:
+        t0 = max(t0, since)
     engine_run = run if run["kind"] == RunKind.ENGINE else None
     if run["kind"] == RunKind.BENCH and run.get("parent_id"):
         engine_run = reader.run(int(run["parent_id"]))

@@ -95,3 +95,25 @@ def test_util_alone_would_call_spin_busy(signals):
     ts, vs = signals["kernel_active_pct"]
     spin = [v for t, v in zip(ts, vs) if SPAN["spin"][0] + 1 <= t <= SPAN["spin"][1]]
     assert spin and min(spin) == 100.0
+
+
+def test_live_evaluation_in_slices_finds_what_the_replay_finds(signals, findings):
+    """The service feeds the trackers a few ticks at a time: same episodes as one pass."""
+    from iejtui.advisor.live import LiveAdvisor
+    from iejtui.advisor.run_inputs import RunInputs
+    live = LiveAdvisor(with_durations(RULES, 4.0))
+    ts = signals["kernel_active_pct"][0]
+    transitions = []
+    for end in range(3, len(ts) + 3, 3):  # every 3 ticks, the trailing 10 s
+        t1 = ts[min(end, len(ts)) - 1]
+        window = {k: ([t for t in v[0] if t1 - 10 <= t <= t1], [x for t, x in zip(*v) if t1 - 10 <= t <= t1])
+                  for k, v in signals.items()}
+        inp = RunInputs(run={"id": 7}, window=(ts[0], t1), gpus={UUID: {k: v for k, v in window.items() if v[0]}},
+                        gpu_names={UUID: "0: H100"})
+        transitions += live.update(7, inp)
+    fired = sorted((t.finding.rule, t.finding.fired_at) for t in transitions if t.kind == "firing")
+    assert fired == sorted((f.rule, f.fired_at) for f in findings)
+    resolved = {(t.finding.rule, t.finding.end) for t in transitions if t.kind == "resolved"}
+    assert resolved == {(f.rule, f.end) for f in findings if f.state == "resolved"}
+    assert all(t.gpu == UUID and t.finding.message.startswith("GPU 0: H100: ") for t in transitions)
+    assert live.firing() == [] and live.forget(7) == []
