@@ -53,7 +53,10 @@ def _clip(sig: Signals, t0: float, t1: float) -> Signals:
 
 
 def run_window(run: dict[str, Any], now: float | None = None) -> tuple[float, float]:
-    return float(run["started_at"]), float(run.get("ended_at") or now or time.time())
+    """``[started_at, ended_at]``; a live run ends ``now``; ``now`` also cuts an ended run
+    short (a replay of what the service saw at that moment)."""
+    end = float(run.get("ended_at") or now or time.time())
+    return float(run["started_at"]), min(end, now) if now is not None else end
 
 
 def read_inputs(reader, run: dict[str, Any], now: float | None = None, since: float | None = None) -> RunInputs:
