@@ -53,6 +53,34 @@ def bottleneck(findings: Sequence[Finding]) -> dict[str, Any] | None:
     return {"kind": name, "seconds": round(held[name], 1)}
 
 
+def throttled_seconds(inp: RunInputs) -> float:
+    """Seconds any GPU of the run spent throttled (power or heat) while kernels ran ≥ 50 %."""
+    from iejtui.advisor.evaluate import value_at
+    worst = 0.0
+    for g in inp.gpus.values():
+        busy = g.get("kernel_active_pct")
+        secs = 0.0
+        for key in ("throttle_power", "throttle_thermal"):
+            ts, vs = g.get(key, ([], []))
+            for a, b, v in zip(ts, ts[1:], vs):
+                k = value_at(busy, a, 5.0) if busy else None
+                if v >= 1 and k is not None and k >= 50:
+                    secs += b - a
+        worst = max(worst, secs)
+    return worst
+
+
+def run_validity(inp: RunInputs) -> dict[str, Any] | None:
+    """The bench run's validity verdict (``None`` for other runs)."""
+    from iejtui.advisor.validity import validity
+    if inp.run.get("kind") != "bench":
+        return None
+    ls = inp.engine.get("length_share_pct")
+    return validity(inp.run.get("summary") or {}, bench_argv=inp.run.get("argv") or [], engine_run=inp.engine_run,
+                    window=inp.window, engine_counter=inp.generation_counter, throttled_s=throttled_seconds(inp),
+                    engine_length_share_pct=ls[1][-1] if ls and ls[1] else None)
+
+
 def advise_json(inp: RunInputs, findings: Sequence[Finding]) -> dict[str, Any]:
     run = inp.run
     return {"run": {"id": run["id"], "name": run.get("name"), "kind": run.get("kind"),
@@ -60,5 +88,6 @@ def advise_json(inp: RunInputs, findings: Sequence[Finding]) -> dict[str, Any]:
                     "engine_run": (inp.engine_run or {}).get("id"),
                     "gpus": sorted(inp.gpus)},
             "bottleneck": bottleneck(findings),
+            "validity": run_validity(inp),
             "signals": sorted({*inp.engine, *(k for g in inp.gpus.values() for k in g)}),
             "findings": [f.as_json() for f in findings]}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iejtui.advisor.signals import (GPU_SERIES, Signals, config_signals, derived_signals, engine_signals,
-                                    gpu_signals)
+                                    gpu_signals, summed_series)
 from iejtui.derive.gpu import visible_gpus
 from iejtui.derive.metric_map import metric_map_for
 from iejtui.derive.series import labels_match
@@ -34,6 +34,7 @@ class RunInputs:
     gpus: dict[str, Signals] = field(default_factory=dict)  # uuid → signals
     gpu_names: dict[str, str] = field(default_factory=dict)  # uuid → "0: NVIDIA H100 …"
     argv: list[str] = field(default_factory=list)
+    generation_counter: tuple[list[float], list[float]] | None = None  # the engine's, for restarts
 
 
 def _getter(reader, run_id: int, t0: float, t1: float):
@@ -72,7 +73,9 @@ def read_inputs(reader, run: dict[str, Any], now: float | None = None, since: fl
                     argv=list((engine_run or {}).get("argv") or []))
     mmap = metric_map_for((engine_run or {}).get("engine_kind") or "vllm") if engine_run else None
     if engine_run is not None and mmap is not None:
-        sig = engine_signals(_getter(reader, engine_run["id"], t0 - _LEAD_S, t1), mmap)
+        get = _getter(reader, engine_run["id"], t0 - _LEAD_S, t1)
+        sig = engine_signals(get, mmap)
+        out.generation_counter = summed_series(get, mmap, "generation_tokens")
         sig.update(derived_signals(sig))
         out.engine = _clip(sig, t0, t1)
     for host in reader.gpu_runs_between(t0, t1):
@@ -93,4 +96,15 @@ def read_inputs(reader, run: dict[str, Any], now: float | None = None, since: fl
     if out.engine and engine_run is not None:
         ticks = next(iter(out.engine.values()))[0] if "running" not in out.engine else out.engine["running"][0]
         out.engine.update(config_signals(out.argv, engine_run.get("engine_kind"), ticks, bool(out.gpus)))
+        if run["kind"] == RunKind.BENCH:
+            out.engine.update(bench_signals(run, out.engine, ticks))
     return out
+
+
+def bench_signals(run: dict[str, Any], engine: Signals, ticks: list[float]) -> Signals:
+    """What only the benchmark knows, as constant signals over the engine's ticks in the
+    bench window: the share of requests cut short of their max_tokens."""
+    from iejtui.advisor.validity import cut_share_pct
+    ls = engine.get("length_share_pct")
+    cut = cut_share_pct(run.get("summary") or {}, run.get("argv") or [], ls[1][-1] if ls and ls[1] else None)
+    return {"length_cut_pct": (list(ticks), [cut] * len(ticks))} if cut is not None and ticks else {}

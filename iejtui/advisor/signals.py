@@ -84,7 +84,7 @@ def _sum_aligned(series: Sequence[Signal]) -> Signal:
     return keys, [acc[k] for k in keys]
 
 
-def _scalar(get: SeriesGetter, mmap: EngineMetricMap, key: str,
+def summed_series(get: SeriesGetter, mmap: EngineMetricMap, key: str,
             label: tuple[str, Sequence[str]] | None = None) -> Signal | None:
     """The summed series of canonical ``key`` (optionally only label ``name`` in ``values``)."""
     hit = first_present(get, mmap.names(key))
@@ -118,21 +118,21 @@ def engine_signals(get: SeriesGetter, mmap: EngineMetricMap) -> Signals:
     """Every engine signal the run's stored series can give (pure over ``get``)."""
     out: Signals = {}
     for key, name in (("running", "running"), ("waiting", "waiting")):
-        if (s := _scalar(get, mmap, key)) is not None:
+        if (s := summed_series(get, mmap, key)) is not None:
             out[name] = s
-    if (kv := _scalar(get, mmap, "kv_usage")) is not None:
+    if (kv := summed_series(get, mmap, "kv_usage")) is not None:
         out["kv_usage_pct"] = (kv[0], [v * mmap.kv_usage_scale for v in kv[1]])
-    if (p := _rate(_scalar(get, mmap, "preemptions"))) is not None:
+    if (p := _rate(summed_series(get, mmap, "preemptions"))) is not None:
         out["preemptions_per_s"] = p
-    if (g := _rate(_scalar(get, mmap, "generation_tokens"))) is not None:
+    if (g := _rate(summed_series(get, mmap, "generation_tokens"))) is not None:
         out["generation_tok_s"] = g
-    finished = _scalar(get, mmap, "request_success")
+    finished = summed_series(get, mmap, "request_success")
     if (f := _rate(finished)) is not None:
         out["finished_per_s"] = f
     reason = "finished_reason"
-    if (s := _share(_scalar(get, mmap, "request_success", (reason, ("error", "abort"))), finished)) is not None:
+    if (s := _share(summed_series(get, mmap, "request_success", (reason, ("error", "abort"))), finished)) is not None:
         out["error_share_pct"] = s
-    if (s := _share(_scalar(get, mmap, "request_success", (reason, ("length",))), finished)) is not None:
+    if (s := _share(summed_series(get, mmap, "request_success", (reason, ("length",))), finished)) is not None:
         out["length_share_pct"] = s
     for key, q, name in (("ttft", 0.99, "ttft_p99_s"), ("itl", 0.5, "itl_p50_s"), ("e2e", 0.99, "e2e_p99_s")):
         hit = first_present(get, mmap.names(key), histogram=True)
@@ -141,12 +141,12 @@ def engine_signals(get: SeriesGetter, mmap: EngineMetricMap) -> Signals:
         per_labels = histogram_series(get, hit[0])
         snaps = merge_series(list(per_labels.values())) if len(per_labels) > 1 else next(iter(per_labels.values()), [])
         out[name] = quantile_series(snaps, QUANTILE_WINDOW_S, q)
-    queries = _scalar(get, mmap, "prefix_cache_queries")
-    hits = _scalar(get, mmap, "prefix_cache_hits")
+    queries = summed_series(get, mmap, "prefix_cache_queries")
+    hits = summed_series(get, mmap, "prefix_cache_hits")
     if (s := _share(hits, queries)) is not None:
         out["prefix_hit_pct"] = s
-    accepted = _scalar(get, mmap, "spec_accepted_tokens")
-    if (s := _share(accepted, _scalar(get, mmap, "spec_draft_tokens"))) is not None:
+    accepted = summed_series(get, mmap, "spec_accepted_tokens")
+    if (s := _share(accepted, summed_series(get, mmap, "spec_draft_tokens"))) is not None:
         out["spec_accept_pct"] = s
     return {k: v for k, v in out.items() if v[0]}
 

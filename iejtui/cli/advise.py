@@ -30,6 +30,13 @@ def _print(result: dict) -> None:
         bits.append(f"engine run {run['engine_run']}")
     bits.append(f"{len(run['gpus'])} GPU" + ("s" if len(run["gpus"]) != 1 else ""))
     click.echo("  ".join(bits))
+    v = result.get("validity")
+    if v is not None:
+        click.echo("benchmark: " + ("valid" if v["valid"] else "INVALID"))
+        for why in v["invalid_reasons"]:
+            click.echo(f"  invalid: {why}")
+        for why in v["caveats"]:
+            click.echo(f"  caveat: {why}")
     b = result.get("bottleneck")
     click.echo(f"bottleneck: {b['kind']} ({b['seconds']:.0f} s)" if b else "bottleneck: none classified")
     if not result["signals"]:
