@@ -13,7 +13,7 @@ from typing import Any
 
 from iejtui.advisor.catalog import RULES
 from iejtui.advisor.evaluate import evaluate
-from iejtui.advisor.model import Finding, Rule
+from iejtui.advisor.model import SEVERITY_RANK, Finding, Rule
 from iejtui.advisor.run_inputs import RunInputs
 
 BOTTLENECKS = {"compute-bound": "compute-bound", "memory-bound": "memory-bandwidth-bound decode",
@@ -35,9 +35,26 @@ def advise_inputs(inp: RunInputs, rules: Sequence[Rule] = RULES) -> list[Finding
             f.message = f"GPU {inp.gpu_names.get(uuid, uuid)}: {f.message}"
             f.observed["gpu"] = uuid  # type: ignore[assignment]
             found.append(f)
-    from iejtui.advisor.model import SEVERITY_RANK
+    found = shadow(found, {r.id: r.family for r in rules})
     found.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.start, f.rule))
     return found
+
+
+def shadow(findings: list[Finding], families: dict[str, str]) -> list[Finding]:
+    """One finding per family and overlapping episode (and GPU): the most severe, then the
+    longest held; the others are dropped (Alertmanager calls this inhibition)."""
+    def held(f: Finding) -> float:
+        return (f.end if f.end is not None else f.start) - f.start
+    ranked = sorted(findings, key=lambda f: (-SEVERITY_RANK[f.severity], -held(f)))
+    kept: list[Finding] = []
+    for f in ranked:
+        fam = families.get(f.rule)
+        gpu = f.observed.get("gpu")
+        if fam and any(families.get(k.rule) == fam and k.observed.get("gpu") == gpu
+                       and k.start <= (f.end or float("inf")) and f.start <= (k.end or float("inf")) for k in kept):
+            continue
+        kept.append(f)
+    return kept
 
 
 def bottleneck(findings: Sequence[Finding]) -> dict[str, Any] | None:

@@ -57,14 +57,17 @@ def _num(text: str | None) -> float | None:
 def _lower_seqs(current: str | None, seen: Mapping[str, float]) -> str | None:
     """Preempting: fewer sequences than ran when the KV cache overflowed (¾ of the peak)."""
     peak = seen.get("running")
-    if not peak:
-        return None
+    if not peak or peak <= 1:
+        return None  # one sequence at a time already: the KV cache itself is too small
     return str(max(1, int(0.75 * peak)))
 
 
 def _raise_seqs(current: str | None, seen: Mapping[str, float]) -> str | None:
     """Queueing: room for what was asked at once (running + waiting at their peaks),
-    rounded up to a power of two; only when that is above the current value."""
+    rounded up to a power of two; only when that is above the current value, and never
+    while the KV cache was full (then the queue waits for blocks, not for slots)."""
+    if (seen.get("kv_usage_pct") or 0) >= 90:
+        return None
     demand = (seen.get("running") or 0) + (seen.get("waiting") or 0)
     if demand <= 0:
         return None
@@ -79,19 +82,35 @@ def _raise_gpu_mem(current: str | None, seen: Mapping[str, float]) -> str | None
     return f"{min(0.95, round(cur + 0.05, 2)):g}" if cur < 0.95 else None
 
 
+def _double(current: str | None, seen: Mapping[str, float]) -> str | None:
+    cur = _num(current)
+    return str(int(cur * 2)) if cur else None
+
+
 SUGGEST: dict[str, Callable[[str | None, Mapping[str, float]], str | None]] = {
     "lower_seqs": _lower_seqs,
     "raise_seqs": _raise_seqs,
     "raise_gpu_mem": _raise_gpu_mem,
+    "double": _double,
     "remove": lambda current, seen: "remove the flag" if current not in (None, "off") else None,
     "enable": lambda current, seen: "on" if current in (None, "off") else None,
 }
 
 
-def knob_json(knob: Knob | None, argv: Sequence[str] | None, seen: Mapping[str, float]) -> dict[str, Any] | None:
+def pick(knob: Knob | tuple[Knob, ...] | None, argv: Sequence[str] | None) -> Knob | None:
+    """Of alternative knobs, the first whose flag the command line sets, else the first."""
+    if knob is None or isinstance(knob, Knob):
+        return knob
+    return next((k for k in knob if flag_value(argv, k.flag) is not None), knob[0] if knob else None)
+
+
+def knob_json(knob: Knob | tuple[Knob, ...] | None, argv: Sequence[str] | None,
+              seen: Mapping[str, float]) -> dict[str, Any] | None:
     """``{"flag", "current", "suggested", "note"}`` for a finding (``None`` without a knob).
     ``current`` is the value on the command line, else the engine's documented default,
-    else ``"engine default"``."""
+    else ``"engine default"``. Alternatives: the one the command line already uses wins
+    (a KV cache sized by ``--num-gpu-blocks-override`` is grown there, not by memory share)."""
+    knob = pick(knob, argv)
     if knob is None:
         return None
     cur = flag_value(argv, knob.flag) if knob.flag.startswith("--") else None

@@ -62,11 +62,12 @@ class Rule:
     message: str  # formatted with {value} {peak} {threshold} and the other conditions' signal names
     why: str
     source: str  # the peer a rule comes from ("vllmstat", "llm-d") or "iejtui"
-    knob: Knob | None = None
+    knob: Knob | tuple[Knob, ...] | None = None  # alternatives: see iejtui.advisor.knobs.pick
     scope: str = "engine"  # engine | gpu | bench: which runs it applies to
     peak: str = "max"  # how the primary signal's extreme is taken: max | min
     enabled: bool = True
     context: tuple[str, ...] = ()  # signals read for the message only (absent: shown as "?")
+    family: str = ""  # rules saying the same thing at other thresholds: one finding shows per episode
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:

@@ -124,7 +124,8 @@ def rules_yaml(rules: Sequence[Rule], naming: str = "vllm") -> str:
            *(f"#   {r.id}" for r in left),
            "groups:", "  - name: iejtui-advisor", "    interval: 30s", "    rules:"]
     for r in ok:
-        knob = f"; knob: {r.knob.flag}" if r.knob else ""
+        k = r.knob[0] if isinstance(r.knob, tuple) else r.knob
+        knob = f"; knob: {k.flag}" if k else ""
         out += [f"      - alert: {_camel(r.id)}",
                 f"        expr: {q(rule_expr(r, naming))}",
                 f"        for: {_dur(r.for_s)}",

@@ -18,6 +18,8 @@ from iejtui.advisor.knobs import flag_value
 from iejtui.derive import counters
 
 MIN_FOR_P99 = 100
+# A bench run's stored summary is the load generator's result: its own figures at the top,
+# iejtui's extras (client health, short outputs) under "iejtui"; either place is read.
 
 
 def _client_bound(summary: Mapping[str, Any]) -> tuple[bool, list[str]]:
@@ -25,7 +27,7 @@ def _client_bound(summary: Mapping[str, Any]) -> tuple[bool, list[str]]:
                else None) or summary.get("verdict")
     if isinstance(verdict, Mapping) and "client_bound" in verdict:
         return bool(verdict["client_bound"]), list(verdict.get("reasons") or [])
-    client = summary.get("client") or {}
+    client = summary.get("client") or (summary.get("iejtui") or {}).get("client") or {}
     return bool(client.get("client_bottleneck")), list(client.get("client_warnings") or [])
 
 
@@ -35,7 +37,7 @@ def cut_share_pct(summary: Mapping[str, Any], bench_argv: Sequence[str] | None,
     short answer is a cut (nothing else stops it early); without, a short answer may be an
     EOS, so the share is bounded by the engine's own length-finished share."""
     done = summary.get("completed") or 0
-    short = summary.get("short_outputs")
+    short = summary.get("short_outputs", (summary.get("iejtui") or {}).get("short_outputs"))
     if not done or short is None:
         return None
     share = 100.0 * short / done

@@ -49,7 +49,8 @@ def _alert(rule_id: str, **labels) -> dict:
     r = BY_ID[rule_id]
     name = "IEJTUI" + "".join(p.capitalize() for p in rule_id.split("-"))
     return {"name": name, "labels": {"severity": r.severity, "iejtui_rule": r.id, "source": r.source, **labels},
-            "why": r.why + (f"; knob: {r.knob.flag}" if r.knob else ""), "title": r.title, "for": r.for_s}
+            "why": r.why + (f"; knob: {k.flag}" if (k := r.knob[0] if isinstance(r.knob, tuple) else r.knob) else ""),
+            "title": r.title, "for": r.for_s}
 
 
 def _case(rule_id: str, series: list[tuple[str, str]], starts_s: int, value: str, **labels) -> dict:

@@ -72,6 +72,11 @@ def test_knob_current_value_from_argv_and_a_value_to_try():
     k = knob_json(Knob("--max-num-seqs", "lower_seqs"), ["vllm"], {"running": 256})
     assert (k["current"], k["suggested"]) == ("engine default", "192")
     assert knob_json(BY_ID["kv-saturated"].knob, argv, {})["suggested"] == "0.85"
+    # a KV cache the launch sized in blocks is grown there
+    k = knob_json(BY_ID["kv-saturated"].knob, ["vllm", "--num-gpu-blocks-override", "24"], {})
+    assert (k["flag"], k["current"], k["suggested"]) == ("--num-gpu-blocks-override", "24", "48")
+    # a full KV cache makes the queue wait for blocks: raising max-num-seqs is not offered
+    assert knob_json(Knob("--max-num-seqs", "raise_seqs"), [], {"running": 3, "waiting": 9, "kv_usage_pct": 97})["suggested"] is None
     assert knob_json(BY_ID["launch-bound"].knob, argv, {})["suggested"] == "remove the flag"
     assert knob_json(BY_ID["launch-bound"].knob, ["vllm"], {})["current"] == "off"
 
@@ -153,3 +158,15 @@ def test_tpot_growing_with_the_batch_is_not_a_context_problem():
     sig = {"waiting": (ts, [0.0] * 60), "itl_p50_s": (ts, [0.01 * (1 + t / 20) for t in ts]),
            "running": (ts, [1.0 + t // 10 for t in ts])}
     assert evaluate([BY_ID["tpot-grows-context"]], {**sig, **derived_signals(sig)}) == []
+
+
+def test_one_finding_per_family_and_episode():
+    from iejtui.advisor.advise import shadow
+    from iejtui.advisor.model import Finding
+    fam = {r.id: r.family for r in RULES}
+    a = Finding("length-cut", "warning", "resolved", start=0.0, fired_at=1.0, end=10.0)
+    b = Finding("length-cut-most", "critical", "resolved", start=2.0, fired_at=3.0, end=9.0)
+    c = Finding("length-cut", "warning", "resolved", start=20.0, fired_at=21.0, end=30.0)  # a later episode
+    d = Finding("ttft-high", "warning", "resolved", start=0.0, fired_at=1.0, end=10.0)  # another family
+    kept = shadow([a, b, c, d], fam)
+    assert sorted((f.rule, f.start) for f in kept) == [("length-cut", 20.0), ("length-cut-most", 2.0), ("ttft-high", 0.0)]

@@ -51,3 +51,11 @@ def test_cut_share_counts_only_requests_short_of_their_max_tokens():
     assert cut_share_pct(_summary(completed=40, short_outputs=0), ["--ignore-eos"], 100.0) == 0.0
     # a benchmark with ignore_eos ends every request on `length` by design: not a cut
     assert validity(_summary(short_outputs=0), bench_argv=["--ignore-eos"], engine_length_share_pct=100.0)["caveats"] == []
+
+
+def test_the_stored_bench_result_keeps_client_health_under_iejtui():
+    stored = {"completed": 8, "iejtui": {"short_outputs": 8, "client": {
+        "client_bottleneck": True, "client_warnings": ["p99 event-loop lag 40.5 ms > 1.1 ms"]}}}
+    v = validity(stored, bench_argv=["--ignore-eos"])
+    assert not v["valid"] and "event-loop lag" in v["invalid_reasons"][0]
+    assert "100 % of requests were cut short" in v["caveats"][-1]
