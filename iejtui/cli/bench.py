@@ -11,19 +11,13 @@ from iejtui import fmt
 from iejtui.cli.common import Command, Ctx
 from iejtui.errors import ServiceError, UserError
 
-# Flags whose values are paths: made absolute here, since the service has its own cwd.
-_PATH_FLAGS = ("--result-dir", "--dataset-path", "--tokenizer")
-
-
 def _absolute_paths(argv: list[str]) -> list[str]:
-    out = list(argv)
-    for i, a in enumerate(out):
-        for flag in _PATH_FLAGS:
-            if a == flag and i + 1 < len(out) and os.path.exists(out[i + 1]):
-                out[i + 1] = os.path.abspath(out[i + 1])
-            elif a.startswith(flag + "=") and os.path.exists(a.split("=", 1)[1]):
-                out[i] = f"{flag}={os.path.abspath(a.split('=', 1)[1])}"
-    if "--result-dir" not in " ".join(out) and "--save-result" in out:
+    """Path flags resolved against the caller's folder, as ``vllm bench serve`` does (the
+    service runs in the journal's folder): see ``collectors.loadgen.config.resolve_path_flags``.
+    ``--save-result`` without ``--result-dir`` saves into the caller's folder too."""
+    from collectors.loadgen.config import resolve_path_flags
+    out = resolve_path_flags(argv, os.getcwd())
+    if not any(a == "--result-dir" or a.startswith("--result-dir=") for a in out) and "--save-result" in out:
         out += ["--result-dir", os.getcwd()]
     return out
 
