@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from iejtui.errors import UserError
+
 MLPERF_CONF = "mlcommons/inference loadgen/mlperf.conf"
 MLPERF_CONF_COMMIT = "b66003e10e2db4b8c36a448b0545ec90fcc6e9e9"
 SOURCE = f"{MLPERF_CONF} @ {MLPERF_CONF_COMMIT[:12]}"
@@ -80,3 +82,14 @@ def named_slos(config_raw: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
 def slo_text(slo: dict[str, Any]) -> str:
     """``p99 TTFT ≤ 2000 ms, p99 TPOT ≤ 200 ms``."""
     return ", ".join(f"p99 {k[:-3].upper()} ≤ {slo[k]:g} ms" for k in LIMIT_KEYS if slo.get(k) is not None)
+
+
+def resolve_slo(config_raw: dict[str, Any] | None, name: str | None) -> dict[str, Any]:
+    """The named SLO (a preset or iejtui.toml's); a ``UserError`` naming the known ones if none."""
+    slos = named_slos(config_raw)
+    if not name:
+        raise UserError("--find-max-load needs --slo NAME (an MLPerf preset such as mlperf-llama3.1-8b, "
+                        "or a [[slo]] of iejtui.toml)")
+    if name not in slos:
+        raise UserError(f"no SLO named {name!r}: known: {', '.join(sorted(slos))}")
+    return slos[name]

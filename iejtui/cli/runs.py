@@ -50,6 +50,9 @@ def _print_run(run: dict, summary: dict, counts: dict, events: list[dict]) -> No
             if lat and lat.get("count"):
                 click.echo(f"    {key[:-2] + ' p50/p99':<22} {fmt.ms(lat['p50'])} / {fmt.ms(lat['p99'])}"
                            f"  (n={lat['count']:.0f})")
+        if summary.get("search"):  # a load search (bench --find-max-load)
+            from iejtui.load_search import search_text
+            click.echo("\n".join("    " + ln for ln in search_text(summary["search"]).splitlines()))
     if run.get("log_tail") and run["status"] in BROKE:
         click.echo("  log tail")
         for ln in run["log_tail"].splitlines()[-15:]:
@@ -62,7 +65,7 @@ def _print_run(run: dict, summary: dict, counts: dict, events: list[dict]) -> No
 
 @click.group(cls=Group, invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--kind", type=click.Choice(["engine", "bench", "record", "imported"]))
+@click.option("--kind", type=click.Choice(["engine", "bench", "record", "imported", "search"]))
 @click.option("-n", "--limit", type=click.IntRange(1), default=None)
 @click.pass_context
 def runs(ctx: click.Context, as_json: bool, kind: str | None, limit: int | None) -> None:
