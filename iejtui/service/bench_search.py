@@ -69,7 +69,9 @@ async def start_search(service: "Service", spec: dict[str, Any]) -> BenchJob:
         raise UserError("--find-max-load is a search of its own: drop --sweep-*")
     start = cfg.request_rate if math.isfinite(cfg.request_rate) else 1.0
     name = spec.get("name") or f"search-{engine_name or 'url'}"
-    shown, _ = redact_argv(argv)
+    shown, _ = redact_argv(argv)  # stored with the search's own flags: the command that repeats it
+    shown = [*shown, "--find-max-load", "--slo", slo["name"], "--tolerance", str(spec.get("tolerance") or DEFAULT_TOLERANCE),
+             "--probe-seconds", f"{probe_s:g}"]
     facts = {"slo": slo, "tolerance": tol.text(), "probe_seconds": probe_s, "start_rate": start}
     run_id = await service.db(service.writer.create_run, kind=RunKind.SEARCH, name=name, status=RunStatus.RUNNING,
                               argv=shown, url=redact_url(cfg.base_url), parent_id=parent, engine_kind=None,

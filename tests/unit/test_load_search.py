@@ -139,6 +139,7 @@ def test_find_max_load_converges_on_the_known_capacity(journal, slotted_mock, tm
     assert cli(journal, "export", "--run", str(search_id), "-o", str(out)).returncode == 0
     md = out.read_text()
     assert "**Load search:**" in md and f"{good:.3f}" in md and "| run | rate req/s |" in md
+    assert "iejtui bench --base-url" in md and "--find-max-load --slo mock-cap" in md  # the command that repeats it
 
 
 @pytest.mark.slow
