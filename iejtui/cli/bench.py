@@ -123,4 +123,21 @@ def bench(ctx: click.Context, engine: str | None, name: str | None, detach: bool
         raise ServiceError(f"benchmark interrupted: {job['reason']}")
 
 
-COMMANDS = [bench]
+@click.command(cls=Command)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def slos(obj: Ctx, as_json: bool) -> None:
+    """The named SLOs `bench --find-max-load --slo NAME` and matrices take: MLPerf presets
+    and the [[slo]] tables of iejtui.toml (a table named like a preset replaces it)."""
+    from iejtui.cli.common import emit_json
+    from iejtui.config import load_config
+    from iejtui.slos import named_slos, slo_text
+    found = named_slos(load_config(obj.paths.config).raw)
+    if as_json:
+        emit_json(list(found.values()))
+        return
+    click.echo(fmt.table(["NAME", "LIMITS (judged per run)", "SOURCE"],
+                         [[s["name"], slo_text(s), s["source"]] for s in found.values()]))
+
+
+COMMANDS = [bench, slos]

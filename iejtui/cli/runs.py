@@ -18,6 +18,9 @@ def _headline(run: dict) -> str:
     if run["kind"] == "bench" and s.get("output_throughput") is not None:
         bits.append(f"{s['output_throughput']:.0f} tok/s, TTFT p50 {s.get('median_ttft_ms', 0):.0f} ms, "
                     f"{s.get('completed', 0)}/{s.get('num_prompts', '?')} ok")
+    if run["kind"] == "search" and s.get("search"):
+        from iejtui.load_search import headline
+        bits.append(headline(s["search"]))
     if f.get("kv_cache_tokens"):
         bits.append(f"KV {int(f['kv_cache_tokens']):,} tok")
     if run.get("exit_code") not in (None, 0):

@@ -133,6 +133,8 @@ def test_find_max_load_converges_on_the_known_capacity(journal, slotted_mock, tm
         assert row["num_prompts"] == max(8, math.ceil(row["request_rate"] * PROBE_S))
         assert r["facts"]["slo_met"] == row["passed"] == (row["p99_ttft_ms"] <= TTFT_LIMIT_MS)
         assert len(reader.requests(r["id"])) == row["num_prompts"]
+    listed = cli(journal, "runs", "--kind", "search").stdout
+    assert f"highest load meeting SLO mock-cap: {good:.3f} req/s" in listed
     text = cli(journal, "runs", "show", str(search_id)).stdout
     assert "bracket [last pass, first fail]" in text and f"r{probes[0]['id']}" in text
     out = tmp_path / "search.md"

@@ -50,3 +50,15 @@ def test_a_users_slo_of_the_same_name_wins_and_a_bare_preset_name_takes_its_limi
     assert (got["mlperf-deepseek-r1"]["ttft_ms"], got["mlperf-deepseek-r1"]["tpot_ms"]) == (2000, 80)
     assert "empty" not in got and "mlperf-llama3.1-8b" in got
     assert slos.slo_text(got["mlperf-deepseek-r1"]) == "p99 TTFT ≤ 2000 ms, p99 TPOT ≤ 80 ms"
+
+
+def test_iejtui_slos_lists_presets_and_the_users(journal):
+    from helpers import cli, cli_json
+    with open(journal / "iejtui.toml", "a") as f:
+        f.write('\n[[slo]]\nname = "mlperf-llama2-70b"\nttft_ms = 100\n\n[[slo]]\nname = "chat"\ne2el_ms = 3000\n')
+    got = {s["name"]: s for s in cli_json(journal, "slos")}
+    assert got["mlperf-llama2-70b"] == {"name": "mlperf-llama2-70b", "ttft_ms": 100.0, "judge": "p99", "source": "iejtui.toml"}
+    assert got["chat"]["e2el_ms"] == 3000 and got["mlperf-deepseek-r1"]["tpot_ms"] == 80
+    text = cli(journal, "slos").stdout
+    assert "mlperf-llama3.1-8b-interactive" in text and "p99 TTFT ≤ 500 ms, p99 TPOT ≤ 30 ms" in text
+    assert "loadgen/mlperf.conf @ b66003e10e2d" in text
