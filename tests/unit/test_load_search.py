@@ -113,6 +113,7 @@ def test_find_max_load_converges_on_the_known_capacity(journal, slotted_mock, tm
             "--random-output-len", "4", "--burstiness", "100", "--request-rate", "4",
             "--find-max-load", "--slo", "mock-cap", "--tolerance", "10%", "--probe-seconds", str(PROBE_S),
             timeout=600)
+    print(p.stdout)
     assert p.returncode == 0, p.stderr
     assert "tolerance: stop when the bracket [last pass, first fail] is at most 10% of its lower end wide" in p.stdout
     search_id = int(p.stdout.split("load search run ")[1].split()[0])
@@ -159,3 +160,25 @@ def test_find_max_load_bad_input_is_one_line(journal):
     with pytest.raises(UserError, match="set find_max_load"):
         validate.bench_request({"slo": "x"})
     assert json.dumps  # (json used above for readability of failures)
+
+
+@pytest.mark.slow
+def test_cancelling_a_search_cancels_its_probe_and_keeps_what_was_measured(journal, slotted_mock):
+    from iejtui.client import ServiceClient
+    from iejtui.paths import JournalPaths
+    p = cli(journal, "bench", "--base-url", slotted_mock, "--model", "mock", "--random-input-len", "8",
+            "--random-output-len", "4", "--request-rate", "4", "--find-max-load", "--slo", "mlperf-llama2-70b",
+            "--probe-seconds", "60", "--detach")
+    assert p.returncode == 0, p.stderr
+    search_id = int(p.stdout.split("load search run ")[1].split()[0])
+    client = ServiceClient(JournalPaths(journal))
+    job = wait_for(lambda: (j := client.bench(search_id))["progress"].get("done") and j, 60, what="the first probe's requests")
+    probe_id = job["progress"]["probe_run"]
+    client.cancel_bench(search_id)
+    wait_for(lambda: client.bench(search_id)["status"] != "running", 60, what="the search to end")
+    reader = Reader(journal / "journal.db")
+    search, probe = reader.run(search_id), reader.run(probe_id)
+    assert search["status"] == "interrupted" and probe["status"] == "interrupted" and probe["search_id"] == search_id
+    assert 0 < len(reader.requests(probe_id)) < 240  # what it measured is kept; it did not run on
+    s = search["summary"]["search"]
+    assert s["bracket"] == [None, None] and s["probes"][0]["run_id"] == probe_id and s["probes"][0]["passed"] is None
