@@ -123,6 +123,9 @@ def test_find_max_load_converges_on_the_known_capacity(journal, slotted_mock, tm
     assert shown["kind"] == "search" and shown["status"] == "stopped" and s["converged"]
     # the true max load lies in [CAPACITY * 0.8 (a slow box serves slower), TRUE_MAX_HI]
     assert good <= TRUE_MAX_HI and bad >= 0.8 * CAPACITY, s
+    # and of the capacity the server showed: the throughput of a saturated (failing) probe
+    seen = max(x["request_throughput"] for x in s["probes"] if not x["passed"])
+    assert good <= seen * 1.05 + 0.6 and bad >= seen * 0.95, (seen, s)
     assert bad - good <= 0.1 * good + 1e-9 and s["max_load_rps"] == good
     assert f"highest load meeting SLO mock-cap: {good:.3f} req/s" in p.stdout
     # every probe is a bench run of the search, sized by duration, judged per run
