@@ -27,7 +27,8 @@ from collectors.loadgen.config import BenchUsageError, parse_args, resolve_path_
 from collectors.loadgen.sweep import JUDGE_FLAGS, bracket, judge_p99, next_rate, parse_tolerance
 from iejtui.config import load_config
 from iejtui.errors import UserError
-from iejtui.load_search import DEFAULT_PROBE_SECONDS, DEFAULT_TOLERANCE, probe_row, search_summary, search_text
+from iejtui.load_search import (DEFAULT_PROBE_SECONDS, DEFAULT_TOLERANCE, headline, probe_row, search_summary,
+                                search_text)
 from iejtui.redact import redact_argv, redact_url
 from iejtui.service.bench import BenchJob, _forget_old_jobs, start_bench
 from iejtui.slos import resolve_slo
@@ -146,5 +147,5 @@ async def _search(service: "Service", job: BenchJob, spec: dict[str, Any], slo: 
     job.status, job.reason = status, reason
     await service.db(service.writer.update_run, job.run_id, status=status, ended_at=time.time(),
                      reason=reason, summary=summary)
-    await service.event(job.run_id, status, f"{job.name}: {summary['search'] and search_text(summary['search']).splitlines()[0]}",
-                        "info" if status == RunStatus.STOPPED else "warning")
+    await service.event(job.run_id, status, f"{job.name}: load search {status}: {headline(summary['search'])}"
+                        + (f" ({reason})" if reason else ""), "info" if status == RunStatus.STOPPED else "warning")
