@@ -16,8 +16,6 @@ from helpers import cli, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.slow
-
 
 def test_caller_paths_always_resolve_and_hub_ids_pass_unchanged(tmp_path):
     (tmp_path / "tok").mkdir()
@@ -58,6 +56,7 @@ def mock_url():
         p.wait(10)
 
 
+@pytest.mark.slow
 def test_result_dir_and_dataset_path_are_the_callers(journal, tmp_path, mock_url):
     caller = tmp_path / "caller"
     (caller / "data").mkdir(parents=True)
