@@ -62,3 +62,18 @@ def test_iejtui_slos_lists_presets_and_the_users(journal):
     text = cli(journal, "slos").stdout
     assert "mlperf-llama3.1-8b-interactive" in text and "p99 TTFT ≤ 500 ms, p99 TPOT ≤ 30 ms" in text
     assert "loadgen/mlperf.conf @ b66003e10e2d" in text
+
+
+def test_a_matrix_slo_naming_a_preset_takes_its_limits(tmp_path):
+    from iejtui.config import load_config
+    from iejtui.matrix.parse import load_matrix
+    (tmp_path / "iejtui.toml").write_text('[engines.tiny]\nkind = "vllm"\nargv = ["vllm", "serve", "/m"]\n'
+                                          'url = "http://127.0.0.1:8000"\n')
+    m = tmp_path / "m.toml"
+    m.write_text('name = "g"\n[engine]\nprofile = "tiny"\n[[variants]]\nname = "a"\nargs = []\n'
+                 '[[workloads]]\nname = "w"\ndataset = "random"\ninput_len = 8\noutput_len = 8\nnum_prompts = 4\n'
+                 '[load]\nmax_concurrency = [1]\n'
+                 '[[slo]]\nname = "mlperf-llama3.1-8b-interactive"\n[[slo]]\nname = "mine"\nttft_ms = 5\n')
+    spec = load_matrix(m, load_config(tmp_path / "iejtui.toml"))
+    assert [(s.name, s.ttft_ms, s.tpot_ms) for s in spec.slos] == [
+        ("mlperf-llama3.1-8b-interactive", 500.0, 30.0), ("mine", 5.0, None)]
