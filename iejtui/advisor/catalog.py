@@ -53,7 +53,7 @@ RULES: tuple[Rule, ...] = (
     Rule("queue-backlog", "Requests queueing", (Cond("waiting", ">=", 2.0),),
          MIN, "warning",
          "{value:.0f} requests waiting (peak {peak:.0f}) behind {running:.0f} running",
-         "a request waits for a batch slot before its first token: TTFT grows with the queue",
+         "a request waits for a batch slot before its first token, so TTFT grows with the queue",
          "vllmstat", SEQS_RAISE, context=("running", "kv_usage_pct"), family="queue"),
     Rule("spec-decode-low", "Speculative decoding rarely accepted", (Cond("spec_accept_pct", "<", 30.0),),
          MIN, "warning", "{value:.0f} % of draft tokens accepted (lowest {peak:.0f} %)",

@@ -61,6 +61,7 @@ class RuleTracker:
         self.done: list[Finding] = []
         self._best: dict[str, float | None] = {}
         self._seen: dict[str, float] = {}
+        self._sum, self._n = 0.0, 0  # the primary signal over the episode: its mean is the message's {value}
 
     def _better(self, v: float, than: float | None) -> bool:
         return than is None or (v > than if self.rule.peak == "max" else v < than)
@@ -86,7 +87,10 @@ class RuleTracker:
             f = self.active = Finding(rule=r.id, severity=r.severity, state="pending", start=t,
                                       why=r.why, source=r.source, title=r.title)
             self._best, self._seen = {}, {}
+            self._sum, self._n = 0.0, 0
         f.value = v
+        if v is not None:
+            self._sum, self._n = self._sum + v, self._n + 1
         if v is not None and self._better(v, f.peak):
             f.peak = v
             self._best = dict(values)
@@ -105,7 +109,8 @@ class RuleTracker:
     def _finish(self, f: Finding) -> None:
         """Message and knob from the readings at the peak tick (peaks of each signal for the knob)."""
         r = self.rule
-        fields: dict[str, Any] = {**self._best, "value": f.value, "peak": f.peak,
+        mean = self._sum / self._n if self._n else f.value
+        fields: dict[str, Any] = {**self._best, "value": mean, "peak": f.peak,
                                   "threshold": r.primary.threshold}
         f.message = _FMT.format(r.message, **fields)
         f.knob = knob_json(r.knob, self.argv, self._seen)

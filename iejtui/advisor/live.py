@@ -74,6 +74,9 @@ class LiveAdvisor:
         out.sort(key=lambda x: (-SEVERITY_RANK[x[1].severity], x[1].start))
         return out
 
+    def run_ids(self) -> list[int]:
+        return list(self._runs)
+
     def forget(self, run_id: int) -> list[Finding]:
         """Drop a run that ended; returns the findings still firing at its end."""
         st = self._runs.pop(run_id, None)

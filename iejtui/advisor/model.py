@@ -59,7 +59,8 @@ class Rule:
     conds: tuple[Cond, ...]  # all must hold; the first is the primary (its peak is reported)
     for_s: float
     severity: str
-    message: str  # formatted with {value} {peak} {threshold} and the other conditions' signal names
+    message: str  # formatted with {value} (the primary's mean over the episode), {peak}, {threshold},
+    # and each other signal's reading at the peak tick by name
     why: str
     source: str  # the peer a rule comes from ("vllmstat", "llm-d") or "iejtui"
     knob: Knob | tuple[Knob, ...] | None = None  # alternatives: see iejtui.advisor.knobs.pick

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 
 from iejtui.cli.common import Command, Ctx, emit_json
 from iejtui.errors import UserError
-
-_SEV = {"critical": "CRITICAL", "warning": "WARNING", "info": "info"}
-
-
-def _clock(ts: float | None) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(ts)) if ts else "…"
-
 
 def _print_rules(rules) -> None:
     for r in rules:
@@ -24,38 +15,15 @@ def _print_rules(rules) -> None:
 
 
 def _print(result: dict) -> None:
+    from iejtui.advisor.text import result_lines
     run = result["run"]
     bits = [f"run {run['id']}  {run['kind']} {run['name']}"]
     if run.get("engine_run") and run["engine_run"] != run["id"]:
         bits.append(f"engine run {run['engine_run']}")
     bits.append(f"{len(run['gpus'])} GPU" + ("s" if len(run["gpus"]) != 1 else ""))
     click.echo("  ".join(bits))
-    v = result.get("validity")
-    if v is not None:
-        click.echo("benchmark: " + ("valid" if v["valid"] else "INVALID"))
-        for why in v["invalid_reasons"]:
-            click.echo(f"  invalid: {why}")
-        for why in v["caveats"]:
-            click.echo(f"  caveat: {why}")
-    b = result.get("bottleneck")
-    click.echo(f"bottleneck: {b['kind']} ({b['seconds']:.0f} s)" if b else "bottleneck: none classified")
-    if not result["signals"]:
-        click.echo("no signals recorded for this run: nothing to advise on")
-        return
-    if not result["findings"]:
-        click.echo(f"no findings ({len(result['signals'])} signals read)")
-        return
-    for f in result["findings"]:
-        still = " (until the run ended)" if run.get("ended") else " (still firing)"
-        span = f"{_clock(f['start'])}–{_clock(f['end'])}" + (still if f["state"] == "firing" else "")
-        click.echo(f"{_SEV[f['severity']]:<8}  {f['rule']}  {span}")
-        click.echo(f"          {f['message']}")
-        k = f.get("knob")
-        if k:
-            arrow = f" → {k['suggested']}" if k.get("suggested") else ""
-            note = f"  ({k['note']})" if k.get("note") else ""
-            click.echo(f"          knob: {k['flag']} {k['current']}{arrow}{note}")
-        click.echo(f"          why: {f['why']}  [{f['source']}]")
+    for line in result_lines(result):
+        click.echo(line)
 
 
 @click.command("advise", cls=Command)

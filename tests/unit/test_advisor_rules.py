@@ -28,7 +28,7 @@ def test_pending_then_firing_after_for_then_resolved():
     assert seen == [None, None, None, None, "firing", None, "resolved", None]
     (f,) = tr.close(7.0)
     assert (f.state, f.start, f.fired_at, f.end, f.peak, f.value) == ("resolved", 1.0, 4.0, 6.0, 15.0, 11.0)
-    assert f.message == "x at 11 (peak 15)"
+    assert f.message == "x at 13 (peak 15)"  # {value}: the mean over the episode (12, 13, 14, 15, 11)
 
 
 def test_a_blip_shorter_than_for_is_dropped_not_reported():
@@ -170,3 +170,11 @@ def test_one_finding_per_family_and_episode():
     d = Finding("ttft-high", "warning", "resolved", start=0.0, fired_at=1.0, end=10.0)  # another family
     kept = shadow([a, b, c, d], fam)
     assert sorted((f.rule, f.start) for f in kept) == [("length-cut", 20.0), ("length-cut-most", 2.0), ("ttft-high", 0.0)]
+
+
+def test_rule_texts_survive_the_secret_masks():
+    """Messages and whys pass through the masking of exports: none may look like a secret."""
+    from iejtui.redact import redact_text
+    for r in RULES:
+        for text in (r.why, r.title, r.message):
+            assert redact_text(text) == text, (r.id, text)
