@@ -50,6 +50,10 @@ def _print_run(run: dict, summary: dict, counts: dict, events: list[dict]) -> No
             if lat and lat.get("count"):
                 click.echo(f"    {key[:-2] + ' p50/p99':<22} {fmt.ms(lat['p50'])} / {fmt.ms(lat['p99'])}"
                            f"  (n={lat['count']:.0f})")
+    if summary.get("bench"):  # client vs server, client-bound verdict, steady state
+        from iejtui.bench_sections import bench_lines
+        for ln in bench_lines(summary["bench"]):
+            click.echo(f"  {ln}")
     if run.get("log_tail") and run["status"] in BROKE:
         click.echo("  log tail")
         for ln in run["log_tail"].splitlines()[-15:]:
