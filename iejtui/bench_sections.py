@@ -6,7 +6,11 @@ run's ``bench`` section (the maths is in ``iejtui.derive.client_server`` and
 
 * ``server``: the parent engine run's histograms over the bench window next to the
   client's figures (``available`` false, with ``why``, when the bench had no engine run
-  or the engine stored no histograms then);
+  or the engine stored no histograms then). Keys: ``available``, ``why``, ``engine_run``,
+  ``window`` ([first, last] scrape used), ``window_covers_bench``, ``metrics`` (per
+  histogram key ``ttft``/``itl``/``e2e``/``queue``: ``server_figure``'s dict or ``None``),
+  ``figures`` (per ``ttft``/``itl``/``e2e``: client and server p50/p99/mean, the server
+  p50/p99 buckets, ``overhead_mean_ms``, ``overhead_p50_ms``), ``queue_share`` (0–1);
 * ``verdict``: ``{"client_bound", "reasons", "signals"}``, read by the advisor;
 * ``steady``: whether throughput and concurrency settled, and the figures over the
   steady window beside the whole run's.

@@ -94,6 +94,9 @@ def test_bench_shows_client_vs_server_from_the_engines_buckets(shared_engine):
     assert re.search(r"(between [\d.]+ and [\d.]+ ms|< [\d.]+ ms)", text), text
     assert "client-bound:" in text and "steady state:" in text and "rule:" in text
     assert rows["kind"] == "bench"
+    print("normal bench:\n" + "\n".join(ln for ln in text.splitlines() if ln.startswith("  ")
+                                         and ("TTFT" in ln or "ITL" in ln or "E2E" in ln or "client-bound" in ln
+                                              or "queue" in ln or "steady" in ln or "whole" in ln or "- " in ln)))
 
 
 def test_bench_against_a_plain_url_says_server_figures_are_unavailable(shared_engine, journal):
