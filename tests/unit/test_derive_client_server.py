@@ -149,3 +149,14 @@ def test_load_generator_flag_makes_the_client_bound_with_its_reasons():
     v = verdict(HEALTHY, {"ttft": {"p50_ms": 500.0}}, None)
     assert v == {"client_bound": False, "reasons": [], "signals": v["signals"]}
     assert set(v) == {"client_bound", "reasons", "signals"}
+
+
+@pytest.mark.parametrize("client_p50_ms, suspicious", [
+    (125.0, False),  # above the 100-110 ms bucket by 15 ms: more than its 10 ms width, but < 20 %
+    (133.0, True),  # and by more than 20 %
+])
+def test_divergence_needs_20_percent_where_buckets_are_narrow(client_p50_ms, suspicious):
+    les = (0.1, 0.11, INF)
+    server = {"ttft": server_figure(HistSnapshot(0.0, list(zip(les, (1.0, 9.0, 10.0))), 1.0, 10.0))}
+    assert server["ttft"]["p50"]["bucket_ms"] == pytest.approx([100.0, 110.0])
+    assert verdict(HEALTHY, {"ttft": {"p50_ms": client_p50_ms}}, server)["client_bound"] is suspicious

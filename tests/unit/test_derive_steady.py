@@ -35,8 +35,8 @@ def test_constant_load_is_steady_at_once():
 
 
 def test_warm_up_is_excluded_by_the_printed_rule():
-    # 4 s at one request in flight, then 8 in flight for 16 s
-    rows = lanes(0.0, 4.0, 1) + lanes(4.0, 20.0, 8)
+    # 4 s at half load (4 in flight), then 8 in flight for 16 s
+    rows = lanes(0.0, 4.0, 4) + lanes(4.0, 20.0, 8)
     st = steady_state(rows)
     assert st["reached"], st["why"]
     assert 3.5 <= st["warmup_s"] <= 5.0, st
