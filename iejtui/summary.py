@@ -84,6 +84,8 @@ def run_summary(reader: Reader, run: dict) -> dict[str, Any]:
         out.update(engine_summary(reader, run))
     if run["kind"] == RunKind.BENCH:  # client vs server, verdict, steady state (iejtui.bench_sections)
         out.setdefault("bench", {}).update(bench_sections(reader, run))
+    if run["kind"] == RunKind.SEARCH and (run.get("summary") or {}).get("search"):
+        out["search"] = run["summary"]["search"]  # stored when the search ended (iejtui.load_search)
     gpu = gpu_window_summary(reader, run)
     if gpu:
         out["gpu"] = gpu
