@@ -52,3 +52,23 @@ def test_runs_show_and_export_show_the_blocks(seeded):
     md = export_markdown(root, reader, run_ids=[ids["bench"]])
     assert "**Client vs server, client-bound verdict, steady state**" in md
     assert "client-bound:" in md and "steady state: reached" in md
+
+
+def test_the_advisor_reads_the_verdict_and_the_steady_state(seeded):
+    from iejtui.advisor.advise import run_validity
+    from iejtui.advisor.run_inputs import read_inputs
+    root, reader, ids = seeded
+    run = reader.run(ids["bench"])
+    run["summary"] = {"completed": 40}  # the seeded run stores no load-generator result
+    inp = read_inputs(reader, run)
+    sec = inp.run["summary"]["bench"]
+    assert set(sec["verdict"]) == {"client_bound", "reasons", "signals"} and sec["steady"]["reached"]
+    v = run_validity(inp)
+    assert v["valid"] is not sec["verdict"]["client_bound"]
+    assert not any("steady" in c for c in v["caveats"])
+    # a verdict the run already carries is the one read (client-bound: invalid, reason quoted)
+    run["summary"] = {"completed": 40, "bench": {"verdict": {"client_bound": True, "reasons": ["loop lag"]},
+                                                  "steady": {"reached": False}}}
+    v = run_validity(read_inputs(reader, run))
+    assert not v["valid"] and "loop lag" in v["invalid_reasons"][0]
+    assert any("no steady state" in c for c in v["caveats"])
