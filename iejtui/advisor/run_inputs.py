@@ -66,6 +66,9 @@ def read_inputs(reader, run: dict[str, Any], now: float | None = None, since: fl
     t0, t1 = run_window(run, now)
     if since is not None:
         t0 = max(t0, since)
+    if run["kind"] == RunKind.BENCH and isinstance(run.get("summary"), dict) and "bench" not in run["summary"]:
+        from iejtui.bench_sections import bench_sections  # the client-bound verdict, steady state
+        run = {**run, "summary": {**run["summary"], "bench": bench_sections(reader, run)}}
     engine_run = run if run["kind"] == RunKind.ENGINE else None
     if run["kind"] == RunKind.BENCH and run.get("parent_id"):
         engine_run = reader.run(int(run["parent_id"]))

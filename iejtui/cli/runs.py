@@ -56,6 +56,10 @@ def _print_run(run: dict, summary: dict, counts: dict, events: list[dict]) -> No
         if summary.get("search"):  # a load search (bench --find-max-load)
             from iejtui.load_search import search_text
             click.echo("\n".join("    " + ln for ln in search_text(summary["search"]).splitlines()))
+    if summary.get("bench"):  # client vs server, client-bound verdict, steady state
+        from iejtui.bench_sections import bench_lines
+        for ln in bench_lines(summary["bench"]):
+            click.echo(f"  {ln}")
     if run.get("log_tail") and run["status"] in BROKE:
         click.echo("  log tail")
         for ln in run["log_tail"].splitlines()[-15:]:

@@ -175,3 +175,10 @@ def detail_lines(row: BenchRow, now: float) -> list[tuple[str, str]]:
         lines += [("TPOT p50", ms(None if row.tpot_p50_ms is None else row.tpot_p50_ms / 1000)),
                   ("ITL p50", ms(None if row.itl_p50_ms is None else row.itl_p50_ms / 1000))]
     return lines
+
+
+def check_lines(reader, run: Mapping[str, Any]) -> list[str]:
+    """A finished bench run's client vs server table, client-bound verdict and steady state
+    as plain lines (``iejtui.bench_sections``), for the run view."""
+    from iejtui.bench_sections import bench_lines, bench_sections
+    return bench_lines(bench_sections(reader, run))
