@@ -202,6 +202,10 @@ def test_a_starved_client_is_flagged_client_bound(tmp_path, demo_engine):
             assert v["signals"]["loop_lag_p99_ms"] > 20.0, v
         text = cli(journal, "runs", "show", str(run_id)).stdout
         assert "client-bound: YES" in text, text
+        # the advisor reads this verdict (no second detector): the bench is invalid, naming the client
+        advice = cli_json(journal, "advise", str(run_id))
+        assert advice["validity"]["valid"] is False, advice["validity"]
+        assert advice["validity"]["invalid_reasons"][0].startswith("client-bound"), advice["validity"]
         print("starved verdict:", json.dumps(v, indent=1))
         print("\n".join(ln for ln in text.splitlines() if "TTFT" in ln or "ITL" in ln))
     finally:
