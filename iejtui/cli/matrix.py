@@ -232,13 +232,43 @@ def matrix_report(obj: Ctx, name: str) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the markdown to this file.")
 @click.pass_obj
 def compare(obj: Ctx, entries: tuple, workload: str | None, as_json: bool, output: str | None) -> None:
-    """benchmarks/ matrix entries side by side: same workload, by hardware and variant."""
+    """benchmarks/ matrix entries side by side (by name: same workload, by hardware and
+    variant), or runs (r12 r14 [r15…]): per figure both values, the difference and its 95 %
+    confidence interval (bootstrap; Bonferroni over the figures), each run against the first."""
     from iejtui.matrix import compare as cmp
+    from iejtui.matrix import compare_runs as cr
+    if any(cr.is_run_ref(e) for e in entries):
+        cr.check_refs(list(entries))
+        if workload:
+            raise UserError("--workload applies to benchmarks/ entries, not to runs")
+        _compare_runs(obj, list(entries), as_json, output)
+        return
     docs, notes = cmp.load_entries(obj.paths.root, list(entries) or None)
     if as_json:
         emit_json({"entries": [d["entry"] for d in docs], "rows": cmp.rows(docs, workload), "notes": notes})
         return
     text = cmp.render(docs, workload, notes)
+    if output:
+        Path(output).write_text(text + "\n")
+        click.echo(f"wrote {output}")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+def _compare_runs(obj: Ctx, refs: list[str], as_json: bool, output: str | None) -> None:
+    from iejtui.matrix import compare_runs as cr
+    from iejtui.store import Reader
+    if not obj.paths.db.exists():
+        raise UserError(f"{obj.paths.root} has no journal.db, so no run {refs[0]}")
+    reader = Reader(obj.paths.db)
+    try:
+        res = cr.compare_runs(reader, refs)
+    finally:
+        reader.close()
+    if as_json:
+        emit_json(res)
+        return
+    text = cr.render_text(res)
     if output:
         Path(output).write_text(text + "\n")
         click.echo(f"wrote {output}")

@@ -10,11 +10,16 @@ Decisions:
   the ``α/2`` and ``1 − α/2`` quantiles of the resampled differences. Percentiles are
   numpy's default (linear), the load generator's own definition, so the point estimate
   equals the figure the run reports.
+* **Pooled per-chunk samples** (ITL: every gap of every request, pooled as vLLM does):
+  the gaps of one request are not independent, so ``cluster_bootstrap_diff`` resamples
+  whole requests and pools the gaps of the drawn ones.
 * **Per-second rates** (tok/s, req/s: autocorrelated, a busy second follows a busy
   second): circular block bootstrap of the mean (Politis & Romano's circular variant of
   Künsch's moving blocks). Block length ``L = ⌈n^(1/3)⌉`` (the classical rate for the
   variance of a mean), at least 1, at most ``n``; each resample joins ``⌈n/L⌉`` blocks
-  starting at uniform positions, wrapping around the end, cut to ``n`` values.
+  starting at uniform positions, wrapping around the end, cut to ``n`` values. A series
+  shorter than ``MIN_SECONDS`` (10) gives no interval: a handful of blocks cannot show
+  the spread (two one-second bins would give a zero-width interval).
 * **Multiple comparisons**: Bonferroni. When ``m`` figures are compared at once, each
   interval is taken at level ``1 − 0.05/m``, so the ``m`` intervals hold their true
   differences together with probability ≥ 95 % (family-wise error ≤ 5 %). ``m`` and the
@@ -38,13 +43,15 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Interval", "STATISTICS", "adjust_level", "block_length", "bootstrap_diff", "block_bootstrap_diff",
-           "statistic", "t975", "welch_interval", "FAMILY_LEVEL"]
+           "cluster_bootstrap_diff", "statistic", "t975", "welch_interval", "FAMILY_LEVEL", "MIN_SECONDS"]
 
 #: The family-wise confidence every comparison is held to.
 FAMILY_LEVEL = 0.95
 #: Resamples per interval: enough for stable 95 %–99.9 % quantiles at these sizes.
 N_BOOT = 2000
 STATISTICS = ("p50", "p90", "p99", "mean")
+#: The shortest per-second series the block bootstrap takes.
+MIN_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,31 @@ def bootstrap_diff(a: Sequence[float], b: Sequence[float], stat: str = "p50", le
     return Interval(va, vb, vb - va, float(lo), float(hi), level, f"bootstrap of the {stat}, {n_boot} resamples")
 
 
+def _cluster_stat(groups: list[np.ndarray], stat: str, rng: np.random.Generator, n_boot: int) -> np.ndarray:
+    out = np.empty(n_boot)
+    for i in range(n_boot):
+        idx = rng.integers(0, len(groups), size=len(groups))
+        out[i] = statistic(np.concatenate([groups[j] for j in idx]), stat)
+    return out
+
+
+def cluster_bootstrap_diff(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], stat: str = "p50",
+                           level: float = 0.95, seed: int = 0, n_boot: int = N_BOOT) -> Interval | None:
+    """Bootstrap interval of ``stat(pooled b) − stat(pooled a)``, resampling whole groups
+    (requests) and pooling their values (a request's ITL gaps)."""
+    ga = [g for g in (_clean(x) for x in a) if len(g)]
+    gb = [g for g in (_clean(x) for x in b) if len(g)]
+    if not ga or not gb:
+        return None
+    rng = np.random.default_rng(seed)
+    d = _cluster_stat(gb, stat, rng, n_boot) - _cluster_stat(ga, stat, rng, n_boot)
+    alpha = 1.0 - level
+    lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2])
+    va, vb = float(statistic(np.concatenate(ga), stat)), float(statistic(np.concatenate(gb), stat))
+    return Interval(va, vb, vb - va, float(lo), float(hi), level,
+                    f"bootstrap of the {stat} over whole requests, {n_boot} resamples")
+
+
 def block_length(n: int) -> int:
     """The block length of a series of ``n`` values: ``⌈n^(1/3)⌉``, within ``[1, n]``."""
     if n <= 1:
@@ -128,10 +160,11 @@ def _block_means(x: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.nda
 
 
 def block_bootstrap_diff(a: Sequence[float], b: Sequence[float], level: float = 0.95, seed: int = 0,
-                         n_boot: int = N_BOOT) -> Interval | None:
-    """Circular-block-bootstrap interval of ``mean(b) − mean(a)`` of two per-second series."""
+                         n_boot: int = N_BOOT, min_n: int = MIN_SECONDS) -> Interval | None:
+    """Circular-block-bootstrap interval of ``mean(b) − mean(a)`` of two per-second series;
+    None when either has fewer than ``min_n`` values."""
     xa, xb = _clean(a), _clean(b)
-    if len(xa) == 0 or len(xb) == 0:
+    if len(xa) < max(min_n, 1) or len(xb) < max(min_n, 1):
         return None
     rng = np.random.default_rng(seed)
     d = _block_means(xb, rng, n_boot) - _block_means(xa, rng, n_boot)
