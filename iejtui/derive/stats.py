@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Interval", "STATISTICS", "adjust_level", "block_length", "bootstrap_diff", "block_bootstrap_diff",
-           "cluster_bootstrap_diff", "statistic", "t975", "welch_interval", "FAMILY_LEVEL", "MIN_SECONDS"]
+           "cluster_bootstrap_diff", "mark_best", "statistic", "t975", "welch_interval", "FAMILY_LEVEL", "MIN_SECONDS"]
 
 #: The family-wise confidence every comparison is held to.
 FAMILY_LEVEL = 0.95
@@ -202,3 +202,24 @@ def welch_interval(mean_a: float, sd_a: float | None, n_a: int, mean_b: float, s
     df = (va + vb) ** 2 / ((va ** 2 / (n_a - 1)) + (vb ** 2 / (n_b - 1))) if va + vb > 0 else 1.0
     h = t975(df) * se
     return Interval(mean_a, mean_b, diff, diff - h, diff + h, 0.95, f"Welch t, {df:.1f} df")
+
+
+def mark_best(cands: Sequence[tuple[str, float, float | None, int]], higher: bool) -> dict[str, str]:
+    """Which of ``(name, mean, sd, n)`` (means over repetitions) to mark in a column.
+
+    The top mean is ``"best"`` only when Welch's 95 % interval of its difference with the
+    runner-up excludes 0; otherwise the top and every candidate whose interval with the top
+    holds 0 are ``"tie"``. With fewer than two repetitions on either side there is no
+    interval: nothing is marked (``{}``). One candidate alone is never marked.
+    """
+    c = [x for x in cands if x[1] is not None and math.isfinite(x[1])]
+    if len(c) < 2:
+        return {}
+    c.sort(key=lambda x: x[1], reverse=higher)
+    top = c[0]
+    ivs = {x[0]: welch_interval(x[1], x[2], x[3], top[1], top[2], top[3]) for x in c[1:]}
+    if any(iv is None for iv in ivs.values()):
+        return {}
+    if ivs[c[1][0]].significant:
+        return {top[0]: "best"}
+    return {top[0]: "tie", **{n: "tie" for n, iv in ivs.items() if not iv.significant}}
