@@ -38,3 +38,14 @@ def test_frontiers_per_axis_pair_skip_absent_axes():
     fs = pareto.frontiers(items)
     assert [(f.x_key, f.y_key) for f in fs] == [("output_tok_s", "ttft_p99_ms"), ("output_tok_s", "itl_p99_ms")]
     assert [p.label for p in fs[1].front] == ["y"] and [p.label for p in fs[1].dominated] == ["x"]
+
+
+def test_terminal_chart_names_the_frontier_and_the_dominated():
+    from iejtui.charts.pareto_term import render_pareto_term
+    f = pareto.frontier([("r1", 100, 50), ("r2", 200, 80), ("r3", 150, 90), ("r4", 90, None)],
+                        "output_tok_s", "ttft_p99_ms")
+    text = render_pareto_term(f, 70, 16)
+    assert text.splitlines()[0].strip() == "Pareto: output throughput (tok/s) vs TTFT p99 (ms)"
+    assert "● frontier: r1, r2" in text and "x dominated: r3 (by r2)" in text and "missing): r4" in text
+    assert "\x1b[" not in text  # colourless unless asked
+    assert "no run has both figures" in render_pareto_term(pareto.frontier([]))
