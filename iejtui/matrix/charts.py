@@ -75,12 +75,17 @@ def pareto_points(groups: list[dict[str, Any]], workload: str) -> list[dict[str,
 
 
 def render_pareto_svg(title: str, groups: list[dict[str, Any]], workload: str) -> str | None:
-    """Pareto frontiers of one workload's cells, one panel per axis pair that has data
-    (``derive.pareto.PAIRS``): frontier points filled and joined by a step line, dominated
-    points hollow grey crosses kept off it (each an SVG group ``id="dominated-N"``,
-    frontier points ``id="frontier-N"``). None when nothing was measured."""
+    """Pareto frontiers of one workload's cells (``render_frontiers_svg``)."""
+    return render_frontiers_svg(title, pareto_points(groups, workload))
+
+
+def render_frontiers_svg(title: str, items: list[dict[str, Any]]) -> str | None:
+    """Pareto frontiers of ``items`` (dicts with ``label`` and figure keys), one panel per
+    axis pair that has data (``derive.pareto.PAIRS``): frontier points filled and joined by
+    a step line, dominated points grey crosses kept off it (each an SVG group
+    ``id="dominated-N"``, frontier points ``id="frontier-N"``). None when nothing has data."""
     from iejtui.derive.pareto import AXIS_TITLES, frontiers
-    fronts = frontiers(pareto_points(groups, workload))
+    fronts = frontiers(items)
     if not fronts:
         return None
     import matplotlib

@@ -14,6 +14,10 @@ difference is *later run − first run*.
   pairs): each at ``1 − 0.05/m``, so all hold together with 95 % confidence. The JSON's
   ``ci95_lo``/``ci95_hi`` are those simultaneous 95 % intervals.
 
+Bench runs also get their Pareto frontiers (``derive.pareto``: output tok/s against p99
+TTFT and p99 ITL, the figures each run reports), in the JSON (``pareto``) and, with
+``--pareto FILE.svg``, as an SVG.
+
 Reading is done through a ``Reader`` passed in; everything else is pure.
 """
 
@@ -167,7 +171,27 @@ def compare_runs(reader, refs: list[str], seed: int = 0, n_boot: int = N_BOOT) -
     out = compare_samples(kind, samples, [f"r{r['id']}" for r in runs], seed, n_boot)
     out["runs"] = [{"ref": f"r{r['id']}", "id": r["id"], "kind": r["kind"], "name": r.get("name"),
                     "status": r.get("status")} for r in runs]
+    if kind == "bench":
+        out["pareto_items"] = pareto_items(runs)
+        out["pareto"] = pareto_json(out["pareto_items"])
     return out
+
+
+def pareto_items(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Bench runs as Pareto items from the figures each reports (its vLLM-format summary)."""
+    out = []
+    for r in runs:
+        s = r.get("summary") if isinstance(r.get("summary"), dict) else {}
+        out.append({"label": f"r{r['id']}", "output_tok_s": s.get("output_throughput"),
+                    "ttft_p99_ms": s.get("p99_ttft_ms"), "itl_p99_ms": s.get("p99_itl_ms")})
+    return out
+
+
+def pareto_json(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from iejtui.derive.pareto import frontiers
+    return [{"x": f.x_key, "y": f.y_key, "frontier": [p.label for p in f.front],
+             "dominated": [{"run": p.label, "by": p.dominated_by} for p in f.dominated], "missing": list(f.missing)}
+            for f in frontiers(items)]
 
 
 def _num(x: float | None, unit: str, signed: bool = False) -> str:
@@ -199,4 +223,9 @@ def render_text(res: dict[str, Any]) -> str:
         for r in [head, *rows]:
             lines.append("  " + "  ".join(str(x).ljust(w) if i in (0, 5) else str(x).rjust(w)
                                           for i, (x, w) in enumerate(zip(r, widths))).rstrip())
+    for p in res.get("pareto") or []:
+        from iejtui.derive.pareto import AXIS_TITLES
+        dom = ", ".join(f"{d['run']} (by {d['by']})" for d in p["dominated"]) or "none"
+        lines += ["", f"Pareto, {AXIS_TITLES[p['x']]} vs {AXIS_TITLES[p['y']]}: frontier "
+                      f"{', '.join(p['frontier'])}; dominated {dom}"]
     return "\n".join(lines)
