@@ -20,6 +20,9 @@ Decisions:
   starting at uniform positions, wrapping around the end, cut to ``n`` values. A series
   shorter than ``MIN_SECONDS`` (10) gives no interval: a handful of blocks cannot show
   the spread (two one-second bins would give a zero-width interval).
+  Measured here (``tests/unit/test_derive_stats.py``): on AR(1) series with φ = 0.8,
+  240 s, a zero difference is covered 82 % of the time (an i.i.d. bootstrap: 49 %);
+  strong autocorrelation wants longer blocks than the rate rule gives.
 * **Multiple comparisons**: Bonferroni. When ``m`` figures are compared at once, each
   interval is taken at level ``1 − 0.05/m``, so the ``m`` intervals hold their true
   differences together with probability ≥ 95 % (family-wise error ≤ 5 %). ``m`` and the
