@@ -42,10 +42,11 @@ BENCH_FIGURES: tuple[tuple[str, str, str, str], ...] = (
     ("E2EL p50", "ms", "e2el", "p50"), ("E2EL p99", "ms", "e2el", "p99"),
     ("output tok/s", "tok/s", "tok_s", "mean"), ("requests/s", "req/s", "req_s", "mean"),
 )
+# engine figures name canonical counters (``derive.metric_map``), resolved per engine kind
 ENGINE_FIGURES: tuple[tuple[str, str, str, str], ...] = (
-    ("generation tok/s (busy seconds)", "tok/s", "vllm:generation_tokens_total", "mean"),
-    ("prompt tok/s (busy seconds)", "tok/s", "vllm:prompt_tokens_total", "mean"),
-    ("requests finished/s (busy seconds)", "req/s", "vllm:request_success_total", "mean"),
+    ("generation tok/s (busy seconds)", "tok/s", "generation_tokens", "mean"),
+    ("prompt tok/s (busy seconds)", "tok/s", "prompt_tokens", "mean"),
+    ("requests finished/s (busy seconds)", "req/s", "request_success", "mean"),
 )
 COMPARABLE = ("bench", "engine")
 
@@ -100,9 +101,10 @@ def bench_samples(requests: list[dict[str, Any]]) -> dict[str, Any]:
 def engine_samples(series_of: dict[str, list[tuple[list[float], list[float]]]]) -> dict[str, Any]:
     """Per-scrape rates of an engine run's counters over its busy seconds (pure).
 
-    ``series_of``: counter name → its stored series as ``(ts, values)``."""
+    ``series_of``: canonical counter key (``generation_tokens``…) → its stored series as
+    ``(ts, values)``."""
     rates = {name: persecond.counter_rates(s) for name, s in series_of.items()}
-    gen_ts, gen = rates.get("vllm:generation_tokens_total", ([], []))
+    gen_ts, gen = rates.get("generation_tokens", ([], []))
     keep = persecond.busy(gen_ts, gen)
     out: dict[str, Any] = {}
     for name, (ts, vs) in rates.items():
@@ -152,6 +154,17 @@ def compare_samples(kind: str, samples: list[dict[str, Any]], labels: list[str],
             **({"figures": comps[0]["figures"]} if len(comps) == 1 else {})}
 
 
+def _counter(reader, run: dict[str, Any], key: str) -> list[tuple[list[float], list[float]]]:
+    """The stored series of canonical counter ``key`` of an engine run (first alias with data)."""
+    from iejtui.derive.metric_map import metric_map_for
+    mmap = metric_map_for(run.get("engine_kind") or "vllm")
+    for name in (mmap.names(key) if mmap else ()):
+        found = [(sd.ts, sd.values) for sd in reader.series(run["id"], name)]
+        if found:
+            return found
+    return []
+
+
 def compare_runs(reader, refs: list[str], seed: int = 0, n_boot: int = N_BOOT) -> dict[str, Any]:
     runs = load_runs(reader, refs)
     kind = runs[0]["kind"]
@@ -162,8 +175,7 @@ def compare_runs(reader, refs: list[str], seed: int = 0, n_boot: int = N_BOOT) -
             if not s["n"]:
                 raise UserError(f"r{r['id']} has no successful request stored: nothing to compare")
         else:
-            names = [f[2] for f in ENGINE_FIGURES]
-            s = engine_samples({n: [(sd.ts, sd.values) for sd in reader.series(r["id"], n)] for n in names})
+            s = engine_samples({key: _counter(reader, r, key) for _, _, key, _ in ENGINE_FIGURES})
             if not s["n"]:
                 raise UserError(f"r{r['id']} has no busy second (no generated token between two scrapes): "
                                 "nothing to compare")

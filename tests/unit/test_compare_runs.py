@@ -52,9 +52,8 @@ def test_counter_rates_sum_label_sets_and_survive_resets():
     ts = [0.0, 1.0, 2.0, 3.0]
     t, r = persecond.counter_rates([(ts, [0, 10, 30, 5]), (ts, [0, 1, 2, 3])])
     assert t == [1.0, 2.0, 3.0] and r == pytest.approx([11, 21, 6])  # 30 → 5: a reset, +5
-    s = cr.engine_samples({"vllm:generation_tokens_total": [(ts, [0, 0, 30, 60])],
-                           "vllm:request_success_total": [(ts, [0, 0, 1, 3])]})
-    assert s["n"] == 2 and s["vllm:request_success_total"] == [1, 2]  # idle seconds left out
+    s = cr.engine_samples({"generation_tokens": [(ts, [0, 0, 30, 60])], "request_success": [(ts, [0, 0, 1, 3])]})
+    assert s["n"] == 2 and s["request_success"] == [1, 2]  # idle seconds left out
 
 
 def test_compare_samples_counts_figures_and_adjusts():
@@ -149,3 +148,34 @@ def test_bad_run_refs_are_one_line_errors(journal):
         p = cli(journal, "compare", *args)
         assert p.returncode == 2 and "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
         assert words in p.stderr or (words == "no journal.db" and "journal.db" in p.stderr), p.stderr
+
+
+def test_engine_runs_compare_their_busy_seconds_rates(tmp_path):
+    """Two engine runs written by the real Writer with vLLM counters (the UI's seeded
+    journal: a 6-request engine an hour ago, a 12-request one now): rates per busy second,
+    block bootstrap, three figures, Bonferroni over them."""
+    sys.path.insert(0, str(ROOT / "tests" / "ui"))
+    from seed import seed_journal
+    root = tmp_path / "j"
+    ids = seed_journal(root, live_minutes=4)
+    p = cli(root, "compare", f"r{ids['stopped']}", f"r{ids['live']}", "--json")
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout)
+    assert res["kind"] == "engine" and res["figures_compared"] == 3 and res["level_each"] == pytest.approx(1 - 0.05 / 3)
+    gen = {f["figure"]: f for f in res["figures"]}["generation tok/s (busy seconds)"]
+    assert gen["n_a"] >= 10 and gen["n_b"] >= 10 and gen["ci95_lo"] <= gen["diff"] <= gen["ci95_hi"]
+    assert isinstance(gen["significant"], bool) and "block bootstrap" in gen["method"]
+    from iejtui.store import Reader
+    reader = Reader(root / "journal.db")
+    try:  # the compared value: the mean of the stored counter's per-scrape rates where it moved
+        for side, rid in (("a", ids["stopped"]), ("b", ids["live"])):
+            _, rates = persecond.counter_rates([(sd.ts, sd.values) for sd in
+                                                reader.series(rid, "vllm:generation_tokens_total")])
+            busy = [v for v in rates if v > 0]
+            assert gen[side] == pytest.approx(sum(busy) / len(busy))
+    finally:
+        reader.close()
+    p = cli(root, "compare", f"r{ids['stopped']}", f"r{ids['bench']}")
+    assert p.returncode == 2 and "one kind" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    p = cli(root, "compare", f"r{ids['gpu']}", f"r{ids['live']}")
+    assert p.returncode == 2 and "record run" in p.stderr
