@@ -14,8 +14,9 @@ difference is *later run − first run*.
   pairs): each at ``1 − 0.05/m``, so all hold together with 95 % confidence. The JSON's
   ``ci95_lo``/``ci95_hi`` are those simultaneous 95 % intervals.
 
-Bench runs also get their Pareto frontiers (``derive.pareto``: output tok/s against p99
-TTFT and p99 ITL, the figures each run reports), in the JSON (``pareto``) and, with
+Bench runs also get their Pareto frontiers (``derive.pareto``: output tok/s, and per GPU
+of the engine measured where it had GPUs, against p99 TTFT and p99 ITL, the figures each
+run reports), in the JSON (``pareto``) and, with
 ``--pareto FILE.svg``, as an SVG.
 
 Reading is done through a ``Reader`` passed in; everything else is pure.
@@ -184,18 +185,25 @@ def compare_runs(reader, refs: list[str], seed: int = 0, n_boot: int = N_BOOT) -
     out["runs"] = [{"ref": f"r{r['id']}", "id": r["id"], "kind": r["kind"], "name": r.get("name"),
                     "status": r.get("status")} for r in runs]
     if kind == "bench":
-        out["pareto_items"] = pareto_items(runs)
+        gpus = {}
+        for r in runs:
+            parent = reader.run(r["parent_id"]) if r.get("parent_id") else None
+            gpus[r["id"]] = len((parent or {}).get("gpus") or [])
+        out["pareto_items"] = pareto_items(runs, gpus)
         out["pareto"] = pareto_json(out["pareto_items"])
     return out
 
 
-def pareto_items(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Bench runs as Pareto items from the figures each reports (its vLLM-format summary)."""
+def pareto_items(runs: list[dict[str, Any]], gpus: dict[int, int] | None = None) -> list[dict[str, Any]]:
+    """Bench runs as Pareto items from the figures each reports (its vLLM-format summary);
+    ``gpus``: run id → GPUs of the engine it measured (per-GPU throughput where above 0)."""
     out = []
     for r in runs:
         s = r.get("summary") if isinstance(r.get("summary"), dict) else {}
-        out.append({"label": f"r{r['id']}", "output_tok_s": s.get("output_throughput"),
-                    "ttft_p99_ms": s.get("p99_ttft_ms"), "itl_p99_ms": s.get("p99_itl_ms")})
+        tok, n = s.get("output_throughput"), (gpus or {}).get(r["id"]) or 0
+        out.append({"label": f"r{r['id']}", "output_tok_s": tok, "ttft_p99_ms": s.get("p99_ttft_ms"),
+                    "itl_p99_ms": s.get("p99_itl_ms"),
+                    "output_tok_s_per_gpu": tok / n if n and isinstance(tok, (int, float)) else None})
     return out
 
 

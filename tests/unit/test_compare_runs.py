@@ -179,3 +179,15 @@ def test_engine_runs_compare_their_busy_seconds_rates(tmp_path):
     assert p.returncode == 2 and "one kind" in p.stderr and len(p.stderr.strip().splitlines()) == 1
     p = cli(root, "compare", f"r{ids['gpu']}", f"r{ids['live']}")
     assert p.returncode == 2 and "record run" in p.stderr
+
+
+def test_pareto_items_of_bench_runs_per_gpu_where_the_engine_had_gpus():
+    runs = [{"id": 5, "summary": {"output_throughput": 800.0, "p99_ttft_ms": 90.0, "p99_itl_ms": 12.0}},
+            {"id": 6, "summary": {"output_throughput": 1200.0, "p99_ttft_ms": 300.0, "p99_itl_ms": 30.0}},
+            {"id": 7, "summary": None}]
+    items = cr.pareto_items(runs, {5: 2, 6: 4})
+    assert [i["output_tok_s_per_gpu"] for i in items] == [400.0, 300.0, None]
+    by = {(p["x"], p["y"]): p for p in cr.pareto_json(items)}
+    assert by[("output_tok_s", "ttft_p99_ms")]["frontier"] == ["r5", "r6"]
+    assert by[("output_tok_s_per_gpu", "ttft_p99_ms")]["dominated"] == [{"run": "r6", "by": "r5"}]
+    assert by[("output_tok_s", "itl_p99_ms")]["missing"] == ["r7"]
