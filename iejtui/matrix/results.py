@@ -125,6 +125,8 @@ def collect(reader, run: dict[str, Any], config_cost: dict[str, Any] | None = No
                                      int(hw.get("gpu_count") or 0))
             price, basis = costm.hour_price(spec.cost, config_cost or {}, hw.get("gpu_model"), n_gpus)
             figs["gpus_used"], figs["hour_usd"], figs["price_basis"] = n_gpus, price, basis
+            figs["output_tok_s_per_gpu"] = (figs["output_tok_s"] / n_gpus
+                                            if n_gpus and figs.get("output_tok_s") is not None else None)
             figs["usd_per_1m_output"] = costm.usd_per_million(price, figs.get("duration_s"), figs.get("output_tokens"))
             entry.update(engine_run=bench.get("parent_id"), figures=figs, bench=result)
         cells.append(entry)

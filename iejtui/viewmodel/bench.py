@@ -182,3 +182,9 @@ def check_lines(reader, run: Mapping[str, Any]) -> list[str]:
     as plain lines (``iejtui.bench_sections``), for the run view."""
     from iejtui.bench_sections import bench_lines, bench_sections
     return bench_lines(bench_sections(reader, run))
+
+
+def pareto_items(rows: list[BenchRow]) -> list[dict]:
+    """Finished bench runs as Pareto items (``derive.pareto``): output tok/s against TTFT p99."""
+    return [{"label": f"r{r.id}", "output_tok_s": r.out_tok_s, "ttft_p99_ms": r.ttft_p99_ms}
+            for r in rows if not r.live and r.status == "stopped"]
