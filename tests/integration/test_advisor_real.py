@@ -3,7 +3,8 @@ silence on a healthy run. Rules run with ``for: 2 s`` — the same shortened dur
 positive cases and the healthy one (with the peers' 5–30 min a quiet run would prove nothing).
 
 One engine with a small KV cache (24 blocks of 32 tokens) and ``--max-model-len 512`` serves
-the KV-pressure and truncation cases; the queueing case has its own ``--max-num-seqs 2``.
+the KV-pressure and truncation cases; the queueing case uses the session's ``--max-num-seqs 2``
+engine (``seqs2_engine``, shared with the statistics test).
 """
 
 from __future__ import annotations
@@ -34,13 +35,6 @@ def _engine(root, name: str, extra: list[str]) -> dict:
 def small_kv(tmp_path_factory, demo_engine):
     eng = _engine(tmp_path_factory.mktemp("kv") / "journal", "kv",
                   ["--num-gpu-blocks-override", "24", "--block-size", "32", "--max-model-len", "512"])
-    yield eng
-    cli(eng["journal"], "service", "stop", timeout=120)
-
-
-@pytest.fixture(scope="module")
-def two_seqs(tmp_path_factory, demo_engine):
-    eng = _engine(tmp_path_factory.mktemp("q") / "journal", "q2", ["--max-num-seqs", "2"])
     yield eng
     cli(eng["journal"], "service", "stop", timeout=120)
 
@@ -99,13 +93,13 @@ def test_truncation_is_a_length_cut_with_the_observed_share(small_kv):
     assert any("cut short" in c for c in res["validity"]["caveats"])
 
 
-def test_queueing_names_max_num_seqs_with_the_waiting_count(two_seqs):
-    out = load_engine(two_seqs["url"], n=None, concurrency=16, seconds=8, max_tokens=64)
+def test_queueing_names_max_num_seqs_with_the_waiting_count(seqs2_engine):
+    out = load_engine(seqs2_engine["url"], n=None, concurrency=16, seconds=8, max_tokens=64)
     _wait_scraped(out["t1"])
-    res = _advise(two_seqs["journal"], two_seqs["run_id"])
+    res = _advise(seqs2_engine["journal"], seqs2_engine["run_id"])
     f = _rules(res)["queue-backlog"]
-    reader = Reader(two_seqs["journal"] / "journal.db")
-    (w,) = reader.series(two_seqs["run_id"], "vllm:num_requests_waiting")
+    reader = Reader(seqs2_engine["journal"] / "journal.db")
+    (w,) = reader.series(seqs2_engine["run_id"], "vllm:num_requests_waiting")
     assert f["peak"] == max(w.values) >= 10  # 16 asked, 2 run at once
     assert f["knob"]["flag"] == "--max-num-seqs" and f["knob"]["current"] == "2"
     assert int(f["knob"]["suggested"]) >= 16

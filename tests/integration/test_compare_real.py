@@ -2,8 +2,8 @@
 
 A ``--max-num-seqs 2`` engine against the default one at concurrency 16: with two
 sequences in the batch, fourteen requests queue, so its TTFT p99 is far worse, and the
-comparison says so with an interval clear of 0. The second engine runs beside the
-session's shared one and is stopped at the end.
+comparison says so with an interval clear of 0. The second engine is the session's
+``seqs2_engine`` (shared with the advisor's queueing test).
 """
 
 from __future__ import annotations
@@ -12,34 +12,23 @@ import json
 
 import pytest
 
-from helpers import add_profile, cli, free_port
+from helpers import cli
 from iejtui.store import Reader
 
 pytestmark = pytest.mark.integration
 
 
-def bench(journal, engine: str) -> int:
-    p = cli(journal, "bench", "--engine", engine, "--num-prompts", "48", "--max-concurrency", "16",
+def bench(journal, *target: str) -> int:
+    p = cli(journal, "bench", *target, "--num-prompts", "48", "--max-concurrency", "16",
             "--random-input-len", "64", "--random-output-len", "24", "--ignore-eos", "--seed", "5", timeout=600)
     assert p.returncode == 0, p.stderr
     return int(p.stdout.split("benchmark run ")[1].split()[0])
 
 
-def test_max_num_seqs_2_makes_ttft_p99_significantly_worse(shared_engine, demo_engine):
-    from iejtui.demo.engine_env import demo_argv, demo_env
-    journal = shared_engine["journal"]
-    env, model = demo_engine
-    argv = [*demo_argv(env, model, free_port()), "--max-num-seqs", "2"]
-    add_profile(journal, f'\n[engines.seqs2]\nkind = "vllm"\nargv = {json.dumps(argv)}\n'
-                         f'env = {{ {", ".join(f"{k} = {json.dumps(v)}" for k, v in demo_env().items())} }}\n'
-                         'stop_timeout = 20\n')
-    p = cli(journal, "engine", "start", "seqs2", "--wait", timeout=600)
-    assert p.returncode == 0, p.stdout + p.stderr
-    try:
-        default = bench(journal, shared_engine["name"])
-        seqs2 = bench(journal, "seqs2")
-    finally:
-        cli(journal, "engine", "stop", "seqs2", timeout=120)
+def test_max_num_seqs_2_makes_ttft_p99_significantly_worse(shared_engine, seqs2_engine):
+    journal = seqs2_engine["journal"]  # both runs in one journal: the default engine benched by URL
+    default = bench(journal, "--base-url", shared_engine["url"])
+    seqs2 = bench(journal, "--engine", seqs2_engine["name"])
     p = cli(journal, "compare", f"r{default}", f"r{seqs2}", "--json")
     assert p.returncode == 0, p.stderr
     res = json.loads(p.stdout)
