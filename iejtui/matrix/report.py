@@ -52,9 +52,11 @@ def _grid(res: dict, workload: dict, value: Callable[[dict | None], str],
     from iejtui.derive.stats import mark_best
     groups = {(g["variant"], g["load"]): g for g in res["groups"] if g["workload"] == workload["name"]}
     loads = workload["loads"]
+    bad = invalid_cells(res, workload["name"])
     marks: dict[str, dict[str, str]] = {}
     for lp in loads:
-        cands = [(v, *score(g), g.get("n") or 0) for (v, l), g in groups.items() if l == lp and g.get("n")]
+        cands = [(v, *score(g), g.get("n") or 0) for (v, l), g in groups.items()
+                 if l == lp and g.get("n") and (v, l) not in bad]
         marks[lp] = mark_best([c for c in cands if c[1] is not None], higher)
     rows = []
     for v in res["variants"]:
@@ -65,12 +67,19 @@ def _grid(res: dict, workload: dict, value: Callable[[dict | None], str],
                 states = set((g or {}).get("statuses") or [])
                 row.append(esc(", ".join(STATUS_WORDS.get(s, s) for s in sorted(states))) if states else "—")
                 continue
-            text = value(g)
+            text = value(g) + (" ⚠" if (v["name"], lp) in bad else "")
             mark = marks[lp].get(v["name"])
             row.append(f"**{text}**" if mark == "best" else f"{text} (tie)" if mark == "tie" else text)
         rows.append(row)
     titles = dict(zip(loads, workload.get("load_titles") or loads))
     return table(["Variant", *[esc(titles[lp]) for lp in loads]], rows, right=set(range(1, len(loads) + 1)))
+
+
+def invalid_cells(res: dict, workload: str) -> set[tuple[str, str]]:
+    """(variant, load) of the workload where a repetition's bench run is invalid (the
+    advisor's verdict: client-bound, engine restarted, GPU throttled)."""
+    return {(c["variant"], c["load"]) for c in res["cells"] if c.get("workload") == workload
+            and c.get("validity") and not c["validity"].get("valid", True)}
 
 
 def _ms(g: dict, key: str) -> tuple[float | None, float | None]:
@@ -80,7 +89,8 @@ def _ms(g: dict, key: str) -> tuple[float | None, float | None]:
 _BEST_NOTE = ("_Bold: the best of a column, its Welch 95 % interval (over the repetitions) clear of the runner-up's "
               "(throughput, goodput: highest; latency tables: lowest p50). \"(tie)\": the top cells the repetitions "
               "cannot tell apart. One repetition gives no interval: nothing is marked. Each column is one test at "
-              "95 %; with many columns expect about one in twenty marks by chance._")
+              "95 %; with many columns expect about one in twenty marks by chance. ⚠: a repetition of that cell is "
+              "invalid (client-bound, engine restarted or GPU throttled: see What failed); it is never marked best._")
 
 
 def _pair(g: dict, a: str, b: str) -> str:
@@ -252,9 +262,10 @@ def _problems(res: dict) -> list[str]:
     failed = [v for v in res["variants"] if v["status"] == "failed"]
     bad_cells = [c for c in res["cells"] if c["status"] == "failed"]
     partial = [c for c in res["cells"] if c["status"] == "done" and (c.get("figures") or {}).get("failed")]
-    if not failed and not bad_cells and not partial:
+    invalid = [c for c in res["cells"] if c.get("validity") and not c["validity"].get("valid", True)]
+    if not failed and not bad_cells and not partial and not invalid:
         return []
-    out += ["## What failed", ""]
+    out += ["## What failed (or cannot be trusted)", ""]
     for v in failed:
         out.append(f"- Variant {code(v['name'])} ({code(shlex.join(v['args']))}): {esc(v['reason'], limit=300)}"
                    + (f" — engine run r{v['engine_run']}" if v.get("engine_run") else ""))
@@ -268,6 +279,9 @@ def _problems(res: dict) -> list[str]:
         f = c["figures"]
         out.append(f"- Cell {code(c['key'])}: {f['failed']:.0f} of {f['failed'] + (f.get('completed') or 0):.0f} "
                    f"requests failed (bench run r{c['run_id']}); its figures count the successful ones")
+    for c in invalid:
+        out.append(f"- Cell {code(c['key'])} ⚠ is invalid (bench run r{c['run_id']}): "
+                   + esc("; ".join(c["validity"]["invalid_reasons"]), limit=400) + "; it is never called best")
     return out + [""]
 
 

@@ -193,3 +193,20 @@ def test_pareto_svg_marks_dominated_cells_and_the_readme_links_it():
     row = next(ln for ln in pareto.splitlines() if ln.startswith("| output throughput (tok/s) vs TTFT p99"))
     assert "`seqs8 · c16` (by `seqs64 · c16`)" in row and "`seqs64 · c16`" in row.split("|")[2]
     assert "output throughput per GPU" not in pareto  # no cell recorded its GPUs used
+
+
+def test_an_invalid_cell_is_marked_and_never_best():
+    """The advisor's verdict on a cell's bench run: ⚠ in the grids, its reason under What
+    failed, and it is left out of the contest for best."""
+    res = results()
+    for c in res["cells"]:
+        if c["variant"] == "seqs64" and c["load"] == "c4" and c["rep"] == 2:
+            c["validity"] = {"valid": False, "caveats": [],
+                             "invalid_reasons": ["client-bound: the load generator, not the engine, set the pace"]}
+    md = render_readme(res, {})
+    thr = section(md, "**Output throughput (tokens/s)**")
+    assert "| `seqs64` | 161.5 ± 0.7 ⚠ |" in thr  # no longer bold although it is the highest
+    assert "| `seqs8` | 101.5 ± 0.7 |" in thr  # and one valid cell left has nothing to beat
+    assert "| **401.5 ± 0.7** |" in thr  # the valid column keeps its best
+    assert "seqs64/short/c4/2" in md and "client-bound: the load generator" in md
+    assert "never called best" in md
