@@ -6,6 +6,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+from iejtui.bench_sections import bench_sections
 from iejtui.derive import counters
 from iejtui.derive.engine import pad_lazy, scrape_times, engine_figures
 from iejtui.derive.metric_map import metric_map_for
@@ -81,6 +82,10 @@ def run_summary(reader: Reader, run: dict) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if run["kind"] == RunKind.ENGINE:
         out.update(engine_summary(reader, run))
+    if run["kind"] == RunKind.BENCH:  # client vs server, verdict, steady state (iejtui.bench_sections)
+        out.setdefault("bench", {}).update(bench_sections(reader, run))
+    if run["kind"] == RunKind.SEARCH and (run.get("summary") or {}).get("search"):
+        out["search"] = run["summary"]["search"]  # stored when the search ended (iejtui.load_search)
     gpu = gpu_window_summary(reader, run)
     if gpu:
         out["gpu"] = gpu

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -52,6 +53,24 @@ def shared_engine(tmp_path_factory, demo_engine):
         pytest.fail(f"shared engine did not start: {p.stdout}\n{p.stderr}")
     yield {"journal": root, "name": "tiny", "url": f"http://127.0.0.1:{port}", "port": port}
     stop_service(root)
+
+
+@pytest.fixture(scope="session")
+def seqs2_engine(tmp_path_factory, demo_engine):
+    """A second real engine, in its own journal: ``--max-num-seqs 2`` (two sequences per
+    batch, the rest queue). Shared by the statistics test (which benches the shared engine by
+    URL from this journal to compare the two) and the advisor's queueing test."""
+    journal = tmp_path_factory.mktemp("seqs2") / "journal"
+    assert cli(journal, "init", str(journal)).returncode == 0
+    port = free_port()
+    add_profile(journal, engine_profile("seqs2", port, extra=["--max-num-seqs", "2"]))
+    p = cli(journal, "engine", "start", "seqs2", "--wait", timeout=600)
+    if p.returncode != 0:
+        stop_service(journal)
+        pytest.fail(f"the --max-num-seqs 2 engine did not start: {p.stdout}\n{p.stderr}")
+    run_id = json.loads(cli(journal, "engine", "list", "--json").stdout)[0]["run_id"]
+    yield {"journal": journal, "name": "seqs2", "url": f"http://127.0.0.1:{port}", "port": port, "run_id": run_id}
+    stop_service(journal)
 
 
 

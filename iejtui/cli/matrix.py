@@ -230,15 +230,60 @@ def matrix_report(obj: Ctx, name: str) -> None:
 @click.option("--workload", help="Only this workload (a name or a shape such as 'random 128/64').")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the markdown to this file.")
+@click.option("--pareto", "pareto_svg", type=click.Path(dir_okay=False),
+              help="Runs only: write the bench runs' Pareto frontiers (tok/s against p99 TTFT and ITL) as SVG here.")
 @click.pass_obj
-def compare(obj: Ctx, entries: tuple, workload: str | None, as_json: bool, output: str | None) -> None:
-    """benchmarks/ matrix entries side by side: same workload, by hardware and variant."""
+def compare(obj: Ctx, entries: tuple, workload: str | None, as_json: bool, output: str | None,
+            pareto_svg: str | None) -> None:
+    """benchmarks/ matrix entries side by side (by name: same workload, by hardware and
+    variant), or runs (r12 r14 [r15…]): per figure both values, the difference and its 95 %
+    confidence interval (bootstrap; Bonferroni over the figures), each run against the first."""
     from iejtui.matrix import compare as cmp
+    from iejtui.matrix import compare_runs as cr
+    if any(cr.is_run_ref(e) for e in entries):
+        cr.check_refs(list(entries))
+        if workload:
+            raise UserError("--workload applies to benchmarks/ entries, not to runs")
+        _compare_runs(obj, list(entries), as_json, output, pareto_svg)
+        return
+    if pareto_svg:
+        raise UserError("--pareto applies to runs (r12 r14 …): a matrix entry's README links its own Pareto SVG")
     docs, notes = cmp.load_entries(obj.paths.root, list(entries) or None)
     if as_json:
         emit_json({"entries": [d["entry"] for d in docs], "rows": cmp.rows(docs, workload), "notes": notes})
         return
     text = cmp.render(docs, workload, notes)
+    if output:
+        Path(output).write_text(text + "\n")
+        click.echo(f"wrote {output}")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+def _compare_runs(obj: Ctx, refs: list[str], as_json: bool, output: str | None, pareto_svg: str | None) -> None:
+    from iejtui.matrix import compare_runs as cr
+    from iejtui.store import Reader
+    if not obj.paths.db.exists():
+        raise UserError(f"{obj.paths.root} has no journal.db, so no run {refs[0]}")
+    reader = Reader(obj.paths.db)
+    try:
+        res = cr.compare_runs(reader, refs)
+    finally:
+        reader.close()
+    if pareto_svg:
+        from iejtui.matrix.charts import render_frontiers_svg
+        if res["kind"] != "bench":
+            raise UserError("--pareto needs bench runs (engine runs have no per-request latencies)")
+        svg = render_frontiers_svg("Pareto frontiers: " + " ".join(refs), res["pareto_items"])
+        if svg is None:
+            raise UserError("no run has both a throughput and a p99 latency: nothing to draw")
+        Path(pareto_svg).write_text(svg)
+        if not as_json:
+            click.echo(f"wrote {pareto_svg}", err=True)
+    if as_json:
+        emit_json(res)
+        return
+    text = cr.render_text(res)
     if output:
         Path(output).write_text(text + "\n")
         click.echo(f"wrote {output}")

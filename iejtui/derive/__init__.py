@@ -10,4 +10,6 @@ metric_map per-engine alias tables (vLLM V1 → V0 names)
 engine     canonical engine figures (EngineFigures) over a window
 gpu        per-GPU and total figures of a run's window, from the host GPU recording
 gpu_window the per-tick GPU series of a run's window (charts, metrics.json) and token rates
+client_server a bench's client figures beside the engine's histograms; the client-bound verdict
+steady     a bench's steady state (printed warm-up rule) and its steady-window figures
 """

@@ -4,8 +4,10 @@ Entries made on different machines (the journal repository carries them) are mat
 workload *shape* (dataset, input and output lengths), not by name, and by load point
 label (``c16``, ``r4``, ``c16-r4``). ``rows`` flattens everything into one record per
 (entry, variant, workload, load point); ``render`` writes, per workload, a pivot of
-output throughput (TTFT p50) with load points down and hardware · variant across, then
-the full figures (pure functions apart from ``load_entries``).
+output throughput (TTFT p50) with load points down and hardware · variant across (the
+best bold only when Welch's 95 % interval over repetitions clears the runner-up, else
+"(tie)"), then the full figures (pure functions apart from ``load_entries``). Runs
+(``rN``) are compared with intervals in ``compare_runs``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from iejtui.derive.stats import mark_best
 from iejtui.errors import UserError
 from iejtui.journal.mdsafe import code, esc, table
 from iejtui.matrix.results import SCHEMA
@@ -76,6 +79,7 @@ def rows(entries: list[dict[str, Any]], workload: str | None = None) -> list[dic
                         "engine": f"{e['engine']['kind']} {(e.get('versions') or {}).get('engine') or ''}".strip(),
                         "date": e.get("date"), "variant": g["variant"], "load": g["load"],
                         "load_title": titles.get((g["workload"], g["load"]), g["load"]), "n": g["n"],
+                        "output_tok_s_sd": g.get("output_tok_s_sd"),
                         **{k: g.get(k) for k in ("output_tok_s", "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms",
                                                  "tpot_p99_ms", "usd_per_1m_output", "joules_per_token",
                                                  "kv_peak_tokens", "mem_headroom_bytes")},
@@ -113,17 +117,22 @@ def render(entries: list[dict[str, Any]], workload: str | None = None, notes: li
         pivot = []
         for lp in loads:
             cells = [by.get((*c, lp)) for c in cols]
-            best = max((x["output_tok_s"] for x in cells if x and x["output_tok_s"] is not None), default=None)
+            marks = mark_best([(str(i), x["output_tok_s"], x.get("output_tok_s_sd"), x["n"])
+                               for i, x in enumerate(cells) if x and x["output_tok_s"] is not None], True)
             row = [esc(lp)]
-            for x in cells:
+            for i, x in enumerate(cells):
                 if not x:
                     row.append("—")
                     continue
                 t = f"{_n(x['output_tok_s'])} ({_n(x['ttft_p50_ms'], 0)} ms)"
-                row.append(f"**{t}**" if x["output_tok_s"] == best and len(cols) > 1 else t)
+                m = marks.get(str(i))
+                row.append(f"**{t}**" if m == "best" else f"{t} (tie)" if m == "tie" else t)
             pivot.append(row)
         out += ["**Output tok/s (TTFT p50)**, load points down, hardware · variant across:", "",
-                table(["Load", *head], pivot, right=set(range(1, len(cols) + 1))), ""]
+                table(["Load", *head], pivot, right=set(range(1, len(cols) + 1))), "",
+                "_Bold: the highest throughput of a load point, its Welch 95 % interval over the repetitions clear "
+                "of the runner-up's; \"(tie)\": cells the repetitions cannot tell apart; one repetition: nothing "
+                "marked._", ""]
         detail = []
         for r in sorted(mine, key=lambda r: (_load_order(r["load"]), -(r["output_tok_s"] or 0))):
             detail.append([esc(r["load"]), esc(r["hardware"]), code(r["variant"], table=True), code(r["entry"], table=True),

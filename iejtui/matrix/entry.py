@@ -1,6 +1,7 @@
-"""Writing a matrix's ``benchmarks/NAME/`` entry: results.json, README.md, one SVG chart per
-workload, and its row in benchmarks/README.md. Called by the service after each variant
-and at the end of a grid, and by ``iejtui matrix report`` (from journal.db, read-only)."""
+"""Writing a matrix's ``benchmarks/NAME/`` entry: results.json, README.md, per workload an
+SVG of its throughput curves and one of its Pareto frontiers, and its row in
+benchmarks/README.md. Called by the service after each variant and at the end of a grid,
+and by ``iejtui matrix report`` (from journal.db, read-only)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from iejtui.journal.mdsafe import slug
-from iejtui.matrix.charts import render_workload_svg
+from iejtui.matrix.charts import render_pareto_svg, render_workload_svg
 from iejtui.matrix.report import headline, render_readme
 from iejtui.matrix.results import collect
 
@@ -53,8 +54,17 @@ def write_entry(root: Path, reader, run: dict[str, Any], cost: dict[str, Any] | 
             charts[w["name"]] = fname
         else:
             (dest / fname).unlink(missing_ok=True)
+    paretos: dict[str, str] = {}
+    for w in res["workloads"]:
+        svg = render_pareto_svg(f"{res['name']} · {w['name']}: Pareto frontiers", res["groups"], w["name"])
+        fname = f"pareto-{slug(w['name']) or 'workload'}.svg"
+        if svg:
+            _write(dest / fname, svg)
+            paretos[w["name"]] = fname
+        else:
+            (dest / fname).unlink(missing_ok=True)
     _write(dest / "results.json", json.dumps(res, indent=1, default=str) + "\n")
-    _write(dest / "README.md", render_readme(res, charts) + "\n")
+    _write(dest / "README.md", render_readme(res, charts, paretos) + "\n")
     from iejtui.journal import index
     ver = (res.get("versions") or {}).get("engine")
     index.write_bench_row(Path(root), res["name"], res["date"], f"{res['engine']['kind']} {ver or ''}".strip()

@@ -18,7 +18,7 @@ from iejtui.values import finite as _f
 AVERAGED = ("output_tok_s", "total_tok_s", "request_s", "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms",
             "itl_p50_ms", "itl_p99_ms", "e2el_p50_ms", "e2el_p99_ms", "duration_s", "usd_per_1m_output",
             "joules_per_token", "kv_peak_tokens", "kv_peak_pct", "mem_headroom_bytes", "mem_headroom_pct",
-            "completed", "failed", "output_tokens")
+            "completed", "failed", "output_tokens", "output_tok_s_per_gpu")
 
 
 def _pct(result: dict, metric: str, p: str) -> float | None:
@@ -92,9 +92,10 @@ def aggregate(cells: list[dict[str, Any]], slos: list[dict[str, Any]]) -> list[d
                              "cells": len(status[(v, w, lp)]), "statuses": status[(v, w, lp)]}
         for key in AVERAGED:
             g[key], g[f"{key}_sd"], _ = mean_sd(f.get(key) for f in figs)
-        g["goodput"], g["attainment_pct"] = {}, {}
+        g["goodput"], g["goodput_sd"], g["attainment_pct"] = {}, {}, {}
         for s in slos:
-            g["goodput"][s["name"]] = mean_sd((f.get("goodput") or {}).get(s["name"]) for f in figs)[0]
+            g["goodput"][s["name"]], g["goodput_sd"][s["name"]], _ = mean_sd(
+                (f.get("goodput") or {}).get(s["name"]) for f in figs)
             g["attainment_pct"][s["name"]] = mean_sd((f.get("attainment_pct") or {}).get(s["name"]) for f in figs)[0]
         out.append(g)
     return out

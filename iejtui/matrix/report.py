@@ -2,7 +2,9 @@
 
 Every outside string (names, argv, reasons, log lines) goes through ``mdsafe``. Tables
 put variants in rows and load points in columns, one table per figure and workload; the
-best value of each column is bold (highest throughput and goodput, lowest latency).
+best value of each column is bold (highest throughput and goodput, lowest latency) only
+when Welch's 95 % interval over the repetitions separates it from the runner-up, else the
+cells it cannot separate say "(tie)" (``derive.stats.mark_best``).
 """
 
 from __future__ import annotations
@@ -41,16 +43,21 @@ def _cell(g: dict | None, key: str, d: int = 1) -> str:
     return _n(g[key], d) + (f" ± {_n(sd, d)}" if sd is not None and g.get("n", 1) > 1 else "")
 
 
-def _grid(res: dict, workload: dict, value: Callable[[dict | None], str], score: Callable[[dict], float | None],
-          higher: bool) -> str:
-    """Variants × load points of one workload; the best score per column in bold."""
+def _grid(res: dict, workload: dict, value: Callable[[dict | None], str],
+          score: Callable[[dict], tuple[float | None, float | None]], higher: bool) -> str:
+    """Variants × load points of one workload. ``score(group)`` is (mean, sd) over its
+    repetitions; the best of a column is bold only when it beats the runner-up (Welch 95 %
+    interval clear of 0, ``derive.stats.mark_best``), else the indistinguishable top cells
+    are marked "(tie)"."""
+    from iejtui.derive.stats import mark_best
     groups = {(g["variant"], g["load"]): g for g in res["groups"] if g["workload"] == workload["name"]}
     loads = workload["loads"]
-    best = {}
+    bad = invalid_cells(res, workload["name"])
+    marks: dict[str, dict[str, str]] = {}
     for lp in loads:
-        scored = [(score(g), v) for (v, l), g in groups.items() if l == lp and g.get("n") and score(g) is not None]
-        if len(scored) > 1:
-            best[lp] = (max if higher else min)(scored)[1]
+        cands = [(v, *score(g), g.get("n") or 0) for (v, l), g in groups.items()
+                 if l == lp and g.get("n") and (v, l) not in bad]
+        marks[lp] = mark_best([c for c in cands if c[1] is not None], higher)
     rows = []
     for v in res["variants"]:
         row = [code(v["name"], table=True)]
@@ -60,11 +67,30 @@ def _grid(res: dict, workload: dict, value: Callable[[dict | None], str], score:
                 states = set((g or {}).get("statuses") or [])
                 row.append(esc(", ".join(STATUS_WORDS.get(s, s) for s in sorted(states))) if states else "—")
                 continue
-            text = value(g)
-            row.append(f"**{text}**" if best.get(lp) == v["name"] else text)
+            text = value(g) + (" ⚠" if (v["name"], lp) in bad else "")
+            mark = marks[lp].get(v["name"])
+            row.append(f"**{text}**" if mark == "best" else f"{text} (tie)" if mark == "tie" else text)
         rows.append(row)
     titles = dict(zip(loads, workload.get("load_titles") or loads))
     return table(["Variant", *[esc(titles[lp]) for lp in loads]], rows, right=set(range(1, len(loads) + 1)))
+
+
+def invalid_cells(res: dict, workload: str) -> set[tuple[str, str]]:
+    """(variant, load) of the workload where a repetition's bench run is invalid (the
+    advisor's verdict: client-bound, engine restarted, GPU throttled)."""
+    return {(c["variant"], c["load"]) for c in res["cells"] if c.get("workload") == workload
+            and c.get("validity") and not c["validity"].get("valid", True)}
+
+
+def _ms(g: dict, key: str) -> tuple[float | None, float | None]:
+    return g.get(key), g.get(f"{key}_sd")
+
+
+_BEST_NOTE = ("_Bold: the best of a column, its Welch 95 % interval (over the repetitions) clear of the runner-up's "
+              "(throughput, goodput: highest; latency tables: lowest p50). \"(tie)\": the top cells the repetitions "
+              "cannot tell apart. One repetition gives no interval: nothing is marked. Each column is one test at "
+              "95 %; with many columns expect about one in twenty marks by chance. ⚠: a repetition of that cell is "
+              "invalid (client-bound, engine restarted or GPU throttled: see What failed); it is never marked best._")
 
 
 def _pair(g: dict, a: str, b: str) -> str:
@@ -188,22 +214,45 @@ def _efficiency(res: dict, w: dict) -> str:
     return text + (f"\n\n<sub>Not shown: {esc('; '.join(notes))}.</sub>" if notes else "")
 
 
-def _workload_section(res: dict, w: dict, charts: dict[str, str]) -> list[str]:
+def _pareto(res: dict, w: dict, chart: str | None) -> list[str]:
+    """The Pareto frontiers of a workload's cells: the linked SVG and, per axis pair, the
+    frontier and the dominated cells (``derive.pareto``)."""
+    from iejtui.derive.pareto import AXIS_TITLES, frontiers
+    from iejtui.matrix.charts import pareto_points
+    fronts = frontiers(pareto_points(res["groups"], w["name"]))
+    if not fronts:
+        return []
+    out = ["**Pareto frontiers** (a cell is dominated when another has at least its throughput and at most its "
+           "latency or cost, better on one; dominated cells stay off the frontier):", ""]
+    if chart:
+        out += [f"![Pareto frontiers of workload {esc(w['name'])}, dominated cells as grey crosses]({chart})", ""]
+    rows = [[esc(f"{AXIS_TITLES[f.x_key]} vs {AXIS_TITLES[f.y_key]}"),
+             ", ".join(code(p.label, table=True) for p in f.front),
+             ", ".join(f"{code(p.label, table=True)} (by {code(p.dominated_by, table=True)})" for p in f.dominated)
+             or "none"] for f in fronts]
+    return out + [table(["Axes", "Frontier (by throughput)", "Dominated"], rows), ""]
+
+
+def _workload_section(res: dict, w: dict, charts: dict[str, str],
+                      paretos: dict[str, str] | None = None) -> list[str]:
     out = [f"## Workload {code(w['name'])}: {esc(w['shape'])}, {w['num_prompts']} prompts", ""]
     if w.get("description"):
         out += [esc(w["description"]), ""]
     if charts.get(w["name"]):
         out += [f"![Throughput against TTFT and TPOT per variant, workload {esc(w['name'])}]({charts[w['name']]})", ""]
     out += ["**Output throughput (tokens/s)**", "",
-            _grid(res, w, lambda g: _cell(g, "output_tok_s"), lambda g: g.get("output_tok_s"), True), "",
+            _grid(res, w, lambda g: _cell(g, "output_tok_s"), lambda g: _ms(g, "output_tok_s"), True), "",
             "**TTFT p50 / p99 (ms)**", "",
-            _grid(res, w, lambda g: _pair(g, "ttft_p50_ms", "ttft_p99_ms"), lambda g: g.get("ttft_p50_ms"), False), "",
+            _grid(res, w, lambda g: _pair(g, "ttft_p50_ms", "ttft_p99_ms"), lambda g: _ms(g, "ttft_p50_ms"), False), "",
             "**TPOT p50 / p99 (ms)**", "",
-            _grid(res, w, lambda g: _pair(g, "tpot_p50_ms", "tpot_p99_ms"), lambda g: g.get("tpot_p50_ms"), False), ""]
+            _grid(res, w, lambda g: _pair(g, "tpot_p50_ms", "tpot_p99_ms"), lambda g: _ms(g, "tpot_p50_ms"), False), "",
+            _BEST_NOTE, ""]
     for s in res["slos"]:
         out += [f"**Goodput under SLO {code(s['name'])} (requests/s meeting it, and the share of requests)**", "",
                 _grid(res, w, lambda g, n=s["name"]: f"{_n(g['goodput'].get(n), 2)} ({_n(g['attainment_pct'].get(n), 0)} %)",
-                      lambda g, n=s["name"]: g["goodput"].get(n), True), ""]
+                      lambda g, n=s["name"]: (g["goodput"].get(n), (g.get("goodput_sd") or {}).get(n)), True),
+                ""]
+    out += _pareto(res, w, (paretos or {}).get(w["name"]))
     out += ["**Cost, energy and memory**", "", _efficiency(res, w), ""]
     return out
 
@@ -213,9 +262,10 @@ def _problems(res: dict) -> list[str]:
     failed = [v for v in res["variants"] if v["status"] == "failed"]
     bad_cells = [c for c in res["cells"] if c["status"] == "failed"]
     partial = [c for c in res["cells"] if c["status"] == "done" and (c.get("figures") or {}).get("failed")]
-    if not failed and not bad_cells and not partial:
+    invalid = [c for c in res["cells"] if c.get("validity") and not c["validity"].get("valid", True)]
+    if not failed and not bad_cells and not partial and not invalid:
         return []
-    out += ["## What failed", ""]
+    out += ["## What failed (or cannot be trusted)", ""]
     for v in failed:
         out.append(f"- Variant {code(v['name'])} ({code(shlex.join(v['args']))}): {esc(v['reason'], limit=300)}"
                    + (f" — engine run r{v['engine_run']}" if v.get("engine_run") else ""))
@@ -229,6 +279,9 @@ def _problems(res: dict) -> list[str]:
         f = c["figures"]
         out.append(f"- Cell {code(c['key'])}: {f['failed']:.0f} of {f['failed'] + (f.get('completed') or 0):.0f} "
                    f"requests failed (bench run r{c['run_id']}); its figures count the successful ones")
+    for c in invalid:
+        out.append(f"- Cell {code(c['key'])} ⚠ is invalid (bench run r{c['run_id']}): "
+                   + esc("; ".join(c["validity"]["invalid_reasons"]), limit=400) + "; it is never called best")
     return out + [""]
 
 
@@ -283,8 +336,9 @@ def _method(res: dict) -> list[str]:
             f"{'…' if len(runs) > 3 else ''}); `results.json` beside this file holds each cell's full result.", ""]
 
 
-def render_readme(res: dict[str, Any], charts: dict[str, str]) -> str:
-    """The README.md text; ``charts`` maps workload name → SVG file name beside it."""
+def render_readme(res: dict[str, Any], charts: dict[str, str], paretos: dict[str, str] | None = None) -> str:
+    """The README.md text; ``charts`` (throughput curves) and ``paretos`` (Pareto
+    frontiers) map workload name → SVG file name beside it."""
     nv, nw = len(res["variants"]), len(res["workloads"])
     nl = len({lp for w in res["workloads"] for lp in w["loads"]})
     out = [f"# {esc(res['name'])}: benchmark matrix", ""]
@@ -297,7 +351,7 @@ def render_readme(res: dict[str, Any], charts: dict[str, str]) -> str:
             "## Setup", "", _setup(res), "", "### Variants", "", _variants(res), "",
             "### Workloads", "", _workloads(res), ""]
     for w in res["workloads"]:
-        out += _workload_section(res, w, charts)
+        out += _workload_section(res, w, charts, paretos)
     out += _problems(res)
     out += _reproduce(res)
     out += _method(res)

@@ -49,6 +49,17 @@ def _gpu_window(reader, bench: dict, engine: dict | None) -> dict[str, Any]:
         return {}
 
 
+def _validity(reader, bench: dict) -> dict[str, Any] | None:
+    """The advisor's verdict on one cell's bench run (client-bound, engine restarted, GPU
+    throttled...): an invalid cell is marked in the report and never called best."""
+    from iejtui.advisor.advise import run_validity
+    from iejtui.advisor.run_inputs import read_inputs
+    try:
+        return run_validity(read_inputs(reader, bench))
+    except Exception:  # noqa: BLE001 - a verdict is optional; a broken series must not lose the report
+        return None
+
+
 def hardware_label(hw: dict[str, Any]) -> str:
     """``2 × NVIDIA H100 80GB HBM3`` or ``CPU: Intel Xeon … (2 cores)``, for tables."""
     if hw.get("gpu_count"):
@@ -125,8 +136,11 @@ def collect(reader, run: dict[str, Any], config_cost: dict[str, Any] | None = No
                                      int(hw.get("gpu_count") or 0))
             price, basis = costm.hour_price(spec.cost, config_cost or {}, hw.get("gpu_model"), n_gpus)
             figs["gpus_used"], figs["hour_usd"], figs["price_basis"] = n_gpus, price, basis
+            figs["output_tok_s_per_gpu"] = (figs["output_tok_s"] / n_gpus
+                                            if n_gpus and figs.get("output_tok_s") is not None else None)
             figs["usd_per_1m_output"] = costm.usd_per_million(price, figs.get("duration_s"), figs.get("output_tokens"))
-            entry.update(engine_run=bench.get("parent_id"), figures=figs, bench=result)
+            entry.update(engine_run=bench.get("parent_id"), figures=figs, bench=result,
+                         validity=_validity(reader, bench))
         cells.append(entry)
     groups = aggregate(cells, slos)
     n_gpus0 = costm.gpus_used(spec.base_argv, spec.base_env, int(hw.get("gpu_count") or 0))

@@ -166,6 +166,13 @@ class Feed:
         return [] if reader is None else bench_rows(reader)
 
     @reading
+    def bench_checks(self, run: dict) -> list[str]:
+        """A finished bench run's client vs server / verdict / steady lines."""
+        from iejtui.viewmodel.bench import check_lines
+        reader = self.reader()
+        return [] if reader is None else check_lines(reader, run)
+
+    @reading
     def headline(self, run_id: int) -> str:
         from iejtui.viewmodel.runs import run_headline
         reader = self.reader()

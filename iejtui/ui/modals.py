@@ -224,3 +224,27 @@ class StartBenchModal(Dialog):
     def answer(self) -> dict:
         q = self.query_one
         return bench_payload(str(q("#engine", Select).value), q("#name", Input).value, q("#flags", Input).value)
+
+
+class TextModal(ModalScreen[None]):
+    """Preformatted text (a plotext chart) over the screen; esc / q closes it."""
+
+    BINDINGS = [Binding("escape,q", "close", "Close")]
+    DEFAULT_CSS = """
+    TextModal { align: center middle; }
+    TextModal > Vertical { width: auto; max-width: 100%; height: auto; padding: 0 1;
+                           border: round $accent; background: $surface; }
+    TextModal .hint { color: $text-muted; }
+    """
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def compose(self):
+        with Vertical():
+            yield Static(self.text, markup=False)
+            yield Static("esc: close", classes="hint")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

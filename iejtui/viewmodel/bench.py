@@ -175,3 +175,16 @@ def detail_lines(row: BenchRow, now: float) -> list[tuple[str, str]]:
         lines += [("TPOT p50", ms(None if row.tpot_p50_ms is None else row.tpot_p50_ms / 1000)),
                   ("ITL p50", ms(None if row.itl_p50_ms is None else row.itl_p50_ms / 1000))]
     return lines
+
+
+def check_lines(reader, run: Mapping[str, Any]) -> list[str]:
+    """A finished bench run's client vs server table, client-bound verdict and steady state
+    as plain lines (``iejtui.bench_sections``), for the run view."""
+    from iejtui.bench_sections import bench_lines, bench_sections
+    return bench_lines(bench_sections(reader, run))
+
+
+def pareto_items(rows: list[BenchRow]) -> list[dict]:
+    """Finished bench runs as Pareto items (``derive.pareto``): output tok/s against TTFT p99."""
+    return [{"label": f"r{r.id}", "output_tok_s": r.out_tok_s, "ttft_p99_ms": r.ttft_p99_ms}
+            for r in rows if not r.live and r.status == "stopped"]

@@ -15,6 +15,15 @@ mid-stream), ``stall`` (sleeps ``stall_s`` before the first chunk), ``no_usage``
 (no usage chunk), ``empty_first`` (an empty-text first chunk), ``multi``
 (several tokens per chunk: ``tokens_per_chunk``).
 
+Seeded, known timing (``ttft_jitter_s``, ``seed``): each request's TTFT is ``ttft_s +
+u × ttft_jitter_s`` with ``u`` uniform in [0, 1) drawn from ``Random(seed, request
+index)`` (the digits ending its ``x-request-id``), so two runs of one benchmark draw the
+same TTFTs, and a server started with both times scaled by 1.2 plants an exact 20 % shift.
+
+``slots`` > 0 serves at most that many responses at a time (the rest wait, FIFO): with
+``ttft_s`` as the service time and the body written at once, the server's capacity is
+``slots / ttft_s`` requests per second, and a queue builds above it (a known max load).
+
 Run standalone: ``python -m tests.doubles.mockserver --port 8199 --chunks 256``.
 """
 
@@ -23,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -40,6 +50,9 @@ class MockConfig:
     fault: str = ""
     stall_s: float = 30.0
     model: str = "mock"
+    slots: int = 0  # > 0: at most this many responses at a time (capacity slots / ttft_s)
+    ttft_jitter_s: float = 0.0  # > 0: TTFT += uniform [0, this) s, seeded per request index
+    seed: int = 0
 
 
 def _chunk(i: int, text: str, chat: bool, role_first: bool = False) -> bytes:
@@ -93,6 +106,7 @@ class MockServer:
         self.requests = 0
         self._bodies = {chat: b"".join(render_events(self.cfg, chat)) for chat in (False, True)}
         self._runner: web.AppRunner | None = None
+        self._slots = asyncio.Semaphore(self.cfg.slots) if self.cfg.slots > 0 else None
 
     @property
     def url(self) -> str:
@@ -156,11 +170,23 @@ class MockServer:
         if cfg.fault.startswith("http"):
             status = int(cfg.fault[4:])
             return web.json_response({"error": {"message": f"mock fault {status}"}}, status=status)
+        if self._slots is not None:
+            async with self._slots:
+                return await self._respond(request, cfg, chat)
+        return await self._respond(request, cfg, chat)
+
+    async def _respond(self, request: web.Request, cfg: MockConfig, chat: bool) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
         if cfg.fault == "stall":
             await asyncio.sleep(cfg.stall_s)
-        if cfg.ttft_s:
+        if cfg.ttft_jitter_s:
+            rid = request.headers.get("x-request-id", "")
+            digits = rid[len(rid.rstrip("0123456789")):]
+            idx = int(digits) if digits else self.requests
+            u = random.Random(cfg.seed * 1_000_003 + idx).random()
+            await asyncio.sleep(cfg.ttft_s + u * cfg.ttft_jitter_s)
+        elif cfg.ttft_s:
             await asyncio.sleep(cfg.ttft_s)
         if cfg is self.cfg and not cfg.itl_s and cfg.fault != "cut":
             await resp.write(self._bodies[chat])
@@ -187,8 +213,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--itl-ms", type=float, default=0.0)
     ap.add_argument("--ttft-ms", type=float, default=0.0)
     ap.add_argument("--procs", type=int, default=1, help="server processes (SO_REUSEPORT)")
+    ap.add_argument("--slots", type=int, default=0, help="responses served at a time (0: no limit)")
+    ap.add_argument("--ttft-jitter-ms", type=float, default=0.0, help="TTFT += uniform [0, this) ms, seeded")
+    ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
-    cfg = MockConfig(chunks=a.chunks, itl_s=a.itl_ms / 1000, ttft_s=a.ttft_ms / 1000)
+    cfg = MockConfig(chunks=a.chunks, itl_s=a.itl_ms / 1000, ttft_s=a.ttft_ms / 1000, slots=a.slots,
+                     ttft_jitter_s=a.ttft_jitter_ms / 1000, seed=a.seed)
     if a.procs > 1:
         import multiprocessing as mp
         for _ in range(a.procs - 1):

@@ -54,6 +54,23 @@ async def test_seeded_benchmarks_live_and_finished(app_factory):
         assert app.screen.run_id == 5
 
 
+async def test_pareto_key_draws_the_finished_runs_frontier(app_factory):
+    """Key p: a plotext Pareto chart (output tok/s against TTFT p99) of the finished runs;
+    the running r6 is not on it. Esc closes it."""
+    from iejtui.ui.modals import TextModal
+    app = app_factory()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("b")
+        await settle(pilot, lambda: isinstance(app.screen, BenchScreen) and app.screen.rows)
+        await pilot.press("p")
+        await settle(pilot, lambda: isinstance(app.screen, TextModal))
+        text = app.screen.text
+        assert "Pareto: output throughput (tok/s) vs TTFT p99 (ms)" in text and "● frontier: r5" in text
+        assert "r6" not in text and "dominated" not in text
+        await pilot.press("escape")
+        await settle(pilot, lambda: isinstance(app.screen, BenchScreen))
+
+
 async def test_empty_journal_says_how_to_start(tmp_path):
     root = tmp_path / "j"
     assert cli(root, "init", str(root)).returncode == 0

@@ -158,3 +158,55 @@ def test_compare_puts_the_same_workload_side_by_side_by_hardware(tmp_path):
         compare.render(docs, "nope")
     with pytest.raises(UserError):
         compare.load_entries(tmp_path, ["ghost"])
+
+
+def test_best_is_bold_only_when_its_interval_clears_the_runner_up():
+    """Issue 16's case: 1,819 ± 681 vs 1,374 ± 1,036 tok/s over 3 repetitions is a tie."""
+    res = results()
+    for g in res["groups"]:
+        if g["load"] == "c16" and g["variant"] in ("seqs8", "seqs64"):
+            g.update(n=3, output_tok_s=1819.0 if g["variant"] == "seqs64" else 1374.0,
+                     output_tok_s_sd=681.0 if g["variant"] == "seqs64" else 1036.0)
+    md = render_readme(res, {})
+    thr = section(md, "**Output throughput (tokens/s)**")
+    assert "| `seqs64` | **161.5 ± 0.7** | 1,819.0 ± 681.0 (tie) |" in thr
+    assert "| `seqs8` | 101.5 ± 0.7 | 1,374.0 ± 1,036.0 (tie) |" in thr
+    assert "Welch 95 % interval" in md
+    one = results()
+    for g in one["groups"]:
+        g.update(n=1, output_tok_s_sd=None)
+    assert "**" not in section(render_readme(one, {}), "**Output throughput (tokens/s)**").split("|", 1)[1]
+
+
+def test_pareto_svg_marks_dominated_cells_and_the_readme_links_it():
+    """The Pareto SVG of a matrix marks dominated cells; the README links it (not inline) and
+    names the frontier and the dominated cells. (The written entry: test_matrix_service.py.)"""
+    from iejtui.matrix.charts import render_pareto_svg
+    res = results()  # seqs8 · c16: less throughput than seqs64 · c16 at the same latency
+    svg = render_pareto_svg("seqs · short: Pareto frontiers", res["groups"], "short")
+    assert svg.startswith("<?xml") and 'id="dominated-' in svg and 'id="frontier-' in svg
+    assert "seqs8 · c16 (dominated)" in svg and "TTFT p99 (ms)" in svg and "$ per 1M output tokens" in svg
+    assert render_pareto_svg("x", res["groups"], "nope") is None
+    md = render_readme(res, {}, {"short": "pareto-short.svg"})
+    assert "](pareto-short.svg)" in md and "<svg" not in md
+    pareto = md.split("**Pareto frontiers**", 1)[1].split("**Cost", 1)[0]
+    row = next(ln for ln in pareto.splitlines() if ln.startswith("| output throughput (tok/s) vs TTFT p99"))
+    assert "`seqs8 · c16` (by `seqs64 · c16`)" in row and "`seqs64 · c16`" in row.split("|")[2]
+    assert "output throughput per GPU" not in pareto  # no cell recorded its GPUs used
+
+
+def test_an_invalid_cell_is_marked_and_never_best():
+    """The advisor's verdict on a cell's bench run: ⚠ in the grids, its reason under What
+    failed, and it is left out of the contest for best."""
+    res = results()
+    for c in res["cells"]:
+        if c["variant"] == "seqs64" and c["load"] == "c4" and c["rep"] == 2:
+            c["validity"] = {"valid": False, "caveats": [],
+                             "invalid_reasons": ["client-bound: the load generator, not the engine, set the pace"]}
+    md = render_readme(res, {})
+    thr = section(md, "**Output throughput (tokens/s)**")
+    assert "| `seqs64` | 161.5 ± 0.7 ⚠ |" in thr  # no longer bold although it is the highest
+    assert "| `seqs8` | 101.5 ± 0.7 |" in thr  # and one valid cell left has nothing to beat
+    assert "| **401.5 ± 0.7** |" in thr  # the valid column keeps its best
+    assert "seqs64/short/c4/2" in md and "client-bound: the load generator" in md
+    assert "never called best" in md

@@ -74,6 +74,9 @@ def test_matrix_runs_unattended_with_a_failing_variant(journal):
     readme = (journal / "benchmarks" / "mockgrid" / "README.md").read_text()
     assert "## Results at a glance" in readme and "chart-tiny.svg" in readme
     assert (journal / "benchmarks" / "mockgrid" / "chart-tiny.svg").read_text().startswith("<?xml")
+    pareto = (journal / "benchmarks" / "mockgrid" / "pareto-tiny.svg").read_text()  # issue 16: dominated marked
+    assert pareto.startswith("<?xml") and 'id="frontier-' in pareto and "](pareto-tiny.svg)" in readme
+    assert 'id="dominated-' in pareto and "slow · c4 (dominated)" in pareto  # 3× the ITL, less tok/s
     assert "[mockgrid](mockgrid/README.md)" in (journal / "benchmarks" / "README.md").read_text()
     reader = Reader(journal / "journal.db")
     benches = [r for r in reader.runs(kind="bench") if "matrix:mockgrid" in r["tags"]]

@@ -53,6 +53,8 @@ class BenchScreen(PolledScreen):
         Binding("n", "new", "New", tooltip="Start a benchmark against a running engine (vllm bench serve flags)"),
         Binding("c", "cancel", "Cancel", tooltip="Cancel the selected running benchmark (finished requests are kept)"),
         Binding("enter", "open", "Open", tooltip="Open the selected benchmark run in the history view"),
+        Binding("p", "pareto", "Pareto", show=False,
+                tooltip="Pareto frontier of the finished runs: output tok/s against TTFT p99"),
     ]
 
     def __init__(self) -> None:
@@ -166,6 +168,17 @@ class BenchScreen(PolledScreen):
         row = self.selected
         if row is not None:
             self.app.open_run(row.id)
+
+    def action_pareto(self) -> None:
+        from iejtui.charts.pareto_term import render_pareto_term
+        from iejtui.derive.pareto import frontier
+        from iejtui.ui.modals import TextModal
+        from iejtui.viewmodel.bench import pareto_items
+        items = pareto_items(self.rows)
+        f = frontier([(it["label"], it["output_tok_s"], it["ttft_p99_ms"]) for it in items],
+                     "output_tok_s", "ttft_p99_ms")
+        size = self.app.size
+        self.app.push_screen(TextModal(render_pareto_term(f, min(size.width - 6, 100), min(size.height - 6, 24))))
 
     def action_new(self) -> None:
         self._new()

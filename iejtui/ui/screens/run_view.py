@@ -60,10 +60,14 @@ class RunScreen(PolledScreen):
         self.run: dict | None = None
         self._last_error: str | None = None
         self.load_cost_s: float | None = None
+        self._checks: list[str] | None = None  # a finished bench run: client vs server, verdict, steady
 
     def compose(self):
         yield Header()
         yield Static("", id="run-info")
+        checks = Static("", id="bench-checks")
+        checks.display = False
+        yield checks
         yield SnapshotView(id="view")
         yield QuietFooter()
 
@@ -92,6 +96,8 @@ class RunScreen(PolledScreen):
                 window = zoom(start, end, None)
             follow = window.at_end
             snap, window, run = self.feed.history(self.run_id, window, follow)
+            if self._checks is None and run["kind"] == "bench" and run.get("ended_at"):
+                self._checks = self.feed.bench_checks(run)
             error = None
         except Exception as exc:
             snap, run, error = None, None, f"{type(exc).__name__}: {exc}"
@@ -107,6 +113,10 @@ class RunScreen(PolledScreen):
             self.run, self.window = run, window
             self.query_one("#run-info", Static).update(run_info(run, window))
             self.query_one(SnapshotView).show(snap)
+            if self._checks:
+                checks = self.query_one("#bench-checks", Static)
+                checks.update(Content("\n".join(self._checks)))
+                checks.display = True
             self.sub_title = f"r{run['id']} {run['name']}" + (" · following" if self.following else "")
         # a live run followed: a new plot point only appears once per plot column, refresh at that rate
         self.read_again(max(self.app.refresh_s, self.window.span / HISTORY_POINTS) if self.following else None)
