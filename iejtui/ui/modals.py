@@ -226,10 +226,10 @@ class StartBenchModal(Dialog):
         return bench_payload(str(q("#engine", Select).value), q("#name", Input).value, q("#flags", Input).value)
 
 
-class TextModal(ModalScreen[None]):
-    """Preformatted text (a plotext chart) over the screen; esc / q closes it."""
+class TextModal(Dialog):
+    """Preformatted text (a plotext chart) over the screen; esc / q / ctrl+s closes it."""
 
-    BINDINGS = [Binding("escape,q", "close", "Close")]
+    BINDINGS = [Binding("q", "cancel", "Close")]
     DEFAULT_CSS = """
     TextModal { align: center middle; }
     TextModal > Vertical { width: auto; max-width: 100%; height: auto; padding: 0 1;
@@ -246,5 +246,5 @@ class TextModal(ModalScreen[None]):
             yield Static(self.text, markup=False)
             yield Static("esc: close", classes="hint")
 
-    def action_close(self) -> None:
-        self.dismiss(None)
+    def answer(self) -> None:
+        return None

@@ -157,7 +157,7 @@ def test_one_modal_base():
     dialogs = [c for m in (modals, journal_modals) for c in vars(m).values()
                if isinstance(c, type) and issubclass(c, ModalScreen) and c.__module__ == m.__name__]
     assert {c.__name__ for c in dialogs} >= {"Dialog", "StartEngineModal", "ConfirmModal", "StartBenchModal",
-                                             "NewDayModal", "TagRunsModal", "ExportModal"}
+                                             "NewDayModal", "TagRunsModal", "ExportModal", "TextModal"}
     assert [c for c in dialogs if ModalScreen in c.__bases__] == [modals.Dialog]
     assert all(issubclass(c, modals.Dialog) for c in dialogs)
 
