@@ -128,12 +128,13 @@ def engine_section(reader: Reader, run: dict) -> dict[str, Any]:
     win = run_window(reader, run)
     kind = run.get("engine_kind") or "vllm"
     mmap = metric_map_for(kind)
+    facts = run.get("facts") if isinstance(run.get("facts"), dict) else {}
     if win is None or mmap is None:
         empty = _nulls(_ENGINE_SHAPE)
         empty["not_reported"] = sorted(unreported(kind))
+        empty["counting_from"] = _finite(facts.get("counting_from"))
         return empty
     t0, t1 = win
-    facts = run.get("facts") if isinstance(run.get("facts"), dict) else {}
     get = store_getter(reader, run["id"])
     figs = engine_figures(get, t0, t1, mmap)
     tokens: dict[str, float | None] = {}

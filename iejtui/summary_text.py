@@ -24,8 +24,13 @@ def _g(d: Any, *keys: str) -> Any:
     return d
 
 
+def _n(x: float | None, digits: int = 1, unit: str = "") -> str:
+    """A figure with thousands separators, "—" when not measured."""
+    return "—" if x is None else f"{x:,.{digits}f}" + (f" {unit}" if unit else "")
+
+
 def _pair(a: float | None, b: float | None, digits: tuple[int, int] = (1, 1), unit: str = "") -> str:
-    return f"{fmt.num(a, digits[0])} / {fmt.num(b, digits[1])}{(' ' + unit) if unit else ''}"
+    return f"{_n(a, digits[0])} / {_n(b, digits[1])}{(' ' + unit) if unit else ''}"
 
 
 def counting_line(ts: float | None) -> str | None:
@@ -51,15 +56,15 @@ def engine_rows(e: dict) -> list[tuple[str, str]]:
     rows += [
         ("tokens gen / prompt", _pair(_g(e, "tokens", "generated"), _g(e, "tokens", "prompt"), (0, 0))),
         ("gen tok/s peak / mean", _pair(tp.get("generation_tok_s_peak"), tp.get("generation_tok_s_mean"))
-         + f"  (mean while busy {fmt.num(tp.get('generation_tok_s_mean_busy'))})"),
-        ("requests finished", f"{fmt.num(tp.get('requests_finished'), 0)}  ({fmt.num(tp.get('requests_per_s'), 2)} req/s)"),
+         + f"  (mean while busy {_n(tp.get('generation_tok_s_mean_busy'))})"),
+        ("requests finished", f"{_n(tp.get('requests_finished'), 0)}  ({_n(tp.get('requests_per_s'), 2)} req/s)"),
         ("running peak / mean", _pair(cc.get("running_peak"), cc.get("running_mean"), (0, 1))),
         ("waiting peak / mean", _pair(cc.get("waiting_peak"), cc.get("waiting_mean"), (0, 1))),
-        ("preemptions", fmt.num(e.get("preemptions"), 0)),
+        ("preemptions", _n(e.get("preemptions"), 0)),
         ("KV peak", "—" if _g(e, "kv", "peak_pct") is None else
-         f"{fmt.num(_g(e, 'kv', 'peak_pct'), 2)} % = {fmt.num(_g(e, 'kv', 'peak_tokens'), 0)} of "
-         f"{fmt.num(_g(e, 'kv', 'capacity_tokens'), 0)} tok"),
-        ("prefix-cache hit", fmt.num(e.get("prefix_cache_hit_pct"), 1, "%")),
+         f"{_n(_g(e, 'kv', 'peak_pct'), 2)} % = {_n(_g(e, 'kv', 'peak_tokens'), 0)} of "
+         f"{_n(_g(e, 'kv', 'capacity_tokens'), 0)} tok"),
+        ("prefix-cache hit", _n(e.get("prefix_cache_hit_pct"), 1, "%")),
     ]
     rows += _latency_rows(e.get("latency_s") or {})
     if e.get("not_reported"):
@@ -70,16 +75,16 @@ def engine_rows(e: dict) -> list[tuple[str, str]]:
 def bench_rows(b: dict) -> list[tuple[str, str]]:
     tp, rq = b.get("throughput") or {}, b.get("requests") or {}
     rows = [
-        ("requests ok / failed", f"{fmt.num(rq.get('ok'), 0)} / {fmt.num(rq.get('failed'), 0)}"
+        ("requests ok / failed", f"{_n(rq.get('ok'), 0)} / {_n(rq.get('failed'), 0)}"
          + (f"  ({', '.join(f'{k}: {n}' for k, n in sorted((b.get('errors') or {}).items()))})"
             if b.get("errors") else "")),
-        ("duration", f"{fmt.num(b.get('duration_s'), 2)} s"
+        ("duration", f"{_n(b.get('duration_s'), 2)} s"
          + ("  (span of the requests)" if b.get("duration_from") == "requests" else "")),
         ("tokens out / in", _pair(_g(b, "tokens", "generated"), _g(b, "tokens", "prompt"), (0, 0))),
-        ("output tok/s (peak)", f"{fmt.num(tp.get('output_tok_s'))}  ({fmt.num(tp.get('output_tok_s_peak'))})"),
-        ("total tok/s", fmt.num(tp.get("total_tok_s"))),
-        ("req/s, goodput", f"{fmt.num(tp.get('requests_per_s'), 2)}, {fmt.num(tp.get('goodput_req_s'), 2)}"),
-        ("peak concurrency", fmt.num(tp.get("concurrency_peak"), 0)),
+        ("output tok/s (peak)", f"{_n(tp.get('output_tok_s'))}  ({_n(tp.get('output_tok_s_peak'))})"),
+        ("total tok/s", _n(tp.get("total_tok_s"))),
+        ("req/s, goodput", f"{_n(tp.get('requests_per_s'), 2)}, {_n(tp.get('goodput_req_s'), 2)}"),
+        ("peak concurrency", _n(tp.get("concurrency_peak"), 0)),
     ]
     return rows + _latency_rows(b.get("latency_s") or {})
 
@@ -101,7 +106,7 @@ def gpu_rows(g: dict) -> list[tuple[str, str]]:
             ("DRAM peak / mean", pm("dram_active_pct", unit="%")),
             ("memory peak / mean", pm("memory_used_bytes", 1 / 2 ** 30, 1, "GiB")),
             ("power peak / mean", pm("power_w", unit="W")),
-            ("energy", f"{fmt.num(g.get('energy_j'), 0)} J  ({fmt.num(g.get('joules_per_token'), 3)} J/token)")]
+            ("energy", f"{_n(g.get('energy_j'), 0)} J  ({_n(g.get('joules_per_token'), 3)} J/token)")]
 
 
 def summary_rows(summary: dict) -> list[tuple[str, list[tuple[str, str]]]]:
