@@ -118,3 +118,38 @@ def summary_rows(summary: dict) -> list[tuple[str, list[tuple[str, str]]]]:
         out.append(("benchmark (client side)", bench_rows(summary["bench"])))
     out.append(("gpu", gpu_rows(summary.get("gpu") or {})))
     return out
+
+
+def _ms_pair(d: dict | None) -> str | None:
+    if not d or not d.get("count") or d.get("p50") is None:
+        return None
+    return f"{d['p50'] * 1000:,.0f}/{(d.get('p99') or 0) * 1000:,.0f} ms"
+
+
+def summary_line(summary: dict) -> str:
+    """The summary's headline figures on one line (the TUI's run view): the same numbers
+    as ``runs show``, fewer of them."""
+    bits: list[str] = []
+    e, b, g = summary.get("engine"), summary.get("bench"), summary.get("gpu") or {}
+    if isinstance(e, dict):
+        tp, cc = e.get("throughput") or {}, e.get("concurrency") or {}
+        if counting_line(e.get("counting_from")):
+            bits.append(counting_line(e.get("counting_from")))
+        bits += [f"{_n(_g(e, 'tokens', 'generated'), 0)} tok out",
+                 f"{_n(tp.get('generation_tok_s_peak'))} tok/s peak (mean {_n(tp.get('generation_tok_s_mean'))})",
+                 f"running ≤{_n(cc.get('running_peak'), 0)} (mean {_n(cc.get('running_mean'))})",
+                 f"waiting ≤{_n(cc.get('waiting_peak'), 0)}", f"{_n(e.get('preemptions'), 0)} preemptions"]
+        if _ms_pair(_g(e, "latency_s", "ttft")):
+            bits.append(f"TTFT p50/p99 {_ms_pair(_g(e, 'latency_s', 'ttft'))}")
+    if isinstance(b, dict):
+        rq, tp = b.get("requests") or {}, b.get("throughput") or {}
+        bits += [f"{_n(rq.get('ok'), 0)}/{_n(rq.get('total'), 0)} ok", f"{_n(tp.get('output_tok_s'))} tok/s"]
+        if _ms_pair(_g(b, "latency_s", "ttft")):
+            bits.append(f"TTFT p50/p99 {_ms_pair(_g(b, 'latency_s', 'ttft'))}")
+    gbits = [text for value, text in (
+        (_g(g, "sm_active_pct", "peak"), f"SM-active peak {_n(_g(g, 'sm_active_pct', 'peak'), 0)} %"),
+        (_g(g, "power_w", "peak"), f"power peak {_n(_g(g, 'power_w', 'peak'), 0)} W"),
+        (g.get("energy_j"), f"{_n(g.get('energy_j'), 0)} J"),
+        (g.get("joules_per_token"), f"{_n(g.get('joules_per_token'), 3)} J/tok")) if value is not None]
+    bits += gbits or ["GPU not measured"]
+    return " · ".join(bits)

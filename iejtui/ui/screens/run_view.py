@@ -65,10 +65,13 @@ class RunScreen(Screen):
         self._pending = False
         self._last_error: str | None = None
         self.load_cost_s: float | None = None
+        self.summary_text = ""  # iejtui.summary.run_summary on one line (summary_text.summary_line)
+        self._summary_at: float | None = None
 
     def compose(self):
         yield Header()
         yield Static("", id="run-info")
+        yield Static("", id="run-summary")
         yield SnapshotView(id="view")
         yield QuietFooter()
 
@@ -110,6 +113,7 @@ class RunScreen(Screen):
                 window = zoom(start, end, None)
             follow = window.at_end
             snap, window, run = self.feed.history(self.run_id, window, follow)
+            self._read_summary(follow)
             error = None
         except Exception as exc:
             snap, run, error = None, None, f"{type(exc).__name__}: {exc}"
@@ -127,6 +131,7 @@ class RunScreen(Screen):
         if snap is not None:
             self.run, self.window = run, window
             self.query_one("#run-info", Static).update(run_info(run, window))
+            self.query_one("#run-summary", Static).update(Content(self.summary_text))
             self.query_one(SnapshotView).show(snap)
             self.sub_title = f"r{run['id']} {run['name']}" + (" · following" if self.following else "")
         if self._pending:
@@ -136,6 +141,16 @@ class RunScreen(Screen):
             # a new plot point only appears once per plot column: refresh at that rate
             delay = max(self.app.refresh_s, self.window.span / HISTORY_POINTS)
             self._timer = self.set_timer(delay, self.load)
+
+    #: A followed (live) run's summary is read again at most this often (it reads the whole run).
+    SUMMARY_EVERY_S = 10.0
+
+    def _read_summary(self, follow: bool) -> None:
+        """In the reading thread: the run's summary, once, and again while following."""
+        now = time.monotonic()
+        if self._summary_at is None or (follow and now - self._summary_at >= self.SUMMARY_EVERY_S):
+            self._summary_at = now
+            self.summary_text = self.feed.summary_line(self.run_id)
 
     # ---- actions ------------------------------------------------------------------------------
     def action_back(self) -> None:
