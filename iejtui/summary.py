@@ -211,6 +211,7 @@ def run_summary(reader: Reader, run: dict) -> dict[str, Any]:
         generated = out["engine"]["tokens"]["generated"]
     elif run["kind"] == RunKind.BENCH:
         out["bench"] = bench_section(reader, run)
+        # the client-vs-server block goes here, into out["bench"] under BENCH_RESERVED's keys
         generated = (out["bench"].get("tokens") or {}).get("generated")
     out["gpu"] = gpu_block(gpu_window_summary(reader, run), generated)
     return out

@@ -161,6 +161,17 @@ def test_runs_show_metrics_json_and_export_agree(journal, shared_engine):
             _check_engine(rows, summary["engine"])
         elif section == "bench":
             _check_bench(rows, summary["bench"])
+            # the same figures the benchmark itself printed and stored (its result)
+            res, b = entry["result"], summary["bench"]
+            assert b["requests"]["ok"] == res["completed"] and b["requests"]["failed"] == res["failed"]
+            assert b["tokens"]["generated"] == res["total_output_tokens"]
+            assert b["duration_s"] == res["duration"]
+            assert b["throughput"]["output_tok_s"] == pytest.approx(res["output_throughput"], rel=1e-12)
+            for key in ("ttft", "tpot", "e2el"):
+                if f"p99_{key}_ms" in res:
+                    mine = b["latency_s"]["e2e" if key == "e2el" else key]
+                    assert mine["p99"] * 1000 == pytest.approx(res[f"p99_{key}_ms"], rel=1e-9), key
+                    assert mine["p50"] * 1000 == pytest.approx(res[f"median_{key}_ms"], rel=1e-9), key
         else:
             assert "Tokens generated / prompt" not in rows  # a recording: GPU figures and energy only
             assert summary["gpu"]["energy_j"] > 0 and not math.isnan(summary["gpu"]["energy_j"])
