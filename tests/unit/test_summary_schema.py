@@ -174,3 +174,19 @@ def test_metrics_json_entry_holds_the_summary_sections(journal):
         run = reader.run(rid)
         s, e = run_summary(reader, run), run_metrics(reader, run)
         assert {k: e[k] for k in s} == json.loads(json.dumps(s))
+
+
+def test_the_run_views_line_prints_the_summarys_numbers(journal):
+    from iejtui.summary_text import summary_line
+    root, ids = journal
+    reader = Reader(root / "journal.db")
+    s = run_summary(reader, reader.run(ids["engines"][0]))
+    e = s["engine"]
+    line = summary_line(s)
+    assert f"{e['tokens']['generated']:,.0f} tok out" in line
+    assert f"{e['throughput']['generation_tok_s_peak']:,.1f} tok/s peak" in line
+    assert f"running ≤{e['concurrency']['running_peak']:,.0f}" in line
+    ttft = e["latency_s"]["ttft"]
+    assert f"TTFT p50/p99 {ttft['p50'] * 1000:,.0f}/{ttft['p99'] * 1000:,.0f} ms" in line
+    rec = summary_line(run_summary(reader, reader.run(ids["gpu"])))
+    assert rec.startswith("SM-active peak ") and " J" in rec and "not measured" not in rec
