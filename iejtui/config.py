@@ -73,7 +73,7 @@ def _fail(path: Path, text: str, table: str, msg: str) -> UserError:
 
 _PROFILE_KEYS = {"kind", "argv", "url", "env", "cwd", "ready_timeout", "stop_timeout", "description"}
 _SERVICE_KEYS = {"scrape_interval", "gpu_interval", "metrics_listen", "log_max_bytes"}
-_TOP_KEYS = {"engines", "service", "slo", "cost", "journal"}
+_TOP_KEYS = {"engines", "service", "slo", "cost", "journal", "advisor"}
 
 
 def _engine(path: Path, text: str, name: str, spec: Any) -> EngineProfile:
@@ -172,4 +172,26 @@ def load_config(path: Path) -> Config:
         raise _fail(path, text, "", "engines must be a table of profiles ([engines.NAME])")
     engines = {name: _engine(path, text, name, spec) for name, spec in engines_raw.items()}
     service = _service(path, text, raw.get("service", {}))
+    _advisor(path, text, raw.get("advisor"))
     return Config(path=path, service=service, engines=engines, raw=raw)
+
+
+def _advisor(path: Path, text: str, spec: Any) -> None:
+    """``[advisor.rules.ID]`` overrides: checked here so a typo fails at load, not mid-run."""
+    if spec is None:
+        return
+    if not isinstance(spec, dict) or set(spec) - {"rules"}:
+        raise _fail(path, text, "advisor", "[advisor] holds only rule overrides: [advisor.rules.ID] tables")
+    from iejtui.advisor.catalog import RULES
+    from iejtui.advisor.overrides import apply_overrides
+    try:
+        apply_overrides(RULES, spec.get("rules") or {})
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from None
+
+
+def advisor_rules(config: Config):
+    """The advisor's rules with this journal's overrides applied."""
+    from iejtui.advisor.catalog import RULES
+    from iejtui.advisor.overrides import apply_overrides
+    return apply_overrides(RULES, ((config.raw or {}).get("advisor") or {}).get("rules") or {})

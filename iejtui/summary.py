@@ -33,6 +33,8 @@ tokens per second, ``_w`` watts, ``_j`` joules, ``_bytes`` bytes.
   Reserved inside ``bench`` for the server-side comparison block: ``server``,
   ``verdict`` and ``steady`` (client vs server figures, the client-bound verdict, the
   steady-state window) — added by their own ``derive/`` function, one call below.
+* ``search`` (``bench --find-max-load`` runs): the search's bracket and probes as it stored
+  them when it ended (``iejtui.load_search``).
 * ``gpu`` (every run): ``iejtui.derive.gpu_window.gpu_block`` over the run's window —
   count, uuids, names, {peak, mean} of SM/tensor/kernel/DRAM activity, memory and power,
   ``energy_j`` and ``joules_per_token`` (energy over the run's generated tokens). A
@@ -213,6 +215,8 @@ def run_summary(reader: Reader, run: dict) -> dict[str, Any]:
         out["bench"] = bench_section(reader, run)
         # the client-vs-server block goes here, into out["bench"] under BENCH_RESERVED's keys
         generated = (out["bench"].get("tokens") or {}).get("generated")
+    if run["kind"] == RunKind.SEARCH and (run.get("summary") or {}).get("search"):
+        out["search"] = run["summary"]["search"]  # stored when the search ended (iejtui.load_search)
     out["gpu"] = gpu_block(gpu_window_summary(reader, run), generated)
     return out
 

@@ -21,12 +21,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cli(journal: Path, *args: str, timeout: float = 180, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run ``iejtui ARGS --journal JOURNAL`` as a user would; returns the completed process."""
+def cli(journal: Path, *args: str, timeout: float = 180, env: dict | None = None,
+        cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``iejtui ARGS --journal JOURNAL`` as a user would (in folder ``cwd``, default
+    this process's); returns the completed process."""
     e = {**os.environ, **(env or {})}
     e.pop("IEJTUI_JOURNAL", None)
     return subprocess.run([sys.executable, "-m", "iejtui.cli", "--journal", str(journal), *args],
-                          capture_output=True, text=True, timeout=timeout, env=e)
+                          capture_output=True, text=True, timeout=timeout, env=e, cwd=cwd)
 
 
 def cli_json(journal: Path, *args: str, **kw):

@@ -11,27 +11,42 @@ from iejtui import fmt
 from iejtui.cli.common import Command, Ctx
 from iejtui.errors import ServiceError, UserError
 
-# Flags whose values are paths: made absolute here, since the service has its own cwd.
-_PATH_FLAGS = ("--result-dir", "--dataset-path", "--tokenizer")
-
-
 def _absolute_paths(argv: list[str]) -> list[str]:
-    out = list(argv)
-    for i, a in enumerate(out):
-        for flag in _PATH_FLAGS:
-            if a == flag and i + 1 < len(out) and os.path.exists(out[i + 1]):
-                out[i + 1] = os.path.abspath(out[i + 1])
-            elif a.startswith(flag + "=") and os.path.exists(a.split("=", 1)[1]):
-                out[i] = f"{flag}={os.path.abspath(a.split('=', 1)[1])}"
-    if "--result-dir" not in " ".join(out) and "--save-result" in out:
+    """Path flags resolved against the caller's folder, as ``vllm bench serve`` does (the
+    service runs in the journal's folder): see ``collectors.loadgen.config.resolve_path_flags``.
+    ``--save-result`` without ``--result-dir`` saves into the caller's folder too."""
+    from collectors.loadgen.config import resolve_path_flags
+    out = resolve_path_flags(argv, os.getcwd())
+    if not any(a == "--result-dir" or a.startswith("--result-dir=") for a in out) and "--save-result" in out:
         out += ["--result-dir", os.getcwd()]
     return out
+
+
+def _search_line(obj: Ctx, find_max_load: bool, slo: str | None, tolerance: str | None,
+                 probe_seconds: float | None) -> str:
+    """What a load search will look for, in one line ("" without --find-max-load)."""
+    if not find_max_load:
+        if slo or tolerance or probe_seconds:
+            raise UserError("--slo, --tolerance and --probe-seconds go with --find-max-load")
+        return ""
+    from collectors.loadgen.sweep import parse_tolerance
+    from iejtui.config import load_config
+    from iejtui.load_search import DEFAULT_PROBE_SECONDS, DEFAULT_TOLERANCE
+    from iejtui.slos import resolve_slo, slo_text
+    s = resolve_slo(load_config(obj.paths.config).raw, slo)
+    tol = parse_tolerance(tolerance or DEFAULT_TOLERANCE)
+    return (f"highest request rate meeting SLO {s['name']} ({slo_text(s)}, judged per run); "
+            f"tolerance: stop when {tol.text()}; each probe ≈ {probe_seconds or DEFAULT_PROBE_SECONDS:g} s")
 
 
 def _progress_line(job: dict) -> str:
     p = job.get("progress") or {}
     if not p:
         return f"run {job['run_id']}: starting"
+    if "probe" in p:
+        return (f"run {job['run_id']}: probe {p['probe']} (r{p.get('probe_run')}) at {p['rate']:.3f} req/s: "
+                f"{p.get('done', 0)}/{p.get('total', '?')} done, {p.get('failed', 0)} failed, "
+                f"TTFT p99 {fmt.num(p.get('ttft_p99_ms'), 1)} ms")
     return (f"run {job['run_id']}: {p.get('done', 0)}/{p.get('total', '?')} done, {p.get('failed', 0)} failed, "
             f"{fmt.num(p.get('output_tokens_per_s'), 0)} tok/s, TTFT p50 {fmt.num(p.get('ttft_p50_ms'), 1)} ms "
             f"p99 {fmt.num(p.get('ttft_p99_ms'), 1)} ms")
@@ -41,11 +56,22 @@ def _progress_line(job: dict) -> str:
 @click.option("--engine", help="A running engine of this journal to benchmark.")
 @click.option("--name", help="Name of the bench run (default bench-ENGINE).")
 @click.option("--detach", is_flag=True, help="Start it and return; it runs on under the service.")
+@click.option("--find-max-load", is_flag=True,
+              help="Search the highest --request-rate meeting --slo (one bench run per probe).")
+@click.option("--slo", "slo", metavar="NAME", help="The SLO of --find-max-load: an MLPerf preset "
+              "(mlperf-llama2-70b, mlperf-llama3.1-8b-interactive, ...) or a [[slo]] of iejtui.toml.")
+@click.option("--tolerance", metavar="X", help="--find-max-load stops when the bracket [last pass, "
+              "first fail] is at most X req/s wide, or X% of its lower end (default 10%).")
+@click.option("--probe-seconds", type=click.FloatRange(min=0.1), metavar="S",
+              help="--find-max-load: each probe sends rate x S requests (default 30).")
 @click.pass_context
-def bench(ctx: click.Context, engine: str | None, name: str | None, detach: bool) -> None:
+def bench(ctx: click.Context, engine: str | None, name: str | None, detach: bool, find_max_load: bool,
+          slo: str | None, tolerance: str | None, probe_seconds: float | None) -> None:
     """Benchmark an engine (--engine NAME or --base-url URL) with `vllm bench serve` flags.
 
     Runs in the background under the service; Ctrl-C cancels it (completed requests are kept).
+    With --find-max-load --slo NAME it searches the highest request rate whose probes meet the
+    SLO (MLPerf's rule: p99 of each limit), each probe a bench run of the search.
     """
     from collectors.loadgen.config import BenchUsageError, parse_args
     from iejtui.client import BenchRequest, ServiceClient
@@ -56,11 +82,18 @@ def bench(ctx: click.Context, engine: str | None, name: str | None, detach: bool
         raise UserError("say what to benchmark: --engine NAME (started here) or --base-url URL")
     try:
         parse_args(argv)  # flag errors are reported here, before anything starts
+        search = _search_line(obj, find_max_load, slo, tolerance, probe_seconds)
     except BenchUsageError as exc:
         raise UserError(str(exc)) from None
     ensure_service(obj.paths)
-    job = ServiceClient(obj.paths).start_bench(BenchRequest(engine=engine, argv=argv, name=name, cwd=os.getcwd()))
-    click.echo(f"benchmark run {job['run_id']} started" + (f" against {engine}" if engine else ""))
+    req = BenchRequest(engine=engine, argv=argv, name=name, cwd=os.getcwd())
+    if find_max_load:
+        req.find_max_load, req.slo, req.tolerance, req.probe_seconds = True, slo, tolerance, probe_seconds
+    job = ServiceClient(obj.paths).start_bench(req)
+    what = "load search run" if find_max_load else "benchmark run"
+    click.echo(f"{what} {job['run_id']} started" + (f" against {engine}" if engine else ""))
+    if search:
+        click.echo(search)
     if detach:
         click.echo(f"follow it with `iejtui runs show {job['run_id']}`")
         return
@@ -90,4 +123,21 @@ def bench(ctx: click.Context, engine: str | None, name: str | None, detach: bool
         raise ServiceError(f"benchmark interrupted: {job['reason']}")
 
 
-COMMANDS = [bench]
+@click.command(cls=Command)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def slos(obj: Ctx, as_json: bool) -> None:
+    """The named SLOs `bench --find-max-load --slo NAME` and matrices take: MLPerf presets
+    and the [[slo]] tables of iejtui.toml (a table named like a preset replaces it)."""
+    from iejtui.cli.common import emit_json
+    from iejtui.config import load_config
+    from iejtui.slos import named_slos, slo_text
+    found = named_slos(load_config(obj.paths.config).raw)
+    if as_json:
+        emit_json(list(found.values()))
+        return
+    click.echo(fmt.table(["NAME", "LIMITS (judged per run)", "SOURCE"],
+                         [[s["name"], slo_text(s), s["source"]] for s in found.values()]))
+
+
+COMMANDS = [bench, slos]

@@ -75,7 +75,7 @@ def demo_setup(cache_dir: str | None) -> None:
     click.echo(f"IEJTUI_VLLM_PYTHON={env.python}")
     click.echo(f"IEJTUI_TINY_MODEL={model}")
 
-@demo.command("serve")
+@demo.command("serve", context_settings={"ignore_unknown_options": True})
 @click.option("--port", type=click.IntRange(1, 65535), default=8011, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--cache-dir", default=None)

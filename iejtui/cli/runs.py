@@ -18,6 +18,9 @@ def _headline(run: dict) -> str:
     if run["kind"] == "bench" and s.get("output_throughput") is not None:
         bits.append(f"{s['output_throughput']:.0f} tok/s, TTFT p50 {s.get('median_ttft_ms', 0):.0f} ms, "
                     f"{s.get('completed', 0)}/{s.get('num_prompts', '?')} ok")
+    if run["kind"] == "search" and s.get("search"):
+        from iejtui.load_search import headline
+        bits.append(headline(s["search"]))
     if f.get("kv_cache_tokens"):
         bits.append(f"KV {int(f['kv_cache_tokens']):,} tok")
     if run.get("exit_code") not in (None, 0):
@@ -45,6 +48,10 @@ def _print_run(run: dict, summary: dict, counts: dict, events: list[dict]) -> No
         click.echo(f"    {title}")
         for label, value in rows:
             click.echo(f"      {label:<26} {value}")
+    if summary.get("search"):  # a load search (bench --find-max-load)
+        from iejtui.load_search import search_text
+        click.echo("    search")
+        click.echo("\n".join("      " + ln for ln in search_text(summary["search"]).splitlines()))
     if run.get("log_tail") and run["status"] in BROKE:
         click.echo("  log tail")
         for ln in run["log_tail"].splitlines()[-15:]:
@@ -57,7 +64,7 @@ def _print_run(run: dict, summary: dict, counts: dict, events: list[dict]) -> No
 
 @click.group(cls=Group, invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--kind", type=click.Choice(["engine", "bench", "record", "imported"]))
+@click.option("--kind", type=click.Choice(["engine", "bench", "record", "imported", "search"]))
 @click.option("-n", "--limit", type=click.IntRange(1), default=None)
 @click.pass_context
 def runs(ctx: click.Context, as_json: bool, kind: str | None, limit: int | None) -> None:

@@ -65,6 +65,11 @@ class BenchRequest(_Body):
     argv: list[str] | None = None
     name: str | None = None
     cwd: str | None = None
+    # --find-max-load: a load search for the named SLO (iejtui.service.bench_search)
+    find_max_load: bool | None = None
+    slo: str | None = None
+    tolerance: str | None = None
+    probe_seconds: float | None = None
 
 
 @dataclass

@@ -88,6 +88,14 @@ def bench_request(data: Mapping[str, Any]) -> None:
     _str(data, "engine")
     _str(data, "name")
     _str(data, "cwd", nul_ok=False)
+    _bool(data, "find_max_load")
+    _str(data, "slo")
+    _str(data, "tolerance")
+    d = data.get("probe_seconds")
+    if d is not None and (isinstance(d, bool) or not isinstance(d, (int, float)) or not d > 0):
+        raise UserError(f"probe_seconds must be a positive number of seconds, not {d!r}")
+    if not data.get("find_max_load") and any(data.get(k) is not None for k in ("slo", "tolerance", "probe_seconds")):
+        raise UserError("slo, tolerance and probe_seconds belong to a load search: set find_max_load")
 
 
 def recording_request(data: Mapping[str, Any]) -> None:

@@ -27,6 +27,8 @@ COUNTER_KEYS = (
     "prefix_cache_hits",  # tokens found there (tokens)
     "preemptions",  # preemption events
     "request_success",  # finished requests, label `finished_reason`
+    "spec_draft_tokens",  # speculative decoding: draft tokens proposed (only with a draft model)
+    "spec_accepted_tokens",  # ... and accepted by the target model
 )
 #: Canonical gauge keys (latest / peak reading).
 GAUGE_KEYS = (
@@ -56,6 +58,8 @@ VLLM_ALIASES: dict[str, tuple[str, ...]] = {
     "prefix_cache_hits": ("vllm:prefix_cache_hits_total", "vllm:gpu_prefix_cache_hits_total"),
     "preemptions": ("vllm:num_preemptions_total",),
     "request_success": ("vllm:request_success_total",),
+    "spec_draft_tokens": ("vllm:spec_decode_num_draft_tokens_total",),
+    "spec_accepted_tokens": ("vllm:spec_decode_num_accepted_tokens_total",),
     "running": ("vllm:num_requests_running",),
     "waiting": ("vllm:num_requests_waiting",),
     "kv_usage": ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
@@ -130,6 +134,8 @@ TRTLLM_ALIASES: dict[str, tuple[str, ...]] = {
     "prefix_cache_hits": ("trtllm_prompt_cached_tokens_total", "trtllm:kv_cache_reused_blocks_total"),
     "request_success": ("trtllm_request_success_total", "request_success_total",
                         "trtllm:completed_requests_total"),  # the last: no finish reason
+    "spec_draft_tokens": ("trtllm_spec_decode_num_draft_tokens_total",),
+    "spec_accepted_tokens": ("trtllm_spec_decode_num_accepted_tokens_total",),
     # iteration records first here: the wire gauges keep the last iteration's values (the
     # finishing request still counted) for as long as the engine stays idle
     "running": ("trtllm:num_requests_running", "trtllm_num_requests_running"),
@@ -187,6 +193,8 @@ LLAMACPP_ALIASES: dict[str, tuple[str, ...]] = {
     "generation_tokens": ("llamacpp:tokens_predicted_total",),
     "prefix_cache_queries": ("llamacpp_derived:prompt_tokens_total",),
     "prefix_cache_hits": ("llamacpp:prompt_tokens_cached_total",),
+    "spec_draft_tokens": ("llamacpp:spec_decode_num_draft_tokens_total",),
+    "spec_accepted_tokens": ("llamacpp:spec_decode_num_accepted_tokens_total",),
     "running": ("llamacpp:requests_processing",),
     "waiting": ("llamacpp:requests_deferred",),
     "kv_usage": ("llamacpp:kv_cache_usage_ratio", "llamacpp_slots:context_usage"),

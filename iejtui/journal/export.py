@@ -101,6 +101,9 @@ def run_section(root: Path, reader, run: dict, e: dict, day_path: Path | None, b
         lines += ["**Launch command** (secrets masked as `***`):", "",
                   fence(render._script_line(e["argv"], e.get("env") or {}), "sh"), ""]
     lines += [render.figures_table(e), "", render.latency_table(e), ""]
+    if (run.get("summary") or {}).get("search"):  # a load search: its bracket and probes
+        from iejtui.load_search import search_markdown
+        lines += [search_markdown(run["summary"]["search"], esc, code, table), ""]
     link = _link(root, day_path, e.get("chart"), base)
     if link:
         alt = esc(f"r{e['id']} charts: tok/s, KV %, SM-active vs kernel-active, TTFT p50/p99")

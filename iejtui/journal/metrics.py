@@ -32,7 +32,7 @@ def safe_argv(run: dict) -> list[str]:
     """The run's command line with secrets masked (again: journal.db should already hold it
     masked). A benchmark run stores only its arguments: ``iejtui bench`` is put in front."""
     argv = [str(a) for a in (run.get("argv") or [])]
-    if run.get("kind") == "bench" and argv and argv[0].startswith("-"):
+    if run.get("kind") in ("bench", "search") and argv and argv[0].startswith("-"):
         argv = ["iejtui", "bench", *argv]
     return [redact_text(a) for a in redact_argv(argv)[0]]
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from iejtui.config import Config
 from iejtui.errors import UserError
+from iejtui.slos import with_preset
 from iejtui.matrix.spec import (_COST, _ENGINE, _LOAD, _TOP, _VARIANT, _WORKLOAD, DATASETS, ENGINE_OWNED, NAME_RE,
                                 OWNED_FLAGS, SLO_KEYS, VARIANT_RE, Cell, LoadPoint, MatrixSpec, Slo, Variant,
                                 Workload)
@@ -118,9 +119,10 @@ def _parse_slos(loc: _Locator, raw: Any) -> list[Slo]:
             raise loc.error(line, "slo must be a table ([slo]) or tables ([[slo]])")
         _unknown(loc, s, {"name", *SLO_KEYS}, line, "[slo]")
         name = str(s.get("name") or ("slo" if len(items) == 1 else f"slo{i + 1}"))
-        vals = {k: _num(loc, s[k], loc.key(k, line), k) for k in SLO_KEYS if k in s}
+        vals = with_preset(name, {k: _num(loc, s[k], loc.key(k, line), k) for k in SLO_KEYS if k in s})
         if not vals:
-            raise loc.error(line, f"[slo] {name!r} sets no limit: give ttft_ms, tpot_ms and/or e2el_ms")
+            raise loc.error(line, f"[slo] {name!r} sets no limit: give ttft_ms, tpot_ms and/or e2el_ms "
+                                  f"(or name an MLPerf preset, e.g. mlperf-llama2-70b)")
         out.append(Slo(name, **vals))
     if len({s.name for s in out}) != len(out):
         raise loc.error(loc.table("slo"), "two SLOs have the same name")

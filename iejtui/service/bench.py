@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from collectors.loadgen.client import RequestRecord
-from collectors.loadgen.config import BenchUsageError, parse_args
+from collectors.loadgen.config import BenchUsageError, parse_args, resolve_path_flags
 from collectors.records import Frame, Sample
 from iejtui.errors import UserError
 from iejtui.redact import redact_argv, redact_url
@@ -92,7 +92,7 @@ class _Sink:
 
 async def start_bench(service: "Service", spec: dict[str, Any]) -> BenchJob:
     """Validate, create the bench run and start the job in the background."""
-    argv = [str(a) for a in spec.get("argv") or []]
+    argv = resolve_path_flags([str(a) for a in spec.get("argv") or []], spec.get("cwd"))  # the caller's folder
     engine_name = spec.get("engine")
     parent = None
     if engine_name:

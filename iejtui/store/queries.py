@@ -72,6 +72,10 @@ class Reader:
         rows = list(self.db["runs"].rows_where("id = ?", [run_id]))
         return decode_run(rows[0]) if rows else None
 
+    def search_probes(self, search_id: int) -> list[dict[str, Any]]:
+        """The bench runs a load search (``kind = search``) made, in the order it made them."""
+        return [decode_run(r) for r in self.db["runs"].rows_where("search_id = ?", [search_id], order_by="id")]
+
     def resolve_run(self, ref: str) -> dict[str, Any]:
         """A run by id (``12`` or ``r12``) or by name (the newest run with that name)."""
         text = ref[1:] if ref[:1] in "rR" and ref[1:].isdigit() else ref

@@ -111,7 +111,15 @@ CREATE TABLE requests (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: list[str] = [SCHEMA_V1]
+# v2: a load search (``iejtui bench --find-max-load``) is a run of kind ``search``; each of
+# its probes is a bench run whose ``search_id`` names it (``parent_id`` stays the engine run
+# the probe targeted). Existing runs get NULL: they belong to no search.
+SCHEMA_V2 = """
+ALTER TABLE runs ADD COLUMN search_id INTEGER REFERENCES runs(id);
+CREATE INDEX runs_search ON runs(search_id) WHERE search_id IS NOT NULL;
+"""
+
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -28,6 +28,7 @@ class RunKind(StrEnum):
     RECORD = "record"
     MATRIX = "matrix"
     IMPORTED = "imported"
+    SEARCH = "search"            # --find-max-load: its probes are bench runs with search_id = its id
 
 
 #: A run still going: nothing final recorded yet (the service re-adopts these at start).

@@ -15,6 +15,10 @@ mid-stream), ``stall`` (sleeps ``stall_s`` before the first chunk), ``no_usage``
 (no usage chunk), ``empty_first`` (an empty-text first chunk), ``multi``
 (several tokens per chunk: ``tokens_per_chunk``).
 
+``slots`` > 0 serves at most that many responses at a time (the rest wait, FIFO): with
+``ttft_s`` as the service time and the body written at once, the server's capacity is
+``slots / ttft_s`` requests per second, and a queue builds above it (a known max load).
+
 Run standalone: ``python -m tests.doubles.mockserver --port 8199 --chunks 256``.
 """
 
@@ -40,6 +44,7 @@ class MockConfig:
     fault: str = ""
     stall_s: float = 30.0
     model: str = "mock"
+    slots: int = 0  # > 0: at most this many responses at a time (capacity slots / ttft_s)
 
 
 def _chunk(i: int, text: str, chat: bool, role_first: bool = False) -> bytes:
@@ -93,6 +98,7 @@ class MockServer:
         self.requests = 0
         self._bodies = {chat: b"".join(render_events(self.cfg, chat)) for chat in (False, True)}
         self._runner: web.AppRunner | None = None
+        self._slots = asyncio.Semaphore(self.cfg.slots) if self.cfg.slots > 0 else None
 
     @property
     def url(self) -> str:
@@ -156,6 +162,12 @@ class MockServer:
         if cfg.fault.startswith("http"):
             status = int(cfg.fault[4:])
             return web.json_response({"error": {"message": f"mock fault {status}"}}, status=status)
+        if self._slots is not None:
+            async with self._slots:
+                return await self._respond(request, cfg, chat)
+        return await self._respond(request, cfg, chat)
+
+    async def _respond(self, request: web.Request, cfg: MockConfig, chat: bool) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
         if cfg.fault == "stall":
@@ -187,8 +199,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--itl-ms", type=float, default=0.0)
     ap.add_argument("--ttft-ms", type=float, default=0.0)
     ap.add_argument("--procs", type=int, default=1, help="server processes (SO_REUSEPORT)")
+    ap.add_argument("--slots", type=int, default=0, help="responses served at a time (0: no limit)")
     a = ap.parse_args(argv)
-    cfg = MockConfig(chunks=a.chunks, itl_s=a.itl_ms / 1000, ttft_s=a.ttft_ms / 1000)
+    cfg = MockConfig(chunks=a.chunks, itl_s=a.itl_ms / 1000, ttft_s=a.ttft_ms / 1000, slots=a.slots)
     if a.procs > 1:
         import multiprocessing as mp
         for _ in range(a.procs - 1):

@@ -48,3 +48,29 @@ def test_bench_bad_flags_are_user_errors(journal):
     assert p.returncode == 2 and "--engine NAME" in p.stderr
     p = cli(journal, "bench", "--engine", "ghost", "--num-prompts", "3")
     assert p.returncode == 2 and "ghost" in p.stderr
+
+
+def test_find_max_load_converges_once_on_the_real_engine(shared_engine):
+    """An MLPerf preset that is loose for the tiny CPU model (Llama-3.1-405B's 6000/175 ms)
+    and short, duration-sized probes against the shared engine, by name: every probe is a
+    bench run of the search and of the engine."""
+    journal = shared_engine["journal"]
+    p = cli(journal, "bench", "--engine", "tiny", "--random-input-len", "32", "--random-output-len", "16",
+            "--ignore-eos", "--request-rate", "2", "--find-max-load", "--slo", "mlperf-llama3.1-405b",
+            "--tolerance", "50%", "--probe-seconds", "2", timeout=600)
+    print(p.stdout)
+    assert p.returncode == 0, p.stderr
+    search_id = int(p.stdout.split("load search run ")[1].split()[0])
+    shown = cli_json(journal, "runs", "show", str(search_id))
+    s = shown["summary"]["search"]
+    good, bad = s["bracket"]
+    assert s["converged"] and good is not None and bad is not None and bad - good <= 0.5 * good + 1e-9, s
+    by_rate = {x["request_rate"]: x for x in s["probes"]}
+    assert by_rate[good]["passed"] and not by_rate[bad]["passed"]
+    assert by_rate[good]["p99_ttft_ms"] <= 6000 and by_rate[good]["p99_tpot_ms"] <= 175
+    assert by_rate[bad]["p99_ttft_ms"] > 6000 or by_rate[bad]["p99_tpot_ms"] > 175 or by_rate[bad]["failed"]
+    engine_run = cli_json(journal, "engine", "list")[0]["run_id"]
+    reader = Reader(journal / "journal.db")
+    probes = reader.search_probes(search_id)
+    assert {r["id"] for r in probes} == {x["run_id"] for x in s["probes"]}
+    assert shown["parent_id"] == engine_run and all(r["parent_id"] == engine_run for r in probes)

@@ -20,6 +20,8 @@ def _job(request: web.Request):
 async def start_bench(request: web.Request) -> web.Response:
     from iejtui.service.bench import start_bench as start
     req = BenchRequest.from_json(await body(request))
+    if req.find_max_load:  # a load search: its probes are bench jobs (iejtui.service.bench_search)
+        from iejtui.service.bench_search import start_search as start
     return reply((await start(service_of(request), req.to_json())).public())
 
 
