@@ -12,7 +12,7 @@ from textual.timer import Timer
 from textual.widgets import Header, Static
 
 from iejtui.store.vocab import LIVE
-from iejtui.ui.feed import HISTORY_POINTS, Feed
+from iejtui.ui.feed import HISTORY_POINTS, Feed, FeedClosed
 from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.widgets.snapshot_view import SnapshotView
 from iejtui.viewmodel.models import Snapshot
@@ -71,7 +71,7 @@ class RunScreen(Screen):
     def compose(self):
         yield Header()
         yield Static("", id="run-info")
-        yield Static("", id="run-summary")
+        yield Static("summary: reading the whole run…", id="run-summary")
         yield SnapshotView(id="view")
         yield QuietFooter()
 
@@ -113,7 +113,6 @@ class RunScreen(Screen):
                 window = zoom(start, end, None)
             follow = window.at_end
             snap, window, run = self.feed.history(self.run_id, window, follow)
-            self._read_summary(follow)
             error = None
         except Exception as exc:
             snap, run, error = None, None, f"{type(exc).__name__}: {exc}"
@@ -131,8 +130,8 @@ class RunScreen(Screen):
         if snap is not None:
             self.run, self.window = run, window
             self.query_one("#run-info", Static).update(run_info(run, window))
-            self.query_one("#run-summary", Static).update(Content(self.summary_text))
             self.query_one(SnapshotView).show(snap)
+            self._summary_due()
             self.sub_title = f"r{run['id']} {run['name']}" + (" · following" if self.following else "")
         if self._pending:
             self._pending = False
@@ -142,15 +141,30 @@ class RunScreen(Screen):
             delay = max(self.app.refresh_s, self.window.span / HISTORY_POINTS)
             self._timer = self.set_timer(delay, self.load)
 
-    #: A followed (live) run's summary is read again at most this often (it reads the whole run).
+    #: A followed (live) run's summary is read again at most this often: it reads the whole
+    #: run (seconds for a 24 h run), so it is read after the history is drawn, in its own thread.
     SUMMARY_EVERY_S = 10.0
 
-    def _read_summary(self, follow: bool) -> None:
-        """In the reading thread: the run's summary, once, and again while following."""
+    def _summary_due(self) -> None:
         now = time.monotonic()
-        if self._summary_at is None or (follow and now - self._summary_at >= self.SUMMARY_EVERY_S):
+        if self._summary_at is None or (self.following and now - self._summary_at >= self.SUMMARY_EVERY_S):
             self._summary_at = now
-            self.summary_text = self.feed.summary_line(self.run_id)
+            self._read_summary()
+
+    @work(thread=True, exit_on_error=False, group="summary", exclusive=True)
+    def _read_summary(self) -> None:
+        try:
+            text = self.feed.summary_line(self.run_id)
+        except FeedClosed:  # the screen left meanwhile
+            return
+        except Exception as exc:
+            text = f"summary unavailable: {type(exc).__name__}: {exc}"
+        self.app.call_from_thread(self._show_summary, text)
+
+    def _show_summary(self, text: str) -> None:
+        if self.is_attached:
+            self.summary_text = text
+            self.query_one("#run-summary", Static).update(Content(text))
 
     # ---- actions ------------------------------------------------------------------------------
     def action_back(self) -> None:
