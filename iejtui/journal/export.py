@@ -59,7 +59,9 @@ def _cached_entries(root: Path) -> dict[int, tuple[dict, Path]]:
 def _entry(reader, run: dict, cached: tuple[dict, Path] | None) -> dict:
     if cached:
         e = cached[0]
-        if run.get("ended_at") and (e.get("computed_at") or 0) >= run["ended_at"] and e.get("status") == run["status"]:
+        # an entry of metrics.json schema 1 (figures at its top level) is computed again
+        if run.get("ended_at") and (e.get("computed_at") or 0) >= run["ended_at"] and e.get("status") == run["status"] \
+                and "tokens" not in e:
             return e
     e = metrics.run_metrics(reader, run)
     if cached and cached[0].get("chart"):

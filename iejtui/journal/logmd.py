@@ -99,7 +99,8 @@ def todo_items(doc: dict) -> str:
         if e.get("status") in BROKE:
             items.append(f"- [ ] Find out why r{e['id']} {esc(e.get('name'))} {esc(e.get('status'))}"
                          + (f" (exit {e['exit_code']})" if e.get("exit_code") not in (None, 0) else ""))
-        lat = (e.get("latency_s") or {}).get("ttft") or {}
+        from iejtui.summary import figures_of
+        lat = (figures_of(e).get("latency_s") or {}).get("ttft") or {}
         if e.get("kind") == "engine" and not lat.get("count") and e.get("status") not in BROKE:
             items.append(f"- [ ] r{e['id']} {esc(e.get('name'))} served no request: benchmark it")
         if e.get("kind") == "engine" and not (e.get("gpu") or {}).get("count"):
