@@ -104,11 +104,27 @@ def runs_show(obj: Ctx, run_ref: str, as_json: bool) -> None:
     counts = reader.sample_counts(run["id"])
     summary = run_summary(reader, run)
     events = reader.events(run["id"], limit=200)
+    from iejtui.advisor.stored import run_advice
+    advice = run_advice(reader, run)
     if as_json:
-        emit_json({**run, "samples": counts, "summary": summary,
+        emit_json({**run, "samples": counts, "summary": summary, "advisor": advice,
                    "events": [{k: e[k] for k in ("ts", "kind", "level", "message")} for e in events]})
         return
     _print_run(run, summary, counts, events)
+    _print_advice(advice)
+
+
+def _print_advice(advice: dict) -> None:
+    """``runs show``'s "what the advisor saw" (``iejtui advise`` prints the same lines)."""
+    from iejtui.advisor.text import result_lines
+    if advice.get("source") == "none":
+        click.echo(f"  advisor    {advice['note']}")
+        return
+    if not advice.get("signals"):
+        return
+    click.echo("  advisor" + (" (as found live)" if advice.get("source") == "live" else ""))
+    for line in result_lines(advice, indent="    "):
+        click.echo(line)
 
 @click.command(cls=Command)
 @click.option("--json", "as_json", is_flag=True)

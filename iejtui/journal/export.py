@@ -109,6 +109,14 @@ def run_section(root: Path, reader, run: dict, e: dict, day_path: Path | None, b
         sec = e.get("bench") if isinstance(e.get("bench"), dict) and "verdict" in e["bench"] else None
         lines += ["**Client vs server, client-bound verdict, steady state**", "",
                   fence("\n".join(bench_lines(sec or bench_sections(reader, run))), "text"), ""]
+    from iejtui.journal.advice import advice_markdown
+    adv = e.get("advisor") if isinstance(e.get("advisor"), dict) else None
+    if adv is None:
+        from iejtui.advisor.stored import run_advice
+        adv = run_advice(reader, run)
+    section = advice_markdown(adv, "####")
+    if section:
+        lines += [section, ""]
     link = _link(root, day_path, e.get("chart"), base)
     if link:
         alt = esc(f"r{e['id']} charts: tok/s, KV %, SM-active vs kernel-active, TTFT p50/p99")
