@@ -210,3 +210,73 @@ def metric_stats(m: BenchmarkMetrics, records: Sequence[RequestRecord], selected
         if st is not None and attr in selected:
             out.append((attr, name, header, st))
     return out
+
+
+#: Percentiles of the stored figures (metrics.json, ``runs show``, exports).
+STORED_PERCENTILES = (50.0, 90.0, 99.0)
+
+
+def _latency_s(st: Stat, count: int) -> dict[str, float | None]:
+    """``{p50, p90, p99, mean, count}`` in seconds; with no observation every figure is
+    ``None`` and count 0 (not vLLM's 0 ms, which reads as a measurement)."""
+    if not count:
+        return {"p50": None, "p90": None, "p99": None, "mean": None, "count": 0.0}
+    pct = {p: v for p, v in st.percentiles}
+    return {"p50": pct[50.0] / 1000.0, "p90": pct[90.0] / 1000.0, "p99": pct[99.0] / 1000.0,
+            "mean": st.mean / 1000.0, "count": float(count)}
+
+
+def stored_request_figures(rows: Sequence[dict], duration_s: float | None = None,
+                           goodput_req_s: float | None = None) -> dict:
+    """A benchmark's client figures from its stored requests (journal rows: ``t_sent`` wall
+    clock, ``ttft``/``e2el`` seconds, ``prompt_tokens``, ``output_tokens``, ``ok``,
+    ``error`` "kind: message", ``chunk_times`` offsets from ``t_sent``), by
+    ``calculate_metrics`` itself, so they are the figures the benchmark printed.
+
+    Throughputs divide by ``duration_s``, the duration the benchmark measured (first
+    dispatch to its last worker's end, stored in its result); without it, by the span of
+    the stored requests (first send to last completion of a successful request).
+    ``goodput_req_s`` is the benchmark's own (its SLOs are its arguments). A request
+    without a usage count counts 1 output token, as in ``calculate_metrics``.
+    """
+    if not rows:
+        return {"window": None, "duration_s": None, "duration_from": None, "requests": None, "errors": {},
+                "tokens": {"generated": None, "prompt": None},
+                "throughput": {k: None for k in ("output_tok_s", "total_tok_s", "requests_per_s", "goodput_req_s",
+                                                 "output_tok_s_peak", "concurrency_peak")},
+                "latency_s": {k: _latency_s(Stat(0, 0, 0, []), 0) for k in ("ttft", "tpot", "itl", "e2e")}}
+    t_first = min(float(r["t_sent"]) for r in rows)
+    recs = []
+    for i, r in enumerate(rows):
+        send = float(r["t_sent"]) - t_first  # relative: float32 chunk offsets keep their precision
+        recs.append(RequestRecord(
+            index=int(r.get("idx", i)), send_time=send, success=bool(r.get("ok")),
+            ttft=float(r.get("ttft") or 0.0), latency=float(r.get("e2el") or 0.0),
+            chunk_times=[send + c for c in (r.get("chunk_times") or [])],
+            output_tokens=int(r.get("output_tokens") or 0), prompt_len=int(r.get("prompt_tokens") or 0)))
+    ok = [r for r in recs if r.success]
+    span = max((r.send_time + r.latency for r in ok), default=0.0) - min((r.send_time for r in ok), default=0.0)
+    dur, dur_from = (duration_s, "bench") if duration_s and duration_s > 0 else (span, "requests")
+    m = calculate_metrics(recs, dur if dur > 0 else 1.0, STORED_PERCENTILES, {})
+    per_s = (lambda x: x / dur) if dur > 0 else (lambda x: None)
+    errors: dict[str, int] = {}
+    for r in rows:
+        if not r.get("ok"):
+            kind = str(r.get("error") or "other").split(":", 1)[0].strip() or "other"
+            errors[kind] = errors.get(kind, 0) + 1
+    n_tpot = sum(1 for r, n in zip(recs, m.output_lens) if r.success and n > 1)
+    return {
+        "window": [t_first, t_first + max((r.send_time + r.latency for r in recs), default=0.0)],
+        "duration_s": dur if dur > 0 else None, "duration_from": dur_from,
+        "requests": {"total": len(recs), "ok": m.completed, "failed": m.failed},
+        "errors": errors,
+        "tokens": {"generated": float(m.total_output), "prompt": float(m.total_input)},
+        "throughput": {
+            "output_tok_s": per_s(m.total_output), "total_tok_s": per_s(m.total_input + m.total_output),
+            "requests_per_s": per_s(m.completed), "goodput_req_s": goodput_req_s,
+            "output_tok_s_peak": m.max_output_tokens_per_s if ok else None,
+            "concurrency_peak": float(m.max_concurrent_requests) if ok else None,
+        },
+        "latency_s": {"ttft": _latency_s(m.ttft, m.completed), "tpot": _latency_s(m.tpot, n_tpot),
+                      "itl": _latency_s(m.itl, sum(len(r.itl) for r in ok)), "e2e": _latency_s(m.e2el, m.completed)},
+    }

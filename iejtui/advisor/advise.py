@@ -57,13 +57,16 @@ def shadow(findings: list[Finding], families: dict[str, str]) -> list[Finding]:
     return kept
 
 
-def bottleneck(findings: Sequence[Finding]) -> dict[str, Any] | None:
-    """The classification that fired longest (firing time summed over episodes and GPUs)."""
+def bottleneck(findings: Sequence[Finding | dict]) -> dict[str, Any] | None:
+    """The classification that fired longest (firing time summed over episodes and GPUs);
+    findings as ``Finding`` objects or their JSON (stored findings)."""
     held: dict[str, float] = {}
     for f in findings:
-        if f.rule in BOTTLENECKS and f.fired_at is not None:
-            end = f.end if f.end is not None else f.fired_at
-            held[BOTTLENECKS[f.rule]] = held.get(BOTTLENECKS[f.rule], 0.0) + max(0.0, end - f.start)
+        d = f.as_json() if isinstance(f, Finding) else f
+        if d.get("rule") in BOTTLENECKS and d.get("fired_at") is not None:
+            end = d["end"] if d.get("end") is not None else d["fired_at"]
+            kind = BOTTLENECKS[d["rule"]]
+            held[kind] = held.get(kind, 0.0) + max(0.0, end - d["start"])
     if not held:
         return None
     name = max(held, key=held.get)  # type: ignore[arg-type]

@@ -1,7 +1,8 @@
 """The rules, as data. Sources and thresholds:
 
 * ``vllmstat``: its config advisor (``src/vllmstat/core/advisor.py``). It has no durations;
-  the ``for:`` given here (1 min) is ours, so one bad scrape does not raise a finding.
+  the ``for:`` given here (``PEER_FOR_S``, 15 s: fifteen 1 Hz evaluations in a row) is ours,
+  so one bad scrape does not raise a finding while a real condition is said within seconds.
 * ``llm-d``: ``docs/monitoring/prometheus-alerting-rules.yaml`` (warning and critical rules
   that apply to one box), thresholds and ``for:`` as written there.
 * ``iejtui``: rules only a tool holding GPU truth, the launch command and the client's own
@@ -18,6 +19,7 @@ from __future__ import annotations
 from iejtui.advisor.model import Cond, Knob, Rule
 
 MIN = 60.0
+PEER_FOR_S = 15.0  # our duration for vllmstat's duration-less rules
 
 SEQS_LOWER = Knob("--max-num-seqs", "lower_seqs", note="fewer sequences at once fit the KV cache")
 SEQS_RAISE = Knob("--max-num-seqs", "raise_seqs", note="more sequences per batch (and client concurrency)")
@@ -33,45 +35,45 @@ MODEL_LEN = Knob("--max-model-len", None, note="requests longer than this are cu
 RULES: tuple[Rule, ...] = (
     # ---- vllmstat ---------------------------------------------------------------------
     Rule("preemptions", "Preempting", (Cond("preemptions_per_s", ">=", 0.05),),
-         MIN, "critical",
+         PEER_FOR_S, "critical",
          "{value:.2f} preemptions/s (peak {peak:.2f}) with up to {running:.0f} running: the KV cache is too small for the batch",
          "a preempted request is recomputed from scratch: throughput drops and latency spikes",
          "vllmstat", SEQS_LOWER, context=("running",), family="preempt"),
     Rule("length-cut", "Completions cut at the length cap",
-         (Cond("length_cut_pct", ">=", 20.0),), MIN, "warning",
+         (Cond("length_cut_pct", ">=", 20.0),), PEER_FOR_S, "warning",
          "{value:.0f} % of requests ended before the tokens they asked for (peak {peak:.0f} %)",
          "prompt + max_tokens above --max-model-len is clamped silently; those answers are truncated",
          "vllmstat", MODEL_LEN, family="length"),
     Rule("length-cut-most", "Most completions cut at the length cap",
-         (Cond("length_cut_pct", ">=", 50.0),), MIN, "critical",
+         (Cond("length_cut_pct", ">=", 50.0),), PEER_FOR_S, "critical",
          "{value:.0f} % of requests ended before the tokens they asked for (peak {peak:.0f} %)",
          "prompt + max_tokens above --max-model-len is clamped silently; most answers are truncated",
          "vllmstat", MODEL_LEN, family="length"),
-    Rule("errors", "Requests failing", (Cond("error_share_pct", ">=", 2.0),), MIN, "critical",
+    Rule("errors", "Requests failing", (Cond("error_share_pct", ">=", 2.0),), PEER_FOR_S, "critical",
          "{value:.1f} % of finished requests ended in error or abort (peak {peak:.1f} %)",
          "the engine refuses or aborts requests: read its log (iejtui engine logs NAME)", "vllmstat", family="errors"),
     Rule("queue-backlog", "Requests queueing", (Cond("waiting", ">=", 2.0),),
-         MIN, "warning",
+         PEER_FOR_S, "warning",
          "{value:.0f} requests waiting (peak {peak:.0f}) behind {running:.0f} running",
          "a request waits for a batch slot before its first token, so TTFT grows with the queue",
          "vllmstat", SEQS_RAISE, context=("running", "kv_usage_pct"), family="queue"),
     Rule("spec-decode-low", "Speculative decoding rarely accepted", (Cond("spec_accept_pct", "<", 30.0),),
-         MIN, "warning", "{value:.0f} % of draft tokens accepted (lowest {peak:.0f} %)",
+         PEER_FOR_S, "warning", "{value:.0f} % of draft tokens accepted (lowest {peak:.0f} %)",
          "below ~30 % the draft model costs more than it saves", "vllmstat",
          Knob("--speculative-config", None, note="a better-matched draft model, or none"), peak="min"),
     Rule("gpu-memory-share-low", "GPU memory under-committed", (Cond("arg_gpu_memory_utilization", "<", 0.85),),
-         MIN, "info", "--gpu-memory-utilization {value:g}: part of the GPU's memory is left out of the KV cache",
+         PEER_FOR_S, "info", "--gpu-memory-utilization {value:g}: part of the GPU's memory is left out of the KV cache",
          "a bigger KV cache holds more sequences before preempting", "vllmstat", GPU_MEM),
-    Rule("prefix-caching-off", "Prefix caching off", (Cond("arg_prefix_caching_off", ">=", 1.0),), MIN, "info",
+    Rule("prefix-caching-off", "Prefix caching off", (Cond("arg_prefix_caching_off", ">=", 1.0),), PEER_FOR_S, "info",
          "prefix caching is switched off at launch", "shared-prefix workloads (system prompts, chat) recompute them",
          "vllmstat", PREFIX),
-    Rule("eager-mode", "CUDA graphs off", (Cond("arg_enforce_eager", ">=", 1.0),), MIN, "info",
+    Rule("eager-mode", "CUDA graphs off", (Cond("arg_enforce_eager", ">=", 1.0),), PEER_FOR_S, "info",
          "--enforce-eager: every decode step launches its kernels one by one",
          "CUDA graphs remove most per-step launch overhead (eager is for debugging)", "iejtui", EAGER),
-    Rule("gpu-hot", "GPU hot", (Cond("temp_c", ">=", 85.0),), MIN, "warning",
+    Rule("gpu-hot", "GPU hot", (Cond("temp_c", ">=", 85.0),), PEER_FOR_S, "warning",
          "GPU at {value:.0f} °C (peak {peak:.0f} °C)", "above ~85 °C the GPU slows its clocks to cool",
          "vllmstat", scope="gpu"),
-    Rule("gpu-power-cap", "GPU at its power limit", (Cond("power_pct_of_limit", ">=", 98.0),), MIN, "warning",
+    Rule("gpu-power-cap", "GPU at its power limit", (Cond("power_pct_of_limit", ">=", 98.0),), PEER_FOR_S, "warning",
          "board power at {value:.0f} % of its limit (peak {peak:.0f} %)",
          "at the cap the GPU trades clock speed for watts", "vllmstat", scope="gpu"),
     # ---- llm-d ------------------------------------------------------------------------

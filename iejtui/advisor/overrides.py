@@ -86,3 +86,17 @@ def with_durations(rules: Sequence[Rule], for_s: float) -> tuple[Rule, ...]:
     """Every rule with the same ``for:`` (tests and short demos: the peers' 5–30 min would
     let a test pass without testing anything)."""
     return tuple(replace(r, for_s=for_s) for r in rules)
+
+
+BENCH_FOR_SHARE = 0.25
+BENCH_FOR_MIN_S = 2.0
+
+
+def for_run(rules: Sequence[Rule], run: dict[str, Any], window_s: float) -> tuple[Rule, ...]:
+    """Rules as they judge a recorded bench run: each ``for:`` at most a quarter of the
+    bench's duration (≥ 2 s). A benchmark is short and controlled; with the peers' minutes a
+    20 s bench could never hold a rule long enough, and what it provoked would go unsaid."""
+    if run.get("kind") != "bench" or window_s <= 0:
+        return tuple(rules)
+    cap = max(BENCH_FOR_MIN_S, BENCH_FOR_SHARE * window_s)
+    return tuple(replace(r, for_s=min(r.for_s, cap)) for r in rules)

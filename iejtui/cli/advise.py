@@ -77,6 +77,9 @@ def advise(obj: Ctx, run_ref: str | None, as_json: bool, for_: str | None, list_
     try:
         run = reader.resolve_run(run_ref)
         inp = read_inputs(reader, run)
+        if for_ is None:  # a bench run is judged with for: ≤ a quarter of its duration
+            from iejtui.advisor.overrides import for_run
+            rules = for_run(rules, run, inp.window[1] - inp.window[0])
         result = advise_json(inp, advise_inputs(inp, rules))
     finally:
         reader.close()

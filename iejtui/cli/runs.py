@@ -42,20 +42,16 @@ def _print_run(run: dict, summary: dict, counts: dict, events: list[dict]) -> No
             click.echo(f"  {k:<10} {v}")
     if counts:
         click.echo("  samples    " + ", ".join(f"{s}: {n}" for s, n in sorted(counts.items())))
-    if summary:
-        click.echo("  summary")
-        for key in ("generation_tokens", "prompt_tokens", "requests_finished", "kv_usage_pct_peak",
-                    "kv_capacity_tokens", "prefix_cache_hit_pct", "energy_j", "joules_per_token"):
-            if summary.get(key) is not None:
-                click.echo(f"    {key:<22} {fmt.num(summary[key], 2)}")
-        for key in ("ttft_s", "itl_s", "tpot_s", "e2e_s"):
-            lat = summary.get(key)
-            if lat and lat.get("count"):
-                click.echo(f"    {key[:-2] + ' p50/p99':<22} {fmt.ms(lat['p50'])} / {fmt.ms(lat['p99'])}"
-                           f"  (n={lat['count']:.0f})")
-        if summary.get("search"):  # a load search (bench --find-max-load)
-            from iejtui.load_search import search_text
-            click.echo("\n".join("    " + ln for ln in search_text(summary["search"]).splitlines()))
+    from iejtui.summary_text import summary_rows
+    click.echo("  summary")
+    for title, rows in summary_rows(summary):
+        click.echo(f"    {title}")
+        for label, value in rows:
+            click.echo(f"      {label:<26} {value}")
+    if summary.get("search"):  # a load search (bench --find-max-load)
+        from iejtui.load_search import search_text
+        click.echo("    search")
+        click.echo("\n".join("      " + ln for ln in search_text(summary["search"]).splitlines()))
     if summary.get("bench"):  # client vs server, client-bound verdict, steady state
         from iejtui.bench_sections import bench_lines
         for ln in bench_lines(summary["bench"]):
@@ -108,11 +104,27 @@ def runs_show(obj: Ctx, run_ref: str, as_json: bool) -> None:
     counts = reader.sample_counts(run["id"])
     summary = run_summary(reader, run)
     events = reader.events(run["id"], limit=200)
+    from iejtui.advisor.stored import run_advice
+    advice = run_advice(reader, run)
     if as_json:
-        emit_json({**run, "samples": counts, "summary": summary,
+        emit_json({**run, "samples": counts, "summary": summary, "advisor": advice,
                    "events": [{k: e[k] for k in ("ts", "kind", "level", "message")} for e in events]})
         return
     _print_run(run, summary, counts, events)
+    _print_advice(advice)
+
+
+def _print_advice(advice: dict) -> None:
+    """``runs show``'s "what the advisor saw" (``iejtui advise`` prints the same lines)."""
+    from iejtui.advisor.text import result_lines
+    if advice.get("source") == "none":
+        click.echo(f"  advisor    {advice['note']}")
+        return
+    if not advice.get("signals"):
+        return
+    click.echo("  advisor" + (" (as found live)" if advice.get("source") == "live" else ""))
+    for line in result_lines(advice, indent="    "):
+        click.echo(line)
 
 @click.command(cls=Command)
 @click.option("--json", "as_json", is_flag=True)

@@ -138,6 +138,19 @@ def _write_chart(path: Path, reader, run: dict) -> str | None:
     return name
 
 
+def _advice(reader, run: dict) -> dict | None:
+    """What the advisor saw in the run (stored live findings, or a replay of a short run),
+    without its repeated run header; ``None`` if it could not be read (a day still writes)."""
+    from iejtui.advisor.stored import run_advice
+    try:
+        adv = run_advice(reader, run)
+    except Exception:  # noqa: BLE001 - advice is optional; a broken series must not lose the day
+        return None
+    adv.pop("run", None)
+    adv["run"] = {"ended": bool(run.get("ended_at"))}
+    return adv
+
+
 def write_day(root: Path, reader, path: Path, doc: dict, new_runs: list[dict],
               on_note: Callable[[str], None] | None = None, charts: bool = True) -> Path:
     """(Re)compute every run of the day and write its files; hand-written text is kept."""
@@ -158,6 +171,7 @@ def write_day(root: Path, reader, path: Path, doc: dict, new_runs: list[dict],
             continue
         present.append(run)
         e = metrics.run_metrics(reader, run)
+        e["advisor"] = _advice(reader, run)
         if e.get("argv"):
             e["script"] = scripts.script_name(e)
         chart = (old.get(rid) or {}).get("chart")

@@ -59,7 +59,9 @@ def _cached_entries(root: Path) -> dict[int, tuple[dict, Path]]:
 def _entry(reader, run: dict, cached: tuple[dict, Path] | None) -> dict:
     if cached:
         e = cached[0]
-        if run.get("ended_at") and (e.get("computed_at") or 0) >= run["ended_at"] and e.get("status") == run["status"]:
+        # an entry of metrics.json schema 1 (figures at its top level) is computed again
+        if run.get("ended_at") and (e.get("computed_at") or 0) >= run["ended_at"] and e.get("status") == run["status"] \
+                and "tokens" not in e:
             return e
     e = metrics.run_metrics(reader, run)
     if cached and cached[0].get("chart"):
@@ -107,6 +109,14 @@ def run_section(root: Path, reader, run: dict, e: dict, day_path: Path | None, b
         sec = e.get("bench") if isinstance(e.get("bench"), dict) and "verdict" in e["bench"] else None
         lines += ["**Client vs server, client-bound verdict, steady state**", "",
                   fence("\n".join(bench_lines(sec or bench_sections(reader, run))), "text"), ""]
+    from iejtui.journal.advice import advice_markdown
+    adv = e.get("advisor") if isinstance(e.get("advisor"), dict) else None
+    if adv is None:
+        from iejtui.advisor.stored import run_advice
+        adv = run_advice(reader, run)
+    section = advice_markdown(adv, "####")
+    if section:
+        lines += [section, ""]
     link = _link(root, day_path, e.get("chart"), base)
     if link:
         alt = esc(f"r{e['id']} charts: tok/s, KV %, SM-active vs kernel-active, TTFT p50/p99")

@@ -8,6 +8,7 @@ so everything a person typed outside them survives re-tagging.
 from __future__ import annotations
 
 from iejtui.journal import render
+from iejtui.journal.advice import day_advice, todo_knobs
 from iejtui.journal.mdsafe import esc
 from iejtui.journal.sections import block
 from iejtui.store.vocab import BROKE
@@ -50,6 +51,7 @@ def generated(doc: dict, broke_items: list) -> dict[str, str]:
         "runs": render.runs_table(entries),
         "charts": charts(doc),
         "broke": render.broke_section(broke_items),
+        "advisor": day_advice(entries),
     }
 
 
@@ -76,6 +78,10 @@ def log_template(doc: dict, broke_items: list) -> str:
         "",
         block("charts", g["charts"]),
         "",
+        "## What the advisor saw",
+        "",
+        block("advisor", g["advisor"]),
+        "",
         "## What broke and how it was fixed",
         "",
         block("broke", g["broke"]),
@@ -99,11 +105,13 @@ def todo_items(doc: dict) -> str:
         if e.get("status") in BROKE:
             items.append(f"- [ ] Find out why r{e['id']} {esc(e.get('name'))} {esc(e.get('status'))}"
                          + (f" (exit {e['exit_code']})" if e.get("exit_code") not in (None, 0) else ""))
-        lat = (e.get("latency_s") or {}).get("ttft") or {}
+        from iejtui.summary import figures_of
+        lat = (figures_of(e).get("latency_s") or {}).get("ttft") or {}
         if e.get("kind") == "engine" and not lat.get("count") and e.get("status") not in BROKE:
             items.append(f"- [ ] r{e['id']} {esc(e.get('name'))} served no request: benchmark it")
         if e.get("kind") == "engine" and not (e.get("gpu") or {}).get("count"):
             items.append(f"- [ ] r{e['id']}: no GPU figures (CPU run or NVML unavailable); rerun on the GPU box")
+    items += todo_knobs(doc.get("runs", []))
     items.append("- [ ] Promote the lessons to topics/ (`iejtui day promote "
                  f"{doc['day']} --topic TOPIC`) and clean results to benchmarks/ (`iejtui promote RUN --as NAME`)")
     return "\n".join(items)

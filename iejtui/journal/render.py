@@ -1,6 +1,8 @@
 """Markdown blocks shared by LOG.md, exports and benchmark READMEs (pure functions).
 
-Inputs are metrics.json run entries (``iejtui.journal.metrics.run_metrics``) and, for
+Inputs are metrics.json run entries (``iejtui.journal.metrics.run_metrics``: the run's
+fields plus ``iejtui.summary.run_summary``'s sections, read through ``figures_of`` so an
+entry of schema 1 still renders) and, for
 "what broke", the run's events and log tail. Every outside string goes through
 ``mdsafe`` (secrets masked, HTML and markdown neutralised).
 """
@@ -14,6 +16,7 @@ from typing import Any
 from iejtui import fmt
 from iejtui.journal.mdsafe import code, esc, fence, table
 from iejtui.store.vocab import ENDED_BADLY
+from iejtui.summary import figures_of
 
 LAT_LABELS = {"ttft": "TTFT", "itl": "ITL", "tpot": "TPOT", "e2e": "E2E latency", "queue": "Queue time"}
 
@@ -63,16 +66,17 @@ def runs_table(entries: list[dict]) -> str:
         return "_No runs tagged yet: `iejtui tag RUN --day N`._"
     rows = []
     for e in entries:
-        tp = e.get("throughput") or {}
-        ttft = _g(e, "latency_s", "ttft") or {}
+        f = figures_of(e)
+        tp = f.get("throughput") or {}
+        ttft = _g(f, "latency_s", "ttft") or {}
         rate = tp.get("generation_tok_s_peak") if e.get("kind") == "engine" else tp.get("output_tok_s")
         rows.append([
             run_ref(e), esc(e.get("name"), limit=40), esc(e.get("kind")), status_text(e),
             fmt.duration(e.get("duration_s")) if e.get("duration_s") is not None else "running",
-            num(_g(e, "tokens", "generated")), num(rate, 1),
+            num(_g(f, "tokens", "generated")), num(rate, 1),
             f"{ms(ttft.get('p50'))} / {ms(ttft.get('p99'))}" if ttft.get("count") else "—",
-            ms(_g(e, "latency_s", "itl", "p50")),
-            pct(_g(e, "kv", "peak_pct")),
+            ms(_g(f, "latency_s", "itl", "p50")),
+            pct(_g(f, "kv", "peak_pct")),
             num(_g(e, "gpu", "sm_active_pct", "peak"), 0, "%"),
             num(_g(e, "gpu", "joules_per_token"), 2),
         ])
@@ -102,7 +106,7 @@ def setup_table(entries: list[dict]) -> str:
         rows.append([run_ref(e), hardware(e),
                      esc(" / ".join(str(x) for x in (v.get("driver"), v.get("cuda")) if x)) or "—",
                      eng + (f" {esc(ver)}" if ver else ""), code(e.get("model"), limit=80, table=True) or "—",
-                     num(_g(e, "kv", "capacity_tokens"), 0, "tok"),
+                     num(_g(figures_of(e), "kv", "capacity_tokens"), 0, "tok"),
                      esc(f"iejtui {v.get('iejtui', '?')}, Python {v.get('python', '?')}")])
     return table(["Run", "Hardware", "Driver / CUDA", "Engine", "Model", "KV capacity", "Tools"], rows)
 
@@ -133,14 +137,14 @@ NOT_REPORTED = "not reported by this engine"
 def _unreported(e: dict) -> set[str] | None:
     """The canonical figures the run's engine kind cannot report; None when unknown (a
     bench run, or metrics.json written before this was recorded)."""
-    nr = e.get("not_reported")
+    nr = figures_of(e).get("not_reported")
     return set(nr) if isinstance(nr, list) else None
 
 
 def latency_table(e: dict) -> str:
     """Engine runs get every canonical latency row (a figure, "no observations", or "not
     reported by this engine"), so engines compare row by row; bench runs only measured rows."""
-    lat = e.get("latency_s") or {}
+    lat = figures_of(e).get("latency_s") or {}
     nr = _unreported(e)
     rows, measured = [], False
     for key, label in LAT_LABELS.items():
@@ -163,26 +167,57 @@ def latency_table(e: dict) -> str:
             + f"\n\n<sub>Percentiles from {src}.</sub>")
 
 
+def counting_line(e: dict) -> str | None:
+    """"counting from attach at HH:MM:SS" when the engine was counted from attach time."""
+    from iejtui.summary_text import counting_line as line
+    return line(_g(figures_of(e), "counting_from"))
+
+
 def figures_table(e: dict) -> str:
-    tp = e.get("throughput") or {}
+    """Every figure of ``iejtui.summary.run_summary``'s ``engine``/``bench`` and ``gpu``
+    sections (the same numbers as ``runs show`` and metrics.json)."""
+    f = figures_of(e)
+    tp = f.get("throughput") or {}
     g = e.get("gpu") or {}
-    rows = [
-        ["Tokens generated / prompt", f"{num(_g(e, 'tokens', 'generated'))} / {num(_g(e, 'tokens', 'prompt'))}"],
-        ["Generation tok/s (peak 5 s / mean while busy)",
-         f"{num(tp.get('generation_tok_s_peak'), 1)} / {num(tp.get('generation_tok_s_mean_busy'), 1)}"]
-        if e.get("kind") == "engine" else ["Output tok/s", num(tp.get("output_tok_s"), 1)],
-        ["Requests finished (req/s)", f"{num(tp.get('requests_finished') or _g(e, 'requests', 'ok'))} "
-                                      f"({num(tp.get('requests_per_s'), 2)})"],
-    ]
+    rows = []
+    if e.get("kind") in ("engine", "bench") or f:
+        rows += [["Tokens generated / prompt",
+                  f"{num(_g(f, 'tokens', 'generated'))} / {num(_g(f, 'tokens', 'prompt'))}"]]
     if e.get("kind") == "engine":
+        cc = f.get("concurrency") or {}
+        rows += [["Generation tok/s (peak 5 s / mean while busy)",
+                  f"{num(tp.get('generation_tok_s_peak'), 1)} / {num(tp.get('generation_tok_s_mean_busy'), 1)}"],
+                 ["Generation tok/s (mean over the run)", num(tp.get("generation_tok_s_mean"), 1)],
+                 ["Requests finished (req/s)",
+                  f"{num(tp.get('requests_finished'))} ({num(tp.get('requests_per_s'), 2)})"]]
         nr = _unreported(e) or set()
+        rows += [["Running requests peak / mean", NOT_REPORTED if "running" in nr else
+                  f"{num(cc.get('running_peak'))} / {num(cc.get('running_mean'), 1)}"],
+                 ["Waiting requests peak / mean", NOT_REPORTED if "waiting" in nr else
+                  f"{num(cc.get('waiting_peak'))} / {num(cc.get('waiting_mean'), 1)}"],
+                 ["Preemptions", NOT_REPORTED if "preemptions" in nr else num(f.get("preemptions"))]]
         kv = (NOT_REPORTED if "kv_usage" in nr else
-              f"{pct(_g(e, 'kv', 'peak_pct'))} = {num(_g(e, 'kv', 'peak_tokens'), 0, 'tok')}"
-              f" of {num(_g(e, 'kv', 'capacity_tokens'), 0, 'tok')}")
+              f"{pct(_g(f, 'kv', 'peak_pct'))} = {num(_g(f, 'kv', 'peak_tokens'), 0, 'tok')}"
+              f" of {num(_g(f, 'kv', 'capacity_tokens'), 0, 'tok')}")
         rows += [["KV cache peak", kv],
-                 ["Prefix-cache hit", NOT_REPORTED if "prefix_cache_hit" in nr else pct(e.get("prefix_cache_hit_pct"))]]
+                 ["Prefix-cache hit", NOT_REPORTED if "prefix_cache_hit" in nr else pct(f.get("prefix_cache_hit_pct"))]]
         if "prompt_tokens" in nr:
-            rows[0][1] = f"{num(_g(e, 'tokens', 'generated'))} / {NOT_REPORTED}"
+            rows[0][1] = f"{num(_g(f, 'tokens', 'generated'))} / {NOT_REPORTED}"
+        if counting_line(e):
+            rows.append(["Counting", counting_line(e)])
+    elif e.get("kind") == "bench" or f:
+        rq = f.get("requests") or {}
+        errs = f.get("errors") or {}
+        rows += [["Output tok/s (peak 1 s)", f"{num(tp.get('output_tok_s'), 1)} ({num(tp.get('output_tok_s_peak'), 1)})"],
+                 ["Total tok/s", num(tp.get("total_tok_s"), 1)],
+                 ["Requests ok / failed (req/s)",
+                  f"{num(rq.get('ok'))} / {num(rq.get('failed'))} ({num(tp.get('requests_per_s'), 2)})"],
+                 ["Goodput (req/s)", num(tp.get("goodput_req_s"), 2)],
+                 ["Peak concurrency", num(tp.get("concurrency_peak"))],
+                 ["Benchmark duration", f"{num(f.get('duration_s'), 2, 's')}"
+                  + (" (span of the requests)" if f.get("duration_from") == "requests" else "")]]
+        if errs:
+            rows.append(["Errors", esc(", ".join(f"{k}: {n}" for k, n in sorted(errs.items())))])
     if g.get("count"):
         def pm(key: str, unit: str, scale: float = 1.0, digits: int = 0) -> str:
             d = g.get(key) or {}

@@ -127,6 +127,17 @@ class Reader:
                 r["data"] = json.loads(r["data"])
         return rows[::-1]
 
+    def events_of_kinds(self, run_id: int, kinds: Iterable[str], limit: int = 5000) -> list[dict[str, Any]]:
+        """A run's events of the given kinds, oldest first (e.g. the advisor's findings)."""
+        kinds = list(kinds)
+        marks = ", ".join("?" for _ in kinds)
+        rows = list(self.db["events"].rows_where(f"run_id = ? AND kind IN ({marks})", [run_id, *kinds],
+                                                 order_by="id", limit=limit))
+        for r in rows:
+            if r.get("data"):
+                r["data"] = json.loads(r["data"])
+        return rows
+
     # ---- samples -----------------------------------------------------------------------
     def data_version(self) -> int:
         """SQLite's ``data_version``: changes whenever another connection commits (unchanged:

@@ -153,6 +153,15 @@ class Feed:
         return snap, window, run
 
     @reading
+    def summary_line(self, run_id: int) -> str:
+        """The run's one summary (``iejtui.summary.run_summary``) on one line."""
+        from iejtui.summary import run_summary
+        from iejtui.summary_text import summary_line
+        reader = self.reader()
+        run = reader.run(run_id)
+        return summary_line(run_summary(reader, run)) if run else ""
+
+    @reading
     def runs(self, headlines: dict[int, str]) -> list[RunRow]:
         from iejtui.viewmodel.runs import run_rows
         reader = self.reader()

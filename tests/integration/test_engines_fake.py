@@ -67,15 +67,15 @@ def test_trtllm_attached_iteration_records_and_canonical_figures(journal):
     with ThreadedFake(lambda: TrtllmFake(log=io.StringIO(), step_s=0.02)) as fake:
         got = _attach_and_load(journal, fake, "trt", "trtllm")
         total_iters = fake.sim.iteration
-    run, s = got["run"], got["run"]["summary"]
+    run, s = got["run"], got["run"]["summary"]["engine"]
     assert run["engine_kind"] == "trtllm" and run["versions"]["engine"] == "1.2.0"
     (iters,) = Reader(journal / "journal.db").series(got["run_id"], "trtllm:iter")
     assert [int(v) for v in iters.values] == list(range(1, total_iters + 1))  # every record, once
-    assert s["generation_tokens"] == 8 * 47  # decode steps: first tokens come from context steps
-    assert "prompt_tokens" not in s  # all prompt tokens: not reported by iteration records
-    assert s["kv_capacity_tokens"] == 1024 * 32 and s["kv_usage_pct_peak"] > 0
+    assert s["tokens"]["generated"] == 8 * 47  # decode steps: first tokens come from context steps
+    assert s["tokens"]["prompt"] is None  # all prompt tokens: not reported by iteration records
+    assert s["kv"]["capacity_tokens"] == 1024 * 32 and s["kv"]["peak_pct"] > 0
     assert s["prefix_cache_hit_pct"] is not None
-    assert "ttft_s" not in s  # no latency histograms without return_perf_metrics
+    assert s["latency_s"]["ttft"]["count"] is None  # no latency histograms without return_perf_metrics
     md = _export(journal, got["run_id"])
     assert all(row in md for row in EXPORT_ROWS) and "(trtllm)" in md
     assert "| ITL | not reported by this engine |" in md  # TRT-LLM has per-request TPOT only
@@ -89,10 +89,11 @@ def test_trtllm_attached_iteration_records_and_canonical_figures(journal):
 def test_sglang_attached_40_step_gauges_stored_and_exported(journal):
     with ThreadedFake(lambda: SGLangFake(log=io.StringIO(), idle_refresh_s=2.0)) as fake:
         got = _attach_and_load(journal, fake, "sg", "sglang")
-    s = got["run"]["summary"]
-    assert s["generation_tokens"] == 8 * 48 and s["prompt_tokens"] == 8 * 33
-    assert s["requests_finished"] == 8 and s["kv_capacity_tokens"] == 20000
-    assert s["ttft_s"]["count"] == 8 and s["itl_s"]["count"] == 8 * 47 and s["tpot_s"]["count"] == 8
+    s = got["run"]["summary"]["engine"]
+    assert s["tokens"]["generated"] == 8 * 48 and s["tokens"]["prompt"] == 8 * 33
+    assert s["throughput"]["requests_finished"] == 8 and s["kv"]["capacity_tokens"] == 20000
+    lat = s["latency_s"]
+    assert lat["ttft"]["count"] == 8 and lat["itl"]["count"] == 8 * 47 and lat["tpot"]["count"] == 8
     assert s["prefix_cache_hit_pct"] > 0  # the same prompt eight times
     md = _export(journal, got["run_id"])
     assert all(row in md for row in EXPORT_ROWS) and "TTFT" in md and "(sglang)" in md
@@ -105,10 +106,10 @@ def test_sglang_attached_40_step_gauges_stored_and_exported(journal):
 def test_llamacpp_attached_slots_give_kv_use(journal):
     with ThreadedFake(lambda: LlamaCppFake(log=io.StringIO())) as fake:
         got = _attach_and_load(journal, fake, "lc", "llamacpp")
-    s = got["run"]["summary"]
-    assert s["generation_tokens"] == 8 * 48 and s["kv_capacity_tokens"] == 4096
-    assert s["kv_usage_pct_peak"] > 0 and s["tpot_s"]["mean"] > 0 and s["tpot_s"]["p50"] is None
-    assert "ttft_s" not in s
+    s = got["run"]["summary"]["engine"]
+    assert s["tokens"]["generated"] == 8 * 48 and s["kv"]["capacity_tokens"] == 4096
+    assert s["kv"]["peak_pct"] > 0 and s["latency_s"]["tpot"]["mean"] > 0 and s["latency_s"]["tpot"]["p50"] is None
+    assert s["latency_s"]["ttft"]["count"] is None
     md = _export(journal, got["run_id"])
     assert all(row in md for row in EXPORT_ROWS)
     assert "| TTFT | not reported by this engine |" in md and "| TPOT |" in md

@@ -20,7 +20,7 @@ def _run_id(root, name):
 
 
 def _stored_tokens(root, rid) -> float:
-    return cli_json(root, "runs", "show", str(rid))["summary"].get("generation_tokens") or 0.0
+    return cli_json(root, "runs", "show", str(rid))["summary"]["engine"]["tokens"]["generated"] or 0.0
 
 
 def test_day_from_a_live_engine(shared_engine):
@@ -37,10 +37,10 @@ def test_day_from_a_live_engine(shared_engine):
     number = int(day_dir.name.split("-")[1])
     doc = json.loads((day_dir / "metrics.json").read_text())
     entry = next(e for e in doc["runs"] if e["id"] == rid)
-    first_tokens = entry["tokens"]["generated"]
+    first_tokens = entry["engine"]["tokens"]["generated"]
     assert first_tokens and first_tokens >= 12 * 48 * 0.9
     assert entry["status"] == "ready" and entry["duration_s"] is None  # still running
-    assert entry["latency_s"]["ttft"]["count"] >= 12
+    assert entry["engine"]["latency_s"]["ttft"]["count"] >= 12
     assert (day_dir / f"run-{rid}-{shared_engine['name']}.svg").exists()
     # tags reach journal.db through the service when it has the endpoint; else a note says so
     run = cli_json(root, "runs", "show", str(rid))
@@ -58,7 +58,7 @@ def test_day_from_a_live_engine(shared_engine):
     assert p.returncode == 0, p.stderr
     doc = json.loads((day_dir / "metrics.json").read_text())
     entry = next(e for e in doc["runs"] if e["id"] == rid)
-    assert entry["tokens"]["generated"] >= first_tokens + 8 * 48 * 0.9
+    assert entry["engine"]["tokens"]["generated"] >= first_tokens + 8 * 48 * 0.9
     assert "Hand-written conclusion." in log.read_text()
 
     p = cli(root, "export", "--day", str(number))

@@ -100,10 +100,10 @@ def test_real_llama_server_through_the_service(journal, tmp_path, llama_server):
     time.sleep(3.5)
     run = cli_json(journal, "runs", "show", str(e["run_id"]))
     assert run["facts"]["kv_cache_tokens"] == 1024  # two split slots of 512
-    s = run["summary"]
-    assert s["generation_tokens"] == generated
-    assert s["kv_capacity_tokens"] == 1024  # two split slots of 512
-    assert s["kv_usage_pct_peak"] > 0 and s["tpot_s"]["mean"] > 0
+    s = run["summary"]["engine"]
+    assert s["tokens"]["generated"] == generated
+    assert s["kv"]["capacity_tokens"] == 1024  # two split slots of 512
+    assert s["kv"]["peak_pct"] > 0 and s["latency_s"]["tpot"]["mean"] > 0
     reader = Reader(journal / "journal.db")
     names = set(reader.series_names(e["run_id"]))
     assert {"llamacpp:prompt_tokens_total", "llamacpp:requests_processing",

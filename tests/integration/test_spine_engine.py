@@ -69,9 +69,9 @@ def test_runs_show_json_has_counts_and_summary(shared_engine):
     run_id = cli_json(journal, "engine", "list")[0]["run_id"]
     show = cli_json(journal, "runs", "show", str(run_id))
     assert show["samples"]["engine"] > 5
-    s = show["summary"]
-    assert s["generation_tokens"] > 0 and s["kv_capacity_tokens"] > 0 and s["kv_usage_pct_peak"] > 0
-    assert s["ttft_s"]["count"] > 0 and s["ttft_s"]["p50"] is not None
+    s = show["summary"]["engine"]
+    assert s["tokens"]["generated"] > 0 and s["kv"]["capacity_tokens"] > 0 and s["kv"]["peak_pct"] > 0
+    assert s["latency_s"]["ttft"]["count"] > 0 and s["latency_s"]["ttft"]["p50"] is not None
 
 
 def _engine_journal(journal, name="eng", **kw):

@@ -69,3 +69,25 @@ def test_bad_override_in_config_is_refused_at_load(tmp_path):
     res = _iejtui(tmp_path, "advise", "--rules", "--json")
     kv = next(r for r in json.loads(res.stdout) if r["id"] == "kv-saturated")
     assert kv["for_s"] == 60 and kv["conditions"] == ["kv_usage_pct > 97"]
+
+
+def test_runs_show_day_log_and_export_carry_what_the_advisor_saw(journal):
+    shown = json.loads(_iejtui(journal, "runs", "show", "1", "--json").stdout)
+    assert shown["advisor"]["source"] == "replay" and "running" in shown["advisor"]["signals"]
+    text = _iejtui(journal, "runs", "show", "1").stdout
+    assert "  advisor" in text and "bottleneck:" in text
+    res = _iejtui(journal, "day", "new", "advised", "--run", "1", "--run", "3")
+    assert res.returncode == 0, res.stderr
+    (day,) = (journal / "days").iterdir()
+    log = (day / "LOG.md").read_text()
+    section = log.split("## What the advisor saw", 1)[1].split("## What broke", 1)[0]
+    assert "<!-- iejtui:advisor -->" in section and "r1" in section
+    doc = json.loads((day / "metrics.json").read_text())
+    assert {e["id"]: e["advisor"]["source"] for e in doc["runs"]}[1] == "replay"
+    out = journal / "export.md"
+    res = _iejtui(journal, "export", "--day", "1", "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    md = out.read_text()
+    assert "What the advisor saw" in md
+    for part in md.split("What the advisor saw")[1:]:  # the advisor's sections carry no raw HTML
+        assert "<" not in part.split("\n#", 1)[0]

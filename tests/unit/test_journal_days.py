@@ -113,13 +113,15 @@ def test_metrics_json_schema(tmp_path):
     root, reader = real_journal(tmp_path)
     path = create_day(root, reader, "schema", ["demo", "broken", "hostile"], None, charts=False)
     doc = json.loads((path / "metrics.json").read_text())
-    assert doc["schema"] == SCHEMA and doc["schema_version"] == SCHEMA_VERSION == 1
+    assert doc["schema"] == SCHEMA and doc["schema_version"] == SCHEMA_VERSION == 2
     for key in ("day", "topic", "slug", "date", "created_at", "updated_at", "headline", "runs"):
         assert key in doc
     by_name = {e["name"]: e for e in doc["runs"]}
-    demo = by_name["demo"]
-    for key in ("id", "kind", "status", "argv", "env", "versions", "tokens", "throughput", "latency_s", "kv",
-                "gpu", "events", "duration_s"):
+    entry = by_name["demo"]
+    for key in ("id", "kind", "status", "argv", "env", "versions", "engine", "gpu", "events", "duration_s"):
+        assert key in entry, key
+    demo = entry["engine"]  # schema 2: the figures sit in the run's section (iejtui.summary)
+    for key in ("tokens", "throughput", "latency_s", "kv", "concurrency", "preemptions", "not_reported"):
         assert key in demo, key
     assert demo["tokens"]["generated"] > 1000 and demo["tokens"]["prompt"] > 0
     assert demo["throughput"]["generation_tok_s_peak"] > demo["throughput"]["generation_tok_s_mean_busy"] > 0
@@ -130,13 +132,13 @@ def test_metrics_json_schema(tmp_path):
     assert demo["kv"]["capacity_tokens"] == 1048576 and 0 < demo["kv"]["peak_pct"] < 100
     assert demo["kv"]["peak_tokens"] == pytest.approx(demo["kv"]["peak_pct"] / 100 * 1048576)
     # no GPU on the recording machine: nulls, never zeros
-    g = demo["gpu"]
+    g = entry["gpu"]
     assert g["count"] == 0 and g["energy_j"] is None and g["joules_per_token"] is None
     assert g["sm_active_pct"] == {"peak": None, "mean": None}
     assert g["power_w"] == {"peak": None, "mean": None}
     broken = by_name["broken"]
     assert broken["status"] == "crashed" and broken["exit_code"] == 2 and broken["events"]["crashes"] >= 1
-    assert broken["tokens"]["generated"] is None  # never scraped: unknown, not 0
+    assert broken["engine"]["tokens"]["generated"] is None  # never scraped: unknown, not 0
     assert broken["model"] is None  # `python -m iejtui.cli` is a launcher, not a model
 
 

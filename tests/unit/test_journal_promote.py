@@ -21,7 +21,7 @@ def test_promote_run_to_benchmarks(tmp_path):
     dest = promote_run(root, reader, "demo", "tiny-llama-cpu-conc8")
     result = json.loads((dest / "results.json").read_text())
     assert result["schema"] == "iejtui.benchmark" and result["source"]["day"] == 1
-    assert result["run"]["tokens"]["generated"] > 1000
+    assert result["run"]["engine"]["tokens"]["generated"] > 1000
     readme = (dest / "README.md").read_text()
     assert readme.startswith("# tiny\\-llama\\-cpu\\-conc8") or readme.startswith("# tiny-llama-cpu-conc8")
     assert "(../../days/day-001-setup/LOG.md)" in readme and "| TTFT |" in readme and "[![" in readme

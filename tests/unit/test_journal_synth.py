@@ -183,7 +183,7 @@ def test_gpu_figures_from_the_host_recording(tmp_path):
     assert g["energy_j"] is not None
     seconds = g["window"][1] - g["window"][0]
     assert abs(g["energy_j"] - g["power_w"]["mean"] * seconds) / g["energy_j"] < 0.05
-    assert g["joules_per_token"] == g["energy_j"] / e["tokens"]["generated"]
+    assert g["joules_per_token"] == g["energy_j"] / e["engine"]["tokens"]["generated"]
 
 
 def test_no_gpu_means_null_not_zero(tmp_path):
@@ -198,7 +198,7 @@ def test_no_gpu_means_null_not_zero(tmp_path):
 def test_bench_figures_from_stored_requests(tmp_path):
     from iejtui.journal.metrics import run_metrics
     reader, ids = _reader(tmp_path, runs=1, seconds=60, gpu=False)
-    e = run_metrics(reader, reader.run(ids["bench"]))
+    e = run_metrics(reader, reader.run(ids["bench"]))["bench"]
     assert e["requests"] == {"total": 40, "ok": 40, "failed": 0}
     assert e["tokens"]["generated"] == 40 * 64
     assert abs(e["latency_s"]["itl"]["p50"] - 0.012) < 1e-4

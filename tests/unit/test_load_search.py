@@ -121,8 +121,9 @@ def test_find_max_load_converges_on_the_known_capacity(journal, slotted_mock, tm
     s = shown["summary"]["search"]
     good, bad = s["bracket"]
     assert shown["kind"] == "search" and shown["status"] == "stopped" and s["converged"]
-    # the true max load lies in [CAPACITY * 0.8 (a slow box serves slower), TRUE_MAX_HI]
-    assert good <= TRUE_MAX_HI and bad >= 0.8 * CAPACITY, s
+    # the true max load lies in [CAPACITY * 0.6 (a busy box serves slower: 17 req/s seen at a
+    # load average of 18 on 2 cores), TRUE_MAX_HI]; the check against truth is the next one
+    assert good <= TRUE_MAX_HI and bad >= 0.6 * CAPACITY, s
     # and of the capacity the server showed: the throughput of a saturated (failing) probe
     seen = max(x["request_throughput"] for x in s["probes"] if not x["passed"])
     assert good <= seen * 1.05 + 0.6 and bad >= seen * 0.95, (seen, s)

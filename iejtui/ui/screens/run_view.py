@@ -10,7 +10,7 @@ from textual.content import Content
 from textual.widgets import Header, Static
 
 from iejtui.store.vocab import LIVE
-from iejtui.ui.feed import HISTORY_POINTS, Feed
+from iejtui.ui.feed import HISTORY_POINTS, Feed, FeedClosed
 from iejtui.ui.screens.polled import PolledScreen
 from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.widgets.snapshot_view import SnapshotView
@@ -61,10 +61,13 @@ class RunScreen(PolledScreen):
         self._last_error: str | None = None
         self.load_cost_s: float | None = None
         self._checks: list[str] | None = None  # a finished bench run: client vs server, verdict, steady
+        self.summary_text = ""  # iejtui.summary.run_summary on one line (summary_text.summary_line)
+        self._summary_at: float | None = None
 
     def compose(self):
         yield Header()
         yield Static("", id="run-info")
+        yield Static("summary: reading the whole run…", id="run-summary")
         checks = Static("", id="bench-checks")
         checks.display = False
         yield checks
@@ -117,9 +120,34 @@ class RunScreen(PolledScreen):
                 checks = self.query_one("#bench-checks", Static)
                 checks.update(Content("\n".join(self._checks)))
                 checks.display = True
+            self._summary_due()
             self.sub_title = f"r{run['id']} {run['name']}" + (" · following" if self.following else "")
         # a live run followed: a new plot point only appears once per plot column, refresh at that rate
         self.read_again(max(self.app.refresh_s, self.window.span / HISTORY_POINTS) if self.following else None)
+
+    #: A followed (live) run's summary is read again at most this often: it reads the whole
+    #: run (seconds for a 24 h run), so it is read after the history is drawn, in its own thread.
+    SUMMARY_EVERY_S = 10.0
+
+    def _summary_due(self) -> None:
+        now = time.monotonic()
+        if self._summary_at is None or (self.following and now - self._summary_at >= self.SUMMARY_EVERY_S):
+            self._summary_at = now
+            self._read_summary()
+
+    @work(thread=True, exit_on_error=False, group="summary", exclusive=True)
+    def _read_summary(self) -> None:
+        try:
+            text = self.feed.summary_line(self.run_id)
+        except FeedClosed:  # the screen left meanwhile
+            return
+        except Exception as exc:
+            text = f"summary unavailable: {type(exc).__name__}: {exc}"
+        self.hand_back(self._show_summary, text)
+
+    def _show_summary(self, text: str) -> None:
+        self.summary_text = text
+        self.query_one("#run-summary", Static).update(Content(text))
 
     # ---- actions ------------------------------------------------------------------------------
     def action_back(self) -> None:
