@@ -6,10 +6,38 @@ import time
 from typing import Any, Iterable, Sequence
 
 
-def duration(seconds: float | None) -> str:
+def duration(seconds: float | None, style: str = "compact") -> str:
+    """The one duration formatter, in the three styles its callers print (each caller's text
+    is kept exactly):
+
+    - ``compact`` (CLI, journal, exports): ``45s``, ``1m05s``, ``2h03m``, ``3d04h``; ``—`` for None;
+    - ``spoken`` (the TUI's windows and run lengths): ``10 s``, ``5 min``, ``1 h 30 min``, ``3 d``;
+      seconds up to 119 (``90 s``, not ``1 min``), hours up to 47 (``36 h``), then days;
+    - ``axis`` (a plot's left edge, ``-5m``): ``90s``, ``5m``, ``2h``; seconds up to 119,
+      minutes up to 119, then whole hours (no days: plots span hours).
+
+    All round to whole seconds first (half to even, as ``round``).
+    """
     if seconds is None:
         return "—"
     s = int(round(seconds))
+    if style == "spoken":
+        if s < 120:
+            return f"{s} s"
+        if s < 3600:
+            return f"{s // 60} min"
+        if s < 172800:
+            h, m = divmod(s // 60, 60)
+            return f"{h} h" + (f" {m} min" if m else "")
+        return f"{s // 86400} d" + (f" {s % 86400 // 3600} h" if s % 86400 >= 3600 else "")
+    if style == "axis":
+        if s < 120:
+            return f"{s}s"
+        if s < 7200:
+            return f"{s // 60}m"
+        return f"{s // 3600}h"
+    if style != "compact":
+        raise ValueError(f"unknown duration style {style!r}")
     if s < 60:
         return f"{s}s"
     if s < 3600:

@@ -60,6 +60,18 @@ def scrape_interval(paths: JournalPaths) -> float:
         return 1.0
 
 
+def with_reader(paths: JournalPaths, use: Callable[[Reader], object]):
+    """``use(reader)`` over a fresh read-only connection to journal.db, closed after: for a
+    worker's one-off read outside a screen's feed (the Journal's writes, a run's row for a
+    restart). Raises ``UserError`` when journal.db cannot be opened. Call it on a worker."""
+    Reader = _import_store()
+    reader = Reader(paths.db)
+    try:
+        return use(reader)
+    finally:
+        reader.close()
+
+
 class FeedClosed(Exception):
     """The screen that owned this feed has left; its read is moot."""
 

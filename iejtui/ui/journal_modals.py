@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from pathlib import Path
 
-from textual import on
-from textual.binding import Binding
 from textual.markup import escape
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from iejtui.ui.modals import Dialog
 from iejtui.viewmodel.journal import parse_run_ids, parse_topic
 
 _CSS = """
@@ -36,48 +34,19 @@ _CSS = """
 """
 
 
-class _Dialog(ModalScreen):
-    BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Close without writing anything"),
-                Binding("ctrl+s", "submit", "Save", tooltip="Check the fields and write")]
-
-    def on_mount(self) -> None:
-        for box in self.query(Input):
-            box.cursor_blink = False  # no redraw twice a second over SSH
-        self.query(Input).first().focus()
-
-    def _buttons(self, ok: str):
-        with Horizontal(classes="buttons"):
-            yield Button("Cancel", id="cancel", compact=True)
-            yield Button(ok, id="ok", variant="primary", compact=True)
-
-    @staticmethod
-    def _field(label: str, box: Input):
-        with Horizontal(classes="field"):
-            yield Label(label)
-            yield box
-
-    def error(self, text: str) -> None:
-        self.query_one("#error", Static).update(text)
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#ok")
-    @on(Input.Submitted)
-    def action_submit(self) -> None:
-        try:
-            answer = self.answer()
-        except ValueError as exc:
-            self.error(str(exc))
-            return
-        self.dismiss(answer)
-
-    def answer(self):  # pragma: no cover - each dialog has its own
-        raise NotImplementedError
+def _buttons(ok: str):
+    with Horizontal(classes="buttons"):
+        yield Button("Cancel", id="cancel", compact=True)
+        yield Button(ok, id="ok", variant="primary", compact=True)
 
 
-class NewDayModal(_Dialog):
+def _field(label: str, box: Input):
+    with Horizontal(classes="field"):
+        yield Label(label)
+        yield box
+
+
+class NewDayModal(Dialog):
     """Topic, runs and goal of a new day log (``iejtui day new TOPIC --run RUN --note TEXT``)."""
 
     DEFAULT_CSS = _CSS.format(cls="NewDayModal")
@@ -93,14 +62,14 @@ class NewDayModal(_Dialog):
                 else "run ids; runs selected on the Runs screen (r, space) fill this in")
         with Vertical():
             yield Static("[b]New day log[/b]   [$text-muted]enter creates · esc cancels[/]", classes="title")
-            yield from self._field("topic", Input(placeholder="e.g. fp8 kv cache (names days/day-NNN-topic)",
+            yield from _field("topic", Input(placeholder="e.g. fp8 kv cache (names days/day-NNN-topic)",
                                                   id="topic", compact=True))
-            yield from self._field("runs", Input(self.runs, placeholder="e.g. 3 5 7", id="runs", compact=True))
+            yield from _field("runs", Input(self.runs, placeholder="e.g. 3 5 7", id="runs", compact=True))
             yield Static(hint, classes="hint", markup=False)
-            yield from self._field("goal", Input(placeholder="optional: what this day is about (## Goal)",
+            yield from _field("goal", Input(placeholder="optional: what this day is about (## Goal)",
                                                  id="note", compact=True))
             yield Static("", id="error", markup=False)
-            yield from self._buttons("Create")
+            yield from _buttons("Create")
 
     def answer(self) -> dict:
         q = self.query_one
@@ -110,7 +79,7 @@ class NewDayModal(_Dialog):
         return {"topic": topic, "runs": runs, "note": note}
 
 
-class TagRunsModal(_Dialog):
+class TagRunsModal(Dialog):
     """Runs to add to day N (``iejtui tag RUN ... --day N``)."""
 
     DEFAULT_CSS = _CSS.format(cls="TagRunsModal")
@@ -127,16 +96,16 @@ class TagRunsModal(_Dialog):
         with Vertical():
             yield Static(f"[b]Tag runs into day {self.day}[/b] [$text-muted]({escape(self.topic)}) · enter tags · "
                          "esc cancels[/]", classes="title")
-            yield from self._field("runs", Input(self.runs, placeholder="e.g. 3 5 7", id="runs", compact=True))
+            yield from _field("runs", Input(self.runs, placeholder="e.g. 3 5 7", id="runs", compact=True))
             yield Static(hint, classes="hint", markup=False)
             yield Static("", id="error", markup=False)
-            yield from self._buttons("Tag")
+            yield from _buttons("Tag")
 
     def answer(self) -> list[int]:
         return parse_run_ids(self.query_one("#runs", Input).value, self.known, required=True)
 
 
-class ExportModal(_Dialog):
+class ExportModal(Dialog):
     """Where to write day N as markdown (``iejtui export --day N -o FILE``)."""
 
     DEFAULT_CSS = _CSS.format(cls="ExportModal")
@@ -149,11 +118,11 @@ class ExportModal(_Dialog):
         with Vertical():
             yield Static(f"[b]Export day {self.day} to markdown[/b]   [$text-muted]enter writes · esc cancels[/]",
                          classes="title")
-            yield from self._field("file", Input(self.default, id="path", compact=True))
+            yield from _field("file", Input(self.default, id="path", compact=True))
             yield Static("relative paths are inside the journal folder; chart links are relative to the file",
                          classes="hint", markup=False)
             yield Static("", id="error", markup=False)
-            yield from self._buttons("Export")
+            yield from _buttons("Export")
 
     def answer(self) -> str:
         text = self.query_one("#path", Input).value.strip()

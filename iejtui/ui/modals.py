@@ -37,50 +37,71 @@ def start_payload(profile: str, name: str, kind: str, command: str, url: str) ->
     return body
 
 
-class FormModal(ModalScreen[dict | None]):
-    """A centred form: labelled fields, an error line (#error), Cancel / Start buttons;
-    ctrl+s submits, esc cancels."""
+class Dialog(ModalScreen):
+    """The one modal base of the TUI. esc cancels (dismisses ``CANCEL``); ctrl+s, enter in a
+    field, or the ``#ok``/``#start`` button submit: ``answer()``'s value dismisses the dialog,
+    a ``ValueError``'s message is shown in ``#error`` and the dialog stays. Inputs do not
+    blink (no redraw twice a second over SSH); ``FOCUS`` (a selector) or the first input
+    takes the focus. Dialogs check what was typed (ExportModal also asks whether the path is a
+    folder: one stat on submit); the screens do the work."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Start")]
-    DEFAULT_CSS = """
-    FormModal { align: center middle; }
-    FormModal > Vertical {
-        width: 90; max-width: 100%; height: auto; padding: 1 2;
-        border: round $accent; background: $surface;
-    }
-    FormModal Label { color: $text-muted; margin-top: 1; }
-    FormModal #error { color: $error; height: auto; }
-    FormModal Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
-    FormModal Button { margin-left: 2; }
-    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Close without doing anything"),
+                Binding("ctrl+s", "submit", "Submit", tooltip="Check the fields and go")]
+    CANCEL: object = None
+    FOCUS: str | None = None
 
-    def payload(self) -> dict:
-        """The form's result; a ValueError's message is shown in #error and nothing is returned."""
+    def on_mount(self) -> None:
+        boxes = self.query(Input)
+        for box in boxes:
+            box.cursor_blink = False
+        target = self.query_one(self.FOCUS) if self.FOCUS else boxes.first() if boxes else None
+        if target is not None:
+            target.focus()
+
+    def answer(self):
+        """The dialog's result; raise ValueError (shown in #error) to keep the dialog open."""
         raise NotImplementedError
+
+    def show_error(self, text: str) -> None:
+        self.query_one("#error", Static).update(text)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.dismiss(self.CANCEL)
 
     @on(Button.Pressed, "#start")
+    @on(Button.Pressed, "#ok")
     @on(Input.Submitted)
     def action_submit(self) -> None:
         try:
-            body = self.payload()
+            result = self.answer()
         except ValueError as exc:
-            self.query_one("#error", Static).update(str(exc))
+            self.show_error(str(exc))
             return
-        self.dismiss(body)
+        self.dismiss(result)
 
 
-class StartEngineModal(FormModal):
+_FORM_CSS = """
+{cls} {{ align: center middle; }}
+{cls} > Vertical {{
+    width: {width}; max-width: 100%; height: auto; padding: 1 2;
+    border: round $accent; background: $surface;
+}}
+{cls} Label {{ color: $text-muted; margin-top: 1; }}
+{cls} #error {{ color: $error; height: auto; }}
+{cls} Horizontal {{ height: auto; margin-top: 1; align-horizontal: right; }}
+{cls} Button {{ margin-left: 2; }}
+"""
+
+
+class StartEngineModal(Dialog):
     """Pick a profile from iejtui.toml, or type a command line (or a URL to attach to)."""
 
-    DEFAULT_CSS = """
-    StartEngineModal > Vertical { width: 76; }
+    DEFAULT_CSS = _FORM_CSS.format(cls="StartEngineModal", width=76) + """
     StartEngineModal .-adhoc-only { display: none; }
     StartEngineModal.-adhoc .-adhoc-only { display: block; }
     """
+    FOCUS = "#profile"
 
     def __init__(self, profiles: dict[str, EngineProfile], error: str | None = None):
         super().__init__()
@@ -109,26 +130,24 @@ class StartEngineModal(FormModal):
                 yield Button("Start", id="start", variant="primary")
 
     def on_mount(self) -> None:
-        for box in self.query(Input):
-            box.cursor_blink = False  # no redraw twice a second over SSH
         self._sync()
-        self.query_one("#profile", Select).focus()
 
     @on(Select.Changed, "#profile")
     def _sync(self) -> None:
         adhoc = self.query_one("#profile", Select).value == ADHOC
         self.set_class(adhoc, "-adhoc")
 
-    def payload(self) -> dict:
+    def answer(self) -> dict:
         q = self.query_one
         return start_payload(str(q("#profile", Select).value), q("#name", Input).value,
                              str(q("#kind", Select).value), q("#command", Input).value, q("#url", Input).value)
 
 
-class ConfirmModal(ModalScreen[bool]):
-    """A yes/no question answered from the keyboard (y / n, enter / esc)."""
+class ConfirmModal(Dialog):
+    """A yes/no question answered from the keyboard (y / enter / ctrl+s: yes, n / esc: no)."""
 
-    BINDINGS = [Binding("y,enter", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+    BINDINGS = [Binding("y,enter", "answer(True)", "Yes"), Binding("n", "answer(False)", "No")]
+    CANCEL = False
     DEFAULT_CSS = """
     ConfirmModal { align: center middle; }
     ConfirmModal > Vertical {
@@ -146,6 +165,9 @@ class ConfirmModal(ModalScreen[bool]):
         with Vertical():
             yield Static(self.question, markup=False)
             yield Static("y / enter: yes    n / esc: no", classes="hint")
+
+    def answer(self) -> bool:
+        return True
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
@@ -175,8 +197,11 @@ def bench_payload(engine: str, name: str, flags: str) -> dict:
     return body
 
 
-class StartBenchModal(FormModal):
+class StartBenchModal(Dialog):
     """Benchmark a running engine with `vllm bench serve` flags, checked before anything starts."""
+
+    DEFAULT_CSS = _FORM_CSS.format(cls="StartBenchModal", width=90)
+    FOCUS = "#flags"
 
     def __init__(self, engines: list[str]):
         super().__init__()
@@ -196,20 +221,15 @@ class StartBenchModal(FormModal):
                 yield Button("Cancel", id="cancel")
                 yield Button("Start", id="start", variant="primary")
 
-    def on_mount(self) -> None:
-        for box in self.query(Input):
-            box.cursor_blink = False  # no redraw twice a second over SSH
-        self.query_one("#flags", Input).focus()
-
-    def payload(self) -> dict:
+    def answer(self) -> dict:
         q = self.query_one
         return bench_payload(str(q("#engine", Select).value), q("#name", Input).value, q("#flags", Input).value)
 
 
-class TextModal(ModalScreen[None]):
-    """Preformatted text (a plotext chart) over the screen; esc / q closes it."""
+class TextModal(Dialog):
+    """Preformatted text (a plotext chart) over the screen; esc / q / ctrl+s closes it."""
 
-    BINDINGS = [Binding("escape,q", "close", "Close")]
+    BINDINGS = [Binding("q", "cancel", "Close")]
     DEFAULT_CSS = """
     TextModal { align: center middle; }
     TextModal > Vertical { width: auto; max-width: 100%; height: auto; padding: 0 1;
@@ -226,5 +246,5 @@ class TextModal(ModalScreen[None]):
             yield Static(self.text, markup=False)
             yield Static("esc: close", classes="hint")
 
-    def action_close(self) -> None:
-        self.dismiss(None)
+    def answer(self) -> None:
+        return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from iejtui.fmt import duration
 from iejtui.store.vocab import ENGINE_LIVE, RunStatus
 from iejtui.viewmodel.models import EnginePanel, Field, GpuPanel
 
@@ -25,16 +26,9 @@ def clock(ts: float | None) -> str:
 
 
 def span(seconds: float) -> str:
-    """A window length the way people say it: 10 s, 5 min, 1 h, 1 h 30 min, 2 d."""
-    s = int(round(seconds))
-    if s < 120:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min"
-    if s < 172800:
-        h, m = divmod(s // 60, 60)
-        return f"{h} h" + (f" {m} min" if m else "")
-    return f"{s // 86400} d" + (f" {s % 86400 // 3600} h" if s % 86400 >= 3600 else "")
+    """A window length the way people say it: 10 s, 5 min, 1 h, 1 h 30 min, 2 d
+    (``iejtui.fmt.duration``'s spoken style)."""
+    return duration(seconds, "spoken")
 
 
 def pct(v: float | None, digits: int = 0) -> str:

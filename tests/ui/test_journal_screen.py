@@ -273,10 +273,10 @@ async def test_days_written_from_a_shell_and_hand_edits_show_up(paths):
         await open_journal(pilot, 2)
         log = root / "days" / DAY2 / "LOG.md"
         log.write_text(log.read_text().replace("## Goal\n", "## Goal\n\nHAND EDIT: fp8 halves the KV pool\n", 1))
-        app.screen._poll()  # what the screen's timer calls every few seconds
+        app.screen.load()  # what the screen's timer calls every few seconds
         await settle(pilot, lambda: "HAND EDIT: fp8 halves the KV pool" in md_source(app))
         assert cli(root, "day", "new", "from the shell", "--run", "2").returncode == 0
-        app.screen._poll()
+        app.screen.load()
         await settle(pilot, lambda: app.screen.query_one("#days").row_count == 3)
         assert app.screen.selected.number == 2  # the cursor stays on the day being read
 

@@ -95,7 +95,7 @@ class BenchScreen(PolledScreen):
             rows, error = self.feed.benches(), self.feed.error
         except Exception as exc:  # a journal being migrated, a locked read: say so, try again
             rows, error = None, f"{type(exc).__name__}: {exc}"
-        self.app.call_from_thread(self._apply, rows, error)
+        self.hand_back(self._apply, rows, error)
 
     def _apply(self, rows: list[BenchRow] | None, error: str | None) -> None:
         if not self.is_attached:

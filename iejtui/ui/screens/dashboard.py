@@ -44,7 +44,7 @@ class DashboardScreen(PolledScreen):
     def on_mount(self) -> None:
         self.feed = Feed(self.app.paths, self.app.clock)
         self._title()
-        self.call_after_refresh(self.load)  # paint the frame first, then read
+        self.load()  # on a worker: the first frame is painted while it reads
 
     def _title(self) -> None:
         state = "paused" if self.paused else "live"
@@ -69,7 +69,7 @@ class DashboardScreen(PolledScreen):
             snap = None
             error = read_error(exc, self.feed.paths.db) if isinstance(exc, DatabaseError) else f"{type(exc).__name__}: {exc}"
         cost = time.perf_counter() - t
-        self.app.call_from_thread(self._apply, snap, error or self.feed.error, cost)
+        self.hand_back(self._apply, snap, error or self.feed.error, cost)
 
     def _apply(self, snap: Snapshot | None, error: str | None, cost: float) -> None:
         if not self.is_attached:  # the screen left (a reader finished after esc): nothing to draw

@@ -5,18 +5,18 @@ from __future__ import annotations
 from textual import on, work
 from textual.binding import Binding
 from textual.content import Content
-from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import DataTable, Header, Log, Static
 
 from iejtui.client import ServiceClient
 from iejtui.config import load_config
 from iejtui.errors import ServiceError, UserError
-from iejtui.redact import MASK
 from iejtui.store.vocab import ENGINE_LIVE
+from iejtui.ui.feed import with_reader
 from iejtui.ui.modals import ConfirmModal, StartEngineModal
+from iejtui.ui.screens.polled import PolledScreen
 from iejtui.ui.widgets.cells import cell
 from iejtui.ui.widgets.footer import QuietFooter
+from iejtui.viewmodel.restart import restart_request
 from iejtui.viewmodel.text import clock
 
 
@@ -45,7 +45,7 @@ def engine_cells(e: dict) -> dict:
     }
 
 
-class EnginesScreen(Screen):
+class EnginesScreen(PolledScreen):
     """Engines the service knows (this session), their state and the selected one's log."""
 
     BINDINGS = [
@@ -61,7 +61,6 @@ class EnginesScreen(Screen):
         self.engines: list[dict] = []
         self.follow = True
         self.error: str | None = None
-        self._timer: Timer | None = None
         self._log_for: str | None = None
         self._log_lines: list[str] = []
         self._cells: dict[str, dict] = {}
@@ -80,16 +79,7 @@ class EnginesScreen(Screen):
         table.focus()
         self.sub_title = "engines"
         self.query_one(Log).border_title = "log"
-        self.poll()
-
-    def on_screen_resume(self) -> None:
-        if self._timer is None:
-            self.poll()
-
-    def on_screen_suspend(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
+        self.load()
 
     @property
     def selected(self) -> dict | None:
@@ -100,33 +90,29 @@ class EnginesScreen(Screen):
         return next((e for e in self.engines if e["name"] == key), None)
 
     # ---- polling the service -------------------------------------------------------------------
-    def poll(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
+    def start_read(self) -> None:
         self._poll()
 
-    @work(exclusive=True, group="engines-poll", exit_on_error=False)
+    @work(group="engines-poll", exit_on_error=False)
     async def _poll(self) -> None:
+        """The engines, then the selected one's log (async: on the UI thread, between awaits)."""
         paths = self.app.paths
         try:
-            engines = await service(paths).engines(timeout=5)
-            self.error = None
+            engines, error = await service(paths).engines(timeout=5), None
         except (ServiceError, UserError) as exc:
-            engines, self.error = [], str(exc)
-        self._show(engines)
-        sel = self.selected
+            engines, error = [], str(exc)
+        self.hand_back(self._show, engines, error)
+        sel = self.selected if self.is_attached else None
         if sel is not None and (self.follow or sel["name"] != self._log_for):
             try:
                 data = await service(paths).engine_log(sel["name"], LOG_LINES, timeout=5)
-                self._show_log(sel["name"], data.get("lines") or [], data.get("path"))
+                self.hand_back(self._show_log, sel["name"], data.get("lines") or [], data.get("path"))
             except (ServiceError, UserError) as exc:
-                self._show_log(sel["name"], [f"(log unavailable: {exc})"], None)
-        if self.is_current:
-            self._timer = self.set_timer(POLL_S, self.poll)
+                self.hand_back(self._show_log, sel["name"], [f"(log unavailable: {exc})"], None)
+        self.hand_back(self.read_again, POLL_S)
 
-    def _show(self, engines: list[dict]) -> None:
-        self.engines = engines
+    def _show(self, engines: list[dict], error: str | None) -> None:
+        self.engines, self.error = engines, error
         state = self.query_one("#service-state", Static)
         if self.error:
             state.update(cell(f"service: {self.error}", "$error"))
@@ -177,15 +163,24 @@ class EnginesScreen(Screen):
     def _highlighted(self) -> None:
         sel = self.selected
         if sel is not None and sel["name"] != self._log_for:
-            self.poll()
+            self.load()
 
     # ---- actions --------------------------------------------------------------------------------
     def action_start(self) -> None:
+        self._open_start()
+
+    @work(thread=True, group="engines-dialog", exit_on_error=False)
+    def _open_start(self) -> None:
+        """iejtui.toml read on a worker; the dialog opens with its profiles (none if it is broken)."""
         try:
-            profiles = load_config(self.app.paths.config).engines
+            profiles, error = load_config(self.app.paths.config).engines, None
         except UserError as exc:
-            self.notify(str(exc), title="iejtui.toml", severity="error")
-            profiles = {}
+            profiles, error = {}, str(exc)
+        self.hand_back(self._start_dialog, profiles, error)
+
+    def _start_dialog(self, profiles: dict, error: str | None) -> None:
+        if error:
+            self.notify(error, title="iejtui.toml", severity="error")
         self.app.push_screen(StartEngineModal(profiles), self._start)
 
     def _start(self, body: dict | None) -> None:
@@ -205,43 +200,26 @@ class EnginesScreen(Screen):
 
     def action_restart(self) -> None:
         e = self.selected
-        if e is None:
-            return
-        body = self._restart_body(e)
-        if body is None:
-            return
-        self._restart(e, body)
+        if e is not None:
+            self._plan_restart(e)
 
-    def _restart_body(self, e: dict) -> dict | None:
+    @work(thread=True, group="engines-plan", exit_on_error=False)
+    def _plan_restart(self, e: dict) -> None:
+        """The profiles and the run's stored command line, read here; the decision is
+        ``viewmodel.restart.restart_request``'s."""
         try:
             profiles = load_config(self.app.paths.config).engines
         except UserError:
             profiles = {}
-        if e["name"] in profiles:
-            return {"name": e["name"], "profile": e["name"]}
-        if not e.get("owned", True):
-            return {"name": e["name"], "url": e.get("url"), "kind": e.get("kind"), "attach": True}
-        run = self._run_row(e["run_id"])
-        argv = (run or {}).get("argv") or []
-        if not argv or any(MASK in a for a in argv):
-            self.notify(f"{e['name']} was started ad hoc with secrets in its command line; start it again "
-                        "from a profile (s)", severity="warning")
-            return None
-        body = {"name": e["name"], "kind": e.get("kind") or "vllm", "argv": argv}
-        if e.get("url"):
-            body["url"] = e["url"]
-        return body
-
-    def _run_row(self, run_id: int) -> dict | None:
-        from iejtui.store import Reader
         try:
-            reader = Reader(self.app.paths.db)
+            run = with_reader(self.app.paths, lambda reader: reader.run(e["run_id"]))
         except UserError:
-            return None
-        try:
-            return reader.run(run_id)
-        finally:
-            reader.close()
+            run = None
+        plan = restart_request(e, profiles, run)
+        if plan.body is None:
+            self.hand_back(self.notify, plan.refusal, severity="warning")
+        else:
+            self.hand_back(self._restart, e, plan.body)
 
     @work(exclusive=True, group="engines-cmd", exit_on_error=False)
     async def _restart(self, e: dict, body: dict) -> None:
@@ -253,7 +231,7 @@ class EnginesScreen(Screen):
             self.notify(f"{e['name']} starting again")
         except (ServiceError, UserError) as exc:
             self.notify(str(exc), title=f"restart {e['name']}", severity="error", timeout=8)
-        self.poll()
+        self.load()
 
     @work(group="engines-cmd", exit_on_error=False)
     async def _send(self, request, what: str) -> None:
@@ -263,12 +241,12 @@ class EnginesScreen(Screen):
             await request(service(self.app.paths))
         except (ServiceError, UserError) as exc:
             self.notify(str(exc), title=what, severity="error", timeout=8)
-        self.poll()
+        self.load()
 
     def action_follow(self) -> None:
         self.follow = not self.follow
         self.notify("following the log" if self.follow else "log frozen")
-        self.poll()
+        self.load()
 
     def action_open(self) -> None:
         e = self.selected

@@ -12,10 +12,9 @@ import time
 
 from textual import on, work
 from textual.binding import Binding
-from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import DataTable, Header, Static
 
+from iejtui.ui.screens.polled import PolledScreen
 from iejtui.ui.widgets.cells import cell
 from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.widgets.panels import EnginePanelView
@@ -61,7 +60,7 @@ def host_cells(h) -> dict:
     }
 
 
-class FleetScreen(Screen):
+class FleetScreen(PolledScreen):
     """Hosts → GPUs, engines and runs from PromQL; the selected host with the dashboard's panels."""
 
     DEFAULT_CSS = """
@@ -93,7 +92,6 @@ class FleetScreen(Screen):
         self.refreshes = 0
         self._plots = None
         self._plots_for: tuple | None = None
-        self._timer: Timer | None = None
 
     def compose(self):
         yield Header()
@@ -117,20 +115,12 @@ class FleetScreen(Screen):
         self.client = PromClient(self.url, self.timeout_s)
         self.call_after_refresh(self.load)
 
-    async def on_unmount(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
+    def can_read(self) -> bool:
+        return self.client is not None
+
+    async def close_sources(self) -> None:
         if self.client is not None:
             await self.client.close()
-
-    def on_screen_suspend(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-
-    def on_screen_resume(self) -> None:
-        if self.client is not None and self._timer is None:
-            self.load()
 
     def _state(self, text: str) -> None:
         self.query_one("#fleet-state", Static).update(text)
@@ -140,13 +130,10 @@ class FleetScreen(Screen):
         h = self.query_one(DataTable).size.height
         return max(5, (h - 1) if h else 10)
 
-    def load(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
+    def start_read(self) -> None:
         self._refresh()
 
-    @work(exclusive=True, group="fleet", exit_on_error=False)
+    @work(group="fleet", exit_on_error=False)
     async def _refresh(self) -> None:
         from iejtui.fleet.promql import PromError
         from iejtui.fleet.view import fleet_snapshot, host_plots
@@ -167,11 +154,9 @@ class FleetScreen(Screen):
             except PromError as exc:
                 plot_error = str(exc)
         self.refreshes += 1
-        self._apply(snap, plots, load, plot_error, time.perf_counter() - t0)
+        self.hand_back(self._apply, snap, plots, load, plot_error, time.perf_counter() - t0)
 
     def _apply(self, snap, plots, load, plot_error, cost: float) -> None:
-        if not self.is_attached:
-            return
         self.last_refresh_s = cost
         if snap.error:  # keep the last table, say what is wrong
             self._state(f"[$error]{snap.error}[/] · last good refresh shown" if self.snapshot else
@@ -186,8 +171,7 @@ class FleetScreen(Screen):
                         f"refresh {cost:.2f} s" + (f" · [$error]{plot_error}[/]" if plot_error else ""))
             self._show_host(snap, plots)
         wait = self.refresh_s or getattr(self.app, "refresh_s", 1.0)
-        if self.is_current:
-            self._timer = self.set_timer(max(wait, 1.0), self.load)
+        self.read_again(max(wait, 1.0))
 
     def _fill(self, snap) -> None:
         table = self.query_one(DataTable)
@@ -253,19 +237,18 @@ class FleetScreen(Screen):
             self.notify("No host to import yet.", severity="warning")
             return
         inst = self.selected or self.snapshot.hosts[0].instance
-        paths = getattr(self.app, "paths", None)
-        if paths is None or not (paths.db.exists() or paths.config.exists()):
-            self.notify("No journal to import into: run from a journal (or pass --journal DIR; `iejtui init` "
-                        "makes one).", severity="error")
-            return
         t1 = time.time()
-        self._import(paths, inst, t1 - self.plot_window_s, t1)
+        self._import(getattr(self.app, "paths", None), inst, t1 - self.plot_window_s, t1)
 
     @work(thread=True, group="fleet-import", exit_on_error=False)
     def _import(self, paths, inst: str, t0: float, t1: float) -> None:
         from iejtui.errors import ServiceError, UserError
         from iejtui.client import ImportRequest, ServiceClient
         from iejtui.client import ensure_service
+        if paths is None or not (paths.db.exists() or paths.config.exists()):
+            self.hand_back(self.notify, "No journal to import into: run from a journal (or pass --journal DIR; "
+                           "`iejtui init` makes one).", severity="error")
+            return
         try:
             ensure_service(paths)
             res = ServiceClient(paths).import_window(ImportRequest(prometheus=self.url, instance=inst, start=t0, end=t1),
@@ -274,4 +257,4 @@ class FleetScreen(Screen):
                         f"{res['samples']} samples"), "information"
         except (UserError, ServiceError) as exc:
             msg, sev = str(exc), "error"
-        self.app.call_from_thread(self.notify, msg, title="import", severity=sev, timeout=10)
+        self.hand_back(self.notify, msg, title="import", severity=sev, timeout=10)

@@ -14,12 +14,12 @@ from pathlib import Path
 from textual import on, work
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import DataTable, Header, Markdown, Static
 
 from iejtui.errors import UserError
+from iejtui.ui.feed import with_reader
 from iejtui.ui.journal_modals import ExportModal, NewDayModal, TagRunsModal
+from iejtui.ui.screens.polled import PolledScreen
 from iejtui.ui.widgets.cells import cell
 from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.viewmodel import journal as vm
@@ -42,12 +42,18 @@ def _mtime(path: Path | None) -> int | None:
         return None
 
 
+def files_stamp(root: Path) -> tuple:
+    """The modification times that tell a day was made or written: days/ and the index
+    (every day write rewrites JOURNAL_INDEX.md). Call it on a worker."""
+    return _mtime(root / "days"), _mtime(root / "JOURNAL_INDEX.md")
+
+
 def one_line(exc: BaseException) -> str:
     text = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
     return " ".join(text.split()) or type(exc).__name__
 
 
-class JournalScreen(Screen):
+class JournalScreen(PolledScreen):
     """Day logs (days/day-NNN-topic/): list, read, create from runs, tag, refresh, export."""
 
     BINDINGS = [
@@ -66,10 +72,9 @@ class JournalScreen(Screen):
         self.busy: str | None = None  # what a write worker is doing
         self._shown_log: tuple[str, float] | None = None
         self._want: int | None = None  # select this day once the list is read
-        self._gen = 0
         self._widths: tuple[int, int] = (0, 0)  # (screen width, rows) the cells were cut for
-        self._poller: Timer | None = None
-        self._stamp: tuple | None = None  # the files' modification times at the last look
+        self._stamp: tuple | None = None  # the files' modification times at the last list read
+        self._force = False  # the next look reads the list whatever the files' times
 
     def compose(self):
         yield Header()
@@ -88,30 +93,43 @@ class JournalScreen(Screen):
         self.sub_title = "journal"
         self.set_class(True, "-empty")
         table.focus()
+        self.load()
 
-    def on_screen_resume(self) -> None:
-        self.load()  # day logs made from a shell meanwhile
-        if self._poller is None:
-            self._poller = self.set_interval(max(POLL_S, POLL_S * self.app.refresh_s), self._poll)
+    # ---- the look every few seconds: a day made from a shell, LOG.md edited by hand ------------
+    def can_read(self) -> bool:
+        return self.busy is None  # a write worker reads the list again when it is done
 
-    def on_screen_suspend(self) -> None:
-        if self._poller is not None:
-            self._poller.stop()
-            self._poller = None
+    def returned(self) -> None:
+        self._force = True  # the list read again on every return (and the reminder looked at)
 
-    def _poll(self) -> None:
-        if not self.busy:
-            self._look()
+    def start_read(self) -> None:
+        force, self._force = self._force or self._stamp is None, False
+        self._look(force, self._stamp)
 
-    def _files_stamp(self) -> tuple:
+    @work(thread=True, exit_on_error=False, group="journal-poll")
+    def _look(self, force: bool, seen: tuple | None) -> None:
+        """Two stat calls: the list is read again when a day was made or written (or ``force``);
+        else only the selected LOG.md is looked at again (edited by hand)."""
         root = self.app.paths.root
-        return _mtime(root / "days"), _mtime(root / "JOURNAL_INDEX.md")  # every day write rewrites the index
+        stamp = files_stamp(root)  # before reading: a write meanwhile is seen next time
+        if not force and stamp == seen:
+            self.hand_back(self._unchanged)
+            return
+        from iejtui.journal import days, promotion_due
+        try:
+            rows = vm.day_rows(days(root))
+            due = promotion_due(root, now=self.app.now())
+            error = None
+        except Exception as exc:  # a day folder the user broke: say so, keep the old list
+            rows, due, error = None, None, one_line(exc)
+        self.hand_back(self._apply, rows, due, error, stamp)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="journal-poll")
-    def _look(self) -> None:
-        """Two stat calls: the list is read again when a day was made or written; the
-        selected LOG.md is drawn again when it changed (edited by hand)."""
-        self.app.call_from_thread(self.load if self._files_stamp() != self._stamp else self._show_selected)
+    def _unchanged(self) -> None:
+        self._show_selected()
+        self._read_later()
+
+    def _read_later(self) -> None:
+        self.read_again(max(POLL_S, POLL_S * self.app.refresh_s))
 
     # ---- reading ------------------------------------------------------------------------------
     @property
@@ -122,40 +140,18 @@ class JournalScreen(Screen):
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         return next((r for r in self.rows if r.key == key), None)
 
-    def load(self, select: int | None = None) -> None:
+    def reload(self, select: int | None = None) -> None:
+        """Read the list now (after a write), then select day ``select``."""
         if select is not None:
             self._want = select
-        self._gen += 1  # only the newest read is drawn (an older one may finish later)
-        self._read(self._gen)
+        self._force = True
+        self.load()
 
-    @work(thread=True, exit_on_error=False, group="journal-read")
-    def _read(self, gen: int) -> None:
-        from iejtui.journal import days, promotion_due
-        root = self.app.paths.root
-        self._stamp = self._files_stamp()  # before reading: a write meanwhile is seen next time
-        try:
-            rows = vm.day_rows(days(root))
-            due = promotion_due(root, now=self.app.now())
-            error = None
-        except Exception as exc:  # a day folder the user broke: say so, keep the old list
-            rows, due, error = None, None, one_line(exc)
-        self.app.call_from_thread(self._apply, gen, rows, due, error)
-
-    def _runs(self) -> list[dict]:
-        if not self.app.paths.db.exists():
-            return []
-        from iejtui.store import Reader
-        reader = Reader(self.app.paths.db)
-        try:
-            return reader.runs()
-        finally:
-            reader.close()
-
-    def _apply(self, gen: int, rows, due, error) -> None:
-        if not self.is_attached or gen != self._gen:
-            return
+    def _apply(self, rows, due, error, stamp: tuple) -> None:
+        self._stamp = stamp
         if error:
             self.notify(error, title="journal", severity="error")
+            self._read_later()
             return
         if due and due != self.due:  # `iejtui day list`'s reminder, once per new text
             self.notify(" ".join(due.split()), title="reminder: promote lessons", timeout=12)
@@ -169,6 +165,7 @@ class JournalScreen(Screen):
             index = next((i for i, r in enumerate(rows) if r.number == keep), 0)
             table.move_cursor(row=index)
         self._show_selected()
+        self._read_later()
 
     def _fill(self) -> None:
         table = self.query_one(DataTable)
@@ -207,10 +204,10 @@ class JournalScreen(Screen):
             text = path.read_text()
         except OSError as exc:
             stamp, text = 0.0, f"_{path.name} cannot be read: {exc.strerror}_"
-        self.app.call_from_thread(self._show_log, str(path), stamp, text)
+        self.hand_back(self._show_log, str(path), stamp, text)
 
     async def _show_log(self, path: str, stamp: float, text: str) -> None:
-        row = self.selected if self.is_attached else None
+        row = self.selected
         if row is None or str(row.log_path) != path or self._shown_log == (path, stamp):
             return  # the cursor moved on meanwhile, or the file did not change
         other_day = self._shown_log is None or self._shown_log[0] != path
@@ -266,41 +263,35 @@ class JournalScreen(Screen):
             if not self.app.paths.db.exists():
                 raise UserError(f"{self.app.paths.root} has no journal.db yet: record a run first "
                                 "(`iejtui engine start NAME`)")
-            from iejtui.store import Reader
-            reader = Reader(self.app.paths.db)
-            try:
-                result = job(reader, notes.append)
-            finally:
-                reader.close()
+            result = with_reader(self.app.paths, lambda reader: job(reader, notes.append))
         except Exception as exc:
             error = one_line(exc)
         if error is None and select is None and isinstance(result, Path):
             select = vm.day_number(result)
-        self.app.call_from_thread(self._written, what, None if error else done(result), error, notes, select)
+        self.hand_back(self._written, what, None if error else done(result), error, notes, select)
 
     def _written(self, what: str, message: str | None, error: str | None, notes: list[str],
                  select: int | None) -> None:
         self.busy = None
-        if not self.is_attached:
-            return
         if error:
             self.notify(error, title=what, severity="error", timeout=10)
         else:
             self.notify(message, title=what, timeout=8)
         for note in notes:
             self.notify(" ".join(note.split()), title="note", severity="warning", timeout=8)
-        self.load(select=select)
+        self.reload(select=select)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="journal-dialog")
     def _with_runs(self, open_dialog: Callable[[frozenset[int]], None]) -> None:
         """``open_dialog(run ids)`` once the journal's runs are read (fresh: a run may have
         started since the list was read), so a dialog can refuse an unknown id inline."""
         try:
-            known = frozenset(r["id"] for r in self._runs())
+            runs = with_reader(self.app.paths, lambda reader: reader.runs()) if self.app.paths.db.exists() else []
+            known = frozenset(r["id"] for r in runs)
         except Exception as exc:
-            self.app.call_from_thread(self.notify, one_line(exc), title="journal.db", severity="error")
+            self.hand_back(self.notify, one_line(exc), title="journal.db", severity="error")
             return
-        self.app.call_from_thread(open_dialog, known)
+        self.hand_back(open_dialog, known)
 
     def action_new_day(self) -> None:
         runs, chosen = self._selection()

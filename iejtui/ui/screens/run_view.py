@@ -7,12 +7,11 @@ import time
 from textual import work
 from textual.binding import Binding
 from textual.content import Content
-from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Header, Static
 
 from iejtui.store.vocab import LIVE
 from iejtui.ui.feed import HISTORY_POINTS, Feed, FeedClosed
+from iejtui.ui.screens.polled import PolledScreen
 from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.widgets.snapshot_view import SnapshotView
 from iejtui.viewmodel.models import Snapshot
@@ -37,7 +36,7 @@ def run_info(run: dict, w: Window) -> Content:
     return Content.assemble(*parts)
 
 
-class RunScreen(Screen):
+class RunScreen(PolledScreen):
     """History of a run: zoom (last 5 min, 1 h, whole run) and seek through its life."""
 
     AUTO_FOCUS = "SnapshotView"  # arrows and page keys scroll the whole dashboard
@@ -59,10 +58,6 @@ class RunScreen(Screen):
         self.run_id = run_id
         self.window: Window | None = None
         self.run: dict | None = None
-        self.feed: Feed | None = None
-        self._timer: Timer | None = None
-        self._busy = False
-        self._pending = False
         self._last_error: str | None = None
         self.load_cost_s: float | None = None
         self._checks: list[str] | None = None  # a finished bench run: client vs server, verdict, steady
@@ -84,25 +79,12 @@ class RunScreen(Screen):
         self.sub_title = f"run r{self.run_id}"
         self.load()
 
-    def on_unmount(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-        if self.feed is not None:
-            self.feed.close()
-
     @property
     def following(self) -> bool:
         return bool(self.run and self.run["status"] in LIVE and self.run.get("ended_at") is None
                     and self.window is not None and self.window.at_end)
 
-    def load(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        if self._busy:
-            self._pending = True
-            return
-        self._busy = True
+    def start_read(self) -> None:
         self._read(self.window)
 
     @work(thread=True, exit_on_error=False, group="history")
@@ -122,13 +104,10 @@ class RunScreen(Screen):
             error = None
         except Exception as exc:
             snap, run, error = None, None, f"{type(exc).__name__}: {exc}"
-        self.app.call_from_thread(self._apply, snap, window, run, error, time.perf_counter() - t)
+        self.hand_back(self._apply, snap, window, run, error, time.perf_counter() - t)
 
     def _apply(self, snap: Snapshot | None, window: Window | None, run: dict | None, error: str | None,
                cost: float) -> None:
-        if not self.is_attached:  # the screen left (a reader finished after esc): nothing to draw
-            return
-        self._busy = False
         self.load_cost_s = cost
         if error and error != self._last_error:  # once per distinct trouble
             self.notify(error, title=f"run r{self.run_id}", severity="error")
@@ -143,13 +122,8 @@ class RunScreen(Screen):
                 checks.display = True
             self._summary_due()
             self.sub_title = f"r{run['id']} {run['name']}" + (" · following" if self.following else "")
-        if self._pending:
-            self._pending = False
-            self.load()
-        elif self.following:
-            # a new plot point only appears once per plot column: refresh at that rate
-            delay = max(self.app.refresh_s, self.window.span / HISTORY_POINTS)
-            self._timer = self.set_timer(delay, self.load)
+        # a live run followed: a new plot point only appears once per plot column, refresh at that rate
+        self.read_again(max(self.app.refresh_s, self.window.span / HISTORY_POINTS) if self.following else None)
 
     #: A followed (live) run's summary is read again at most this often: it reads the whole
     #: run (seconds for a 24 h run), so it is read after the history is drawn, in its own thread.
@@ -169,12 +143,11 @@ class RunScreen(Screen):
             return
         except Exception as exc:
             text = f"summary unavailable: {type(exc).__name__}: {exc}"
-        self.app.call_from_thread(self._show_summary, text)
+        self.hand_back(self._show_summary, text)
 
     def _show_summary(self, text: str) -> None:
-        if self.is_attached:
-            self.summary_text = text
-            self.query_one("#run-summary", Static).update(Content(text))
+        self.summary_text = text
+        self.query_one("#run-summary", Static).update(Content(text))
 
     # ---- actions ------------------------------------------------------------------------------
     def action_back(self) -> None:

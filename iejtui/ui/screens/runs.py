@@ -93,19 +93,19 @@ class RunsScreen(PolledScreen):
             error = self.feed.error
         except Exception as exc:
             rows, error = None, f"{type(exc).__name__}: {exc}"
-        self.app.call_from_thread(self._apply, rows, error, False)
+        self.hand_back(self._apply, rows, error, False)
         if rows is None:
             return
         todo = [r for r in rows if r.kind == RunKind.ENGINE and r.id not in self.headlines and r.status not in LIVE][:8]
         if not todo:
-            self.app.call_from_thread(self._done)
+            self.hand_back(self._done)
             return
         for r in todo:
             try:
                 self.headlines[r.id] = self.feed.headline(r.id)
             except Exception:  # a run whose samples cannot be read keeps an empty headline
                 self.headlines[r.id] = ""
-        self.app.call_from_thread(self._apply, self.feed.runs(self.headlines), None, True)
+        self.hand_back(self._apply, self.feed.runs(self.headlines), None, True)
 
     def _apply(self, rows: list[RunRow] | None, error: str | None, last: bool) -> None:
         if not self.is_attached:  # the screen left (a reader finished after esc): nothing to draw

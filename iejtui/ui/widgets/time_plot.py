@@ -10,6 +10,7 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
+from iejtui.fmt import duration
 from iejtui.ui.widgets.braille import nice_top, render
 from iejtui.viewmodel.models import Plot
 
@@ -162,20 +163,11 @@ class TimePlot(Widget):
             out.append(Strip(segs, width))
         left = _x_label(plot.t0, False, plot.t0, plot.t1)
         if self.live_edge:
-            left = f"-{_ago(plot.t1 - plot.t0)}"
+            left = f"-{duration(plot.t1 - plot.t0, 'axis')}"
         right = _x_label(plot.t1, self.live_edge, plot.t0, plot.t1)
         gap = max(1, pw - len(left) - len(right))
         out.append(Strip([Segment(" " * lw + left + " " * gap + right, axis)], width))
         return out
-
-
-def _ago(seconds: float) -> str:
-    s = int(round(seconds))
-    if s < 120:
-        return f"{s}s"
-    if s < 7200:
-        return f"{s // 60}m"
-    return f"{s // 3600}h"
 
 
 def _runs(row: list[tuple[str, int]], styles: list[Style], base: Style) -> list[Segment]:
