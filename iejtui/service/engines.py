@@ -8,13 +8,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collectors.engines import get_adapter, later_phase
+from collectors.engines import UnknownEngineKind, get_adapter, later_phase
 from collectors.records import Event
+from iejtui.errors import UserError
 from iejtui.redact import redact_known, redact_url
 from iejtui.service.procs import PidRecord
 from iejtui.store.vocab import FINAL, RunStatus
 
 LOG_TAIL_LINES = 50
+
+
+def adapter_for(kind: str):
+    """The adapter of an engine kind; an unknown kind is the user's error (one line)."""
+    try:
+        return get_adapter(kind)
+    except UnknownEngineKind as exc:
+        raise UserError(str(exc)) from None
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Benchmark routes: start, list, show, cancel (``iejtui.service.bench`` runs them)."""
+"""Benchmark routes: start, list, show, cancel (``iejtui.service.bench.BenchRunner`` runs them)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ def _job(request: web.Request):
 
 
 async def start_bench(request: web.Request) -> web.Response:
-    from iejtui.service.bench import start_bench as start
     req = BenchRequest.from_json(await body(request))
-    return reply((await start(service_of(request), req.to_json())).public())
+    return reply((await service_of(request).bench_runner.start(req.to_json())).public())
 
 
 async def list_benches(request: web.Request) -> web.Response:
@@ -32,5 +31,4 @@ async def get_bench(request: web.Request) -> web.Response:
 
 
 async def cancel_bench(request: web.Request) -> web.Response:
-    from iejtui.service.bench import cancel_bench as cancel
-    return reply((await cancel(service_of(request), _job(request).run_id)).public())
+    return reply((await service_of(request).bench_runner.cancel(_job(request).run_id)).public())
