@@ -95,6 +95,12 @@ class ServiceContext:
         self._inflight[key] = task
         task.add_done_callback(lambda t: self._inflight.pop(key, None))
 
+    async def settle(self, key: str) -> None:
+        """Wait for the background task under ``key`` (if one runs) to end, whatever its outcome."""
+        task = self._inflight.get(key)
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+
     async def cancel_tasks(self) -> None:
         pending = self._tasks + list(self._inflight.values())
         for t in pending:

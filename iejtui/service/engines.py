@@ -54,6 +54,7 @@ class EngineHandle:
     gone_since: float | None = None  # the engine pid vanished before its exit status was written
     warnings: list[str] = field(default_factory=list)
     latest_frames: dict[str, Any] = field(default_factory=dict)  # newest frame per source (the metrics endpoint)
+    resumed: bool = False  # watched again after a service restart: its run's counting began earlier
 
     def __post_init__(self) -> None:
         self.adapter = get_adapter(self.kind)

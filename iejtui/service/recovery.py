@@ -35,7 +35,8 @@ async def recover(ctx: ServiceContext, supervisor: EngineSupervisor, matrices: M
             await ctx.event(rid, "interrupted", f"{run['name']}: service restarted; {reason}", "warning")
         elif run["kind"] == RunKind.ENGINE and not run["owned"]:
             h = EngineHandle(rid, run["name"], run["engine_kind"], run["url"], owned=False,
-                             status=RunStatus.STARTING, phase="attaching", started_at=run["started_at"])
+                             status=RunStatus.STARTING, phase="attaching", started_at=run["started_at"],
+                             facts=json.loads(run["facts"] or "{}"), resumed=True)
             supervisor.adopt(h)
             await ctx.event(rid, "attached", f"{h.name}: watching {h.url} again after a service restart")
         else:

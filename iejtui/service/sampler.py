@@ -16,6 +16,7 @@ import sqlite3
 import time
 from typing import TYPE_CHECKING
 
+from collectors.records import Frame
 from iejtui.service.context import ServiceContext
 from iejtui.service.engines import EngineHandle
 from iejtui.store.vocab import RunStatus
@@ -26,9 +27,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("iejtui.service")
 
 
-async def scrape_engine(ctx: ServiceContext, h: EngineHandle) -> bool:
-    """Scrape one engine and store what it answered (frames, then events); True when a
-    frame was stored."""
+async def scrape_engine(ctx: ServiceContext, h: EngineHandle) -> Frame | None:
+    """Scrape one engine and queue what it answered for the writer (frames, then events);
+    the engine's main frame, None when it did not answer."""
     res = await h.adapter.collect(ctx.scraper, h.url)
     if res.frame is not None:
         await ctx.db(ctx.writer.add_frames, h.run_id, [res.frame, *res.frames])
@@ -39,7 +40,7 @@ async def scrape_engine(ctx: ServiceContext, h: EngineHandle) -> bool:
         h.scrape_error = res.events[0].message if res.events else (res.error or h.scrape_error)
     for ev in res.events:  # the scraper reports each condition once, when it appears
         await ctx.db(ctx.writer.add_event, h.run_id, ev)
-    return res.frame is not None
+    return res.frame
 
 
 class Sampler:

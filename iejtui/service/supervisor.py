@@ -6,25 +6,38 @@ exit status file); every ``SUPERVISE_S`` the loop reads each engine's log (phase
 notices an exit and records the descendants of an owned engine (a stop must reach setsid
 workers). A run ends once, in ``finish``; whoever must react to an engine's end (a bench
 against it stops) registers in ``on_finish`` instead of being called from here.
+
+Every token counted: a run's totals are increases between its first and last stored
+samples, so the supervisor scrapes an engine when it turns ready and stores that sample
+(flushed) BEFORE the status says ``ready`` (what ``--wait`` and ``engine list`` read): a
+burst sent right after ready starts from it. It scrapes once more just before stopping
+(or detaching) an engine. A launched vLLM's counters are 0 at that first scrape; an
+attached engine that already served traffic is counted from there, and its run records
+``facts.counting_from`` and says so in an event (``iejtui.derive.counting``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import sqlite3
 import time
 from typing import Any, Awaitable, Callable
 
 import aiohttp
 
 from iejtui.config import ENGINE_KINDS, EngineProfile, load_config, validate_name
+from iejtui.derive.counting import describe, served_before
+from iejtui.derive.metric_map import metric_map_for
 from iejtui.errors import UserError
 from iejtui.logs import save_fingerprints
 from iejtui.redact import find_secrets, make_fingerprints, redact_argv, redact_env, redact_url
 from iejtui.service import procs
 from iejtui.service.context import ServiceContext
 from iejtui.service.engines import EngineHandle, adapter_for, model_of
+from iejtui.service.sampler import scrape_engine
 from iejtui.store.vocab import RunKind, RunStatus
 
 log = logging.getLogger("iejtui.service")
@@ -151,7 +164,8 @@ class EngineSupervisor:
         if h is None or h.final:
             known = ", ".join(n for n, e in self.engines.items() if not e.final) or "none running"
             raise UserError(f"no running engine {name!r} (running: {known})")
-        h.stopping = True
+        h.stopping = True  # the sampler scrapes it no more
+        await self._last_scrape(h)
         if not h.owned:
             await self.finish(h, None, "detached (the engine itself was not ours to stop)", status=RunStatus.STOPPED)
             return h.public()
@@ -180,6 +194,8 @@ class EngineSupervisor:
         if status == RunStatus.CRASHED and h.error_lines:
             reason = f"{reason}: {h.error_lines[-1]}"
         ended = time.time()
+        with contextlib.suppress(sqlite3.Error):  # its last samples go in before the seal (a
+            await ctx.db(ctx.writer.flush)        # write error is the sampler's to report)
         await ctx.db(ctx.writer.update_run, h.run_id, status=status, ended_at=ended, exit_code=code,
                      reason=reason, log_tail=h.log_tail(), facts=h.facts)
         await ctx.db(ctx.writer.seal, True, h.run_id)
@@ -258,11 +274,14 @@ class EngineSupervisor:
         if h.final or h.status != RunStatus.STARTING:
             return  # it died or was stopped while we asked
         if state.ready:
-            h.status, h.phase = RunStatus.READY, "ready"
             versions = ctx.versions()
             if state.version:
                 versions["engine"] = state.version
             fields = {"model": model} if (model := await self._served_model(h)) else {}
+            await self._first_scrape(h)
+            if h.final or h.stopping:
+                return  # stopped while we scraped
+            h.status, h.phase = RunStatus.READY, "ready"
             await ctx.db(ctx.writer.update_run, h.run_id, status=RunStatus.READY, phase="ready", ready_at=time.time(),
                          facts=h.facts, versions=versions, **fields)
             took = time.time() - h.started_at
@@ -273,6 +292,35 @@ class EngineSupervisor:
             h.stopping = False
             await asyncio.to_thread(procs.stop_run, h.pid, h.stop_timeout, ctx.paths.pids)
             await self.finish(h, None, f"not ready after {h.ready_timeout:.0f} s", status=RunStatus.FAILED)
+
+    async def _first_scrape(self, h: EngineHandle) -> None:
+        """The run's first sample, stored (flushed) before the engine is reported ready; an
+        engine that already served traffic then is counted from here, and the run says so."""
+        ctx = self.ctx
+        if not h.adapter.metrics_path:
+            return
+        frame = await scrape_engine(ctx, h)
+        if frame is None:
+            return  # no answer: the sampler's first scrape will be the first sample
+        with contextlib.suppress(sqlite3.Error):  # (a write error is the sampler's to report)
+            await ctx.db(ctx.writer.flush)
+        if h.resumed:
+            return  # watched again after a restart: the run's counting began at its first sample
+        mmap = metric_map_for(h.kind)
+        seen = served_before(((s.name, s.value) for s in frame.samples), mmap) if mmap else {}
+        if not seen:
+            return
+        since = "ready" if h.owned else "attach"
+        h.facts["counting_from"] = fact = {"ts": frame.ts, "since": since, "served_before": seen}
+        await ctx.event(h.run_id, "counting", f"{h.name}: counting {describe(fact)}", **fact)
+
+    async def _last_scrape(self, h: EngineHandle) -> None:
+        """One more sample just before an engine is stopped or detached (after any scrape
+        still in flight, so samples stay in time order)."""
+        if h.status != RunStatus.READY or not h.adapter.metrics_path:
+            return
+        await self.ctx.settle(f"scrape:{h.name}")
+        await scrape_engine(self.ctx, h)
 
     async def _served_model(self, h: EngineHandle) -> str | None:
         """The model id the engine serves (OpenAI /v1/models), for the run's record."""
