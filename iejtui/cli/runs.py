@@ -37,9 +37,9 @@ def _print_run(run: dict, summary: dict, counts: dict, events: list[dict]) -> No
     for k, v in rows:
         if v not in (None, ""):
             click.echo(f"  {k:<10} {v}")
-    if (run.get("facts") or {}).get("counting_from"):  # an engine that had served traffic before
-        from iejtui.derive.counting import describe
-        click.echo(f"  {'counting':<10} {describe(run['facts']['counting_from'])}")
+    from iejtui.derive.counting import describe, from_facts
+    if cf := from_facts(run.get("facts") or {}):  # an engine that had served traffic before
+        click.echo(f"  {'counting':<10} {describe(cf)}")
     if counts:
         click.echo("  samples    " + ", ".join(f"{s}: {n}" for s, n in sorted(counts.items())))
     if summary:

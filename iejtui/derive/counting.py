@@ -19,7 +19,7 @@ from typing import Any
 
 from iejtui.derive.metric_map import EngineMetricMap
 
-__all__ = ["TRAFFIC_KEYS", "served_before", "describe"]
+__all__ = ["TRAFFIC_KEYS", "served_before", "describe", "from_facts"]
 
 #: The counters that say an engine served traffic (tokens, requests).
 TRAFFIC_KEYS = ("generation_tokens", "prompt_tokens", "request_success")
@@ -43,6 +43,15 @@ def served_before(samples: Iterable[tuple[str, float]], mmap: EngineMetricMap) -
 
 _WORDS = {"generation_tokens": "generated tokens", "prompt_tokens": "prompt tokens",
           "request_success": "finished requests"}
+
+
+def from_facts(facts: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A run's ``facts`` (``counting_from`` = the time, ``counting_since``, ``served_before``)
+    as ``describe`` takes them; None when the run was counted from its start."""
+    ts = facts.get("counting_from")
+    if not isinstance(ts, (int, float)):
+        return None
+    return {"ts": ts, "since": facts.get("counting_since") or "attach", "served_before": facts.get("served_before")}
 
 
 def describe(counting_from: Mapping[str, Any]) -> str:

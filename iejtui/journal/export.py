@@ -94,9 +94,9 @@ def run_section(root: Path, reader, run: dict, e: dict, day_path: Path | None, b
              f"- **Model** {code(e.get('model')) or '—'}"]
     if e.get("reason"):
         lines.append(f"- **Ended because** {esc(e['reason'], limit=300)}")
-    if ((run.get("facts") if isinstance(run.get("facts"), dict) else {}) or {}).get("counting_from"):
-        from iejtui.derive.counting import describe
-        lines.append(f"- **Counting** {esc(describe(run['facts']['counting_from']))}")
+    from iejtui.derive.counting import describe, from_facts
+    if cf := from_facts(run.get("facts") if isinstance(run.get("facts"), dict) else {}):
+        lines.append(f"- **Counting** {esc(describe(cf))}")
     lines += [f"- **Versions** {render.versions_line(e)}", ""]
     if e.get("argv"):
         lines += ["**Launch command** (secrets masked as `***`):", "",

@@ -13,7 +13,8 @@ samples, so the supervisor scrapes an engine when it turns ready and stores that
 burst sent right after ready starts from it. It scrapes once more just before stopping
 (or detaching) an engine. A launched vLLM's counters are 0 at that first scrape; an
 attached engine that already served traffic is counted from there, and its run records
-``facts.counting_from`` and says so in an event (``iejtui.derive.counting``).
+``facts.counting_from`` (its time; ``counting_since``, ``served_before``) and says so
+in an event (``iejtui.derive.counting``).
 """
 
 from __future__ import annotations
@@ -311,7 +312,9 @@ class EngineSupervisor:
         if not seen:
             return
         since = "ready" if h.owned else "attach"
-        h.facts["counting_from"] = fact = {"ts": frame.ts, "since": since, "served_before": seen}
+        # ``counting_from`` is the time (the shape ``iejtui.summary`` reads on main)
+        h.facts.update(counting_from=frame.ts, counting_since=since, served_before=seen)
+        fact = {"ts": frame.ts, "since": since, "served_before": seen}
         await ctx.event(h.run_id, "counting", f"{h.name}: counting {describe(fact)}", **fact)
 
     async def _last_scrape(self, h: EngineHandle) -> None:

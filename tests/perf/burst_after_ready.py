@@ -77,6 +77,10 @@ def main() -> int:
     finally:
         stop_service(root)
     summary = run.get("summary") or {}
+    if "engine" in summary:  # the sectioned summary (schema 2)
+        e = summary["engine"]
+        summary = {"generation_tokens": e["tokens"]["generated"], "prompt_tokens": e["tokens"]["prompt"],
+                   "requests_finished": e["throughput"]["requests_finished"]}
     print(f"burst: {args.n} requests x {args.max_tokens} tokens, {args.concurrency} at a time, "
           f"{burst_s:.1f} s; client received {client_tokens} tokens")
     for key in ("generation_tokens", "requests_finished", "prompt_tokens"):

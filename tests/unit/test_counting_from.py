@@ -8,7 +8,7 @@ from pathlib import Path
 
 from collectors.prometheus import parse_text
 from iejtui.derive import counters
-from iejtui.derive.counting import describe, served_before
+from iejtui.derive.counting import describe, from_facts, served_before
 from iejtui.derive.metric_map import VLLM
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -76,7 +76,8 @@ def _engine_run(tmp_path, seal: bool) -> float | None:
     w.update_run(rid, ended_at=t + 5)
     r = Reader(tmp_path / "journal.db")  # before the writer closes (which seals everything)
     try:
-        return run_summary(r, r.run(rid)).get("generation_tokens")
+        s = run_summary(r, r.run(rid))
+        return s["engine"]["tokens"]["generated"] if "engine" in s else s.get("generation_tokens")
     finally:
         r.close()
         w.close()
@@ -89,3 +90,10 @@ def test_the_first_tick_counts_whether_recent_or_sealed(tmp_path):
     (tmp_path / "b").mkdir()
     assert _engine_run(tmp_path / "a", seal=False) == 3072.0
     assert _engine_run(tmp_path / "b", seal=True) == 3072.0
+
+
+def test_from_facts_reads_the_time_and_its_details():
+    assert from_facts({}) is None and from_facts({"counting_from": None}) is None
+    assert from_facts({"counting_from": 12.5, "counting_since": "ready", "served_before": {"prompt_tokens": 3.0}}) \
+        == {"ts": 12.5, "since": "ready", "served_before": {"prompt_tokens": 3.0}}
+    assert from_facts({"counting_from": 12.5})["since"] == "attach"
