@@ -53,6 +53,7 @@ class StatusReply(TypedDict, total=False):
     write_error: str | None
     journal_check: dict[str, Any] | None
     gpus: Any
+    advisor: dict[str, Any]  # {"firing": [{run_id, rule, severity, title, message, knob, since}], "cost_ms"}
 
 
 class Stopping(TypedDict):

@@ -5,7 +5,8 @@ The job runs ``collectors.loadgen`` in the service's event loop (worker processe
 request becomes a row of ``requests`` (wall-clock times, per-chunk offsets) linked to the
 bench run, whose ``parent_id`` is the engine run it targeted: a benchmark shows on the
 engine's timeline. Live progress is kept in memory for the API and sampled once a second
-as ``bench.*`` series (source ``bench``) for the dashboard's plots.
+as ``bench.*`` series (source ``bench``) for the dashboard's plots. ``BenchRunner`` holds
+the jobs (the API's ``/benches``) and stops a job whose engine ends (its ``on_finish``).
 """
 
 from __future__ import annotations
@@ -13,17 +14,18 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from collectors.loadgen.client import RequestRecord
 from collectors.loadgen.config import BenchUsageError, parse_args, resolve_path_flags
 from collectors.records import Frame, Sample
 from iejtui.errors import UserError
 from iejtui.redact import redact_argv, redact_url
+from iejtui.service.context import ServiceContext
 from iejtui.store.vocab import RunKind, RunStatus
 
 if TYPE_CHECKING:
-    from iejtui.service.core import Service
+    from iejtui.service.engines import EngineHandle
 
 
 @dataclass
@@ -54,8 +56,8 @@ class BenchJob:
 class _Sink:
     """Receives the load generator's callbacks on the service's loop."""
 
-    def __init__(self, service: "Service", job: BenchJob):
-        self.service, self.job = service, job
+    def __init__(self, ctx: ServiceContext, job: BenchJob):
+        self.ctx, self.job = ctx, job
         self.clock: tuple[float, float] | None = None
         self._last_frame = 0.0
         self._pending: list[RequestRecord] = []  # records seen before the clock pair arrived
@@ -74,7 +76,7 @@ class _Sink:
                "prompt_tokens": rec.prompt_len, "output_tokens": rec.output_tokens, "ok": int(rec.success),
                "error": (f"{rec.error_kind}: {rec.error}"[:500] if not rec.success else None),
                "chunk_times": [c - rec.send_time for c in rec.chunk_times]}
-        self.service.writer_call(self.service.writer.add_request, self.job.run_id, row)
+        self.ctx.writer_call(self.ctx.writer.add_request, self.job.run_id, row)
 
     def on_progress(self, done: int, total: int, snapshot: dict[str, Any]) -> None:
         self.clock = snapshot.get("clock", self.clock)
@@ -87,41 +89,7 @@ class _Sink:
             self._last_frame = now
             samples = [Sample(f"bench.{k}", float(v)) for k, v in snapshot.items()
                        if k != "clock" and isinstance(v, (int, float))]
-            self.service.writer_call(self.service.writer.add_frames, self.job.run_id, [Frame("bench", now, samples)])
-
-
-async def start_bench(service: "Service", spec: dict[str, Any]) -> BenchJob:
-    """Validate, create the bench run and start the job in the background."""
-    argv = resolve_path_flags([str(a) for a in spec.get("argv") or []], spec.get("cwd"))  # the caller's folder
-    engine_name = spec.get("engine")
-    parent = None
-    if engine_name:
-        h = service.engines.get(engine_name)
-        if h is None or h.status != RunStatus.READY:
-            state = "not running" if h is None or h.final else h.status
-            raise UserError(f"engine {engine_name!r} is {state}: start it first (`iejtui engine start {engine_name} --wait`)")
-        if "--base-url" in argv or any(a.startswith("--base-url=") for a in argv):
-            raise UserError("give either --engine or --base-url, not both")
-        argv = ["--base-url", h.url, *argv]
-        parent = h.run_id
-    try:
-        cfg = parse_args(argv)
-    except BenchUsageError as exc:
-        raise UserError(str(exc)) from None
-    name = spec.get("name") or f"bench-{engine_name or 'url'}"
-    shown, _ = redact_argv(argv)
-    target = redact_url(cfg.base_url)  # an attached engine's URL may carry userinfo or ?token=
-    run_id = await service.db(service.writer.create_run, kind=RunKind.BENCH, name=name, status=RunStatus.RUNNING,
-                              argv=shown, url=target, parent_id=parent, engine_kind=None,
-                              versions=service._versions(), cwd=spec.get("cwd"))
-    job = BenchJob(run_id, name, argv, engine_name)
-    _forget_old_jobs(service)
-    service.benches[run_id] = job
-    await service.event(run_id, "started", f"{name}: benchmark started against {target}")
-    if parent:
-        await service.event(parent, "bench", f"benchmark run {run_id} ({name}) started against this engine")
-    job.task = asyncio.create_task(_run(service, job, cfg))
-    return job
+            self.ctx.writer_call(self.ctx.writer.add_frames, self.job.run_id, [Frame("bench", now, samples)])
 
 
 KEEP_FINISHED_JOBS = 10
@@ -140,52 +108,107 @@ def figures_only(result: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in result.items() if k not in PER_REQUEST_KEYS}
 
 
-def _forget_old_jobs(service: "Service") -> None:
-    """Finished jobs live in journal.db; keep only the newest few in memory for the API."""
-    done = [rid for rid, j in service.benches.items() if j.status != RunStatus.RUNNING]
-    for rid in done[:-KEEP_FINISHED_JOBS]:
-        del service.benches[rid]
+class BenchRunner:
+    """The service's benchmark jobs by run id (running ones and the newest finished few)."""
 
+    def __init__(self, ctx: ServiceContext, engines: Mapping[str, "EngineHandle"]):
+        self.ctx = ctx
+        self.engines = engines  # the supervisor's table: a bench names its target engine
+        self.jobs: dict[int, BenchJob] = {}
 
-async def _run(service: "Service", job: BenchJob, cfg) -> None:
-    from collectors.loadgen.runner import run_bench
-    from collectors.loadgen.sweep import format_curve, run_sweep
-    sink = _Sink(service, job)
-    status, reason = RunStatus.STOPPED, None
-    try:
-        if cfg.sweep_concurrency or cfg.sweep_rate or cfg.sweep_slo_search:
-            sweep = await run_sweep(cfg, sink, job.cancel)
-            points = sweep.points
-            job.result = {"sweep": [p.result for p in points], "curve": format_curve(sweep)}
-            job.summary_text = format_curve(sweep)
-            job.warnings = [w for p in points for w in p.warnings]
-            cancelled = any(p.cancelled for p in points)
-        else:
-            res = await run_bench(cfg, sink, job.cancel)
-            job.result, job.summary_text, job.warnings = res.result, res.summary + res.errors, res.warnings
-            job.result_file = res.result_file
-            cancelled = res.cancelled
-        if cancelled:
-            status, reason = RunStatus.INTERRUPTED, job.reason or "cancelled; completed requests kept"
-    except BenchUsageError as exc:
-        status, reason = RunStatus.FAILED, str(exc)
-    except asyncio.CancelledError:
-        status, reason = RunStatus.INTERRUPTED, "the service stopped during the benchmark"
-    except Exception as exc:  # noqa: BLE001 - a job's failure must not take the service down
-        status, reason = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
-    job.status, job.reason = status, reason
-    await service.db(service.writer.flush)
-    job.result = figures_only(job.result)
-    await service.db(service.writer.update_run, job.run_id, status=status, ended_at=time.time(),
+    async def start(self, spec: dict[str, Any]) -> BenchJob:
+        """Validate, create the bench run and start the job in the background."""
+        ctx = self.ctx
+        argv = resolve_path_flags([str(a) for a in spec.get("argv") or []], spec.get("cwd"))  # the caller's folder
+        engine_name = spec.get("engine")
+        parent = None
+        if engine_name:
+            h = self.engines.get(engine_name)
+            if h is None or h.status != RunStatus.READY:
+                state = "not running" if h is None or h.final else h.status
+                raise UserError(f"engine {engine_name!r} is {state}: start it first (`iejtui engine start {engine_name} --wait`)")
+            if "--base-url" in argv or any(a.startswith("--base-url=") for a in argv):
+                raise UserError("give either --engine or --base-url, not both")
+            argv = ["--base-url", h.url, *argv]
+            parent = h.run_id
+        try:
+            cfg = parse_args(argv)
+        except BenchUsageError as exc:
+            raise UserError(str(exc)) from None
+        name = spec.get("name") or f"bench-{engine_name or 'url'}"
+        shown, _ = redact_argv(argv)
+        target = redact_url(cfg.base_url)  # an attached engine's URL may carry userinfo or ?token=
+        run_id = await ctx.db(ctx.writer.create_run, kind=RunKind.BENCH, name=name, status=RunStatus.RUNNING,
+                              argv=shown, url=target, parent_id=parent, engine_kind=None,
+                              versions=ctx.versions(), cwd=spec.get("cwd"))
+        job = self.remember(BenchJob(run_id, name, argv, engine_name))
+        await ctx.event(run_id, "started", f"{name}: benchmark started against {target}")
+        if parent:
+            await ctx.event(parent, "bench", f"benchmark run {run_id} ({name}) started against this engine")
+        job.task = asyncio.create_task(self._run(job, cfg))
+        return job
+
+    def remember(self, job: BenchJob) -> BenchJob:
+        """Keep ``job`` for the API (a bench, or a load search: ``bench_search``); finished
+        jobs live in journal.db, so only the newest few stay in memory."""
+        done = [rid for rid, j in self.jobs.items() if j.status != RunStatus.RUNNING]
+        for rid in done[:-KEEP_FINISHED_JOBS]:
+            del self.jobs[rid]
+        self.jobs[job.run_id] = job
+        return job
+
+    async def _run(self, job: BenchJob, cfg) -> None:
+        from collectors.loadgen.runner import run_bench
+        from collectors.loadgen.sweep import format_curve, run_sweep
+        ctx = self.ctx
+        sink = _Sink(ctx, job)
+        status, reason = RunStatus.STOPPED, None
+        try:
+            if cfg.sweep_concurrency or cfg.sweep_rate or cfg.sweep_slo_search:
+                sweep = await run_sweep(cfg, sink, job.cancel)
+                points = sweep.points
+                job.result = {"sweep": [p.result for p in points], "curve": format_curve(sweep)}
+                job.summary_text = format_curve(sweep)
+                job.warnings = [w for p in points for w in p.warnings]
+                cancelled = any(p.cancelled for p in points)
+            else:
+                res = await run_bench(cfg, sink, job.cancel)
+                job.result, job.summary_text, job.warnings = res.result, res.summary + res.errors, res.warnings
+                job.result_file = res.result_file
+                cancelled = res.cancelled
+            if cancelled:
+                status, reason = RunStatus.INTERRUPTED, job.reason or "cancelled; completed requests kept"
+        except BenchUsageError as exc:
+            status, reason = RunStatus.FAILED, str(exc)
+        except asyncio.CancelledError:
+            status, reason = RunStatus.INTERRUPTED, "the service stopped during the benchmark"
+        except Exception as exc:  # noqa: BLE001 - a job's failure must not take the service down
+            status, reason = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        job.status, job.reason = status, reason
+        await ctx.db(ctx.writer.flush)
+        job.result = figures_only(job.result)
+        await ctx.db(ctx.writer.update_run, job.run_id, status=status, ended_at=time.time(),
                      reason=reason, summary=job.result)
-    await service.event(job.run_id, status, f"{job.name}: benchmark {status}" + (f" ({reason})" if reason else ""),
+        await ctx.event(job.run_id, status, f"{job.name}: benchmark {status}" + (f" ({reason})" if reason else ""),
                         "info" if status == RunStatus.STOPPED else "warning")
 
+    async def cancel(self, run_id: int, reason: str = "cancelled by the user") -> BenchJob:
+        job = self.jobs.get(run_id)
+        if job is None or job.status != RunStatus.RUNNING:
+            raise UserError(f"no running benchmark with run id {run_id}")
+        job.reason = reason
+        job.cancel.set()
+        return job
 
-async def cancel_bench(service: "Service", run_id: int, reason: str = "cancelled by the user") -> BenchJob:
-    job = service.benches.get(run_id)
-    if job is None or job.status != RunStatus.RUNNING:
-        raise UserError(f"no running benchmark with run id {run_id}")
-    job.reason = reason
-    job.cancel.set()
-    return job
+    async def engine_ended(self, h: "EngineHandle", status: str, reason: str) -> None:
+        """The supervisor's ``on_finish``: a benchmark against a dead engine stops, results kept."""
+        for job in list(self.jobs.values()):
+            if job.engine == h.name and job.status == RunStatus.RUNNING:
+                await self.cancel(job.run_id, f"engine {h.name} {status} ({reason})")
+
+    async def stop(self) -> None:
+        """The service stops: cancel the running jobs and wait for them to record it."""
+        for job in list(self.jobs.values()):
+            if job.status == RunStatus.RUNNING and job.task:
+                job.task.cancel()
+        await asyncio.gather(*(j.task for j in self.jobs.values() if j.task), return_exceptions=True)

@@ -2,7 +2,7 @@
 
 Decisions:
 - The search is a run of kind ``search`` owned by the service (it outlives the terminal,
-  as a benchmark does); each probe is an ordinary bench job (``start_bench``), so it has its
+  as a benchmark does); each probe is an ordinary bench job (``BenchRunner.start``), so it has its
   requests, progress, live series and JSON like any benchmark, and its run row carries
   ``search_id`` = the search run (``parent_id`` stays the engine it targeted).
 - The rates come from the sweep's bracket (``collectors.loadgen.sweep.next_rate``, the same
@@ -12,8 +12,9 @@ Decisions:
   duration: ``ceil(rate × probe_seconds)`` requests, at least ``MIN_PROBE_REQUESTS``.
 - A probe is judged the MLPerf way (``judge_p99``); the SLO is a named one
   (``iejtui.slos.named_slos``: MLPerf presets and iejtui.toml's ``[[slo]]``).
-- It lives in the search's own module, beside the bench runner: the bench runner is not
-  changed, the search only calls ``start_bench``/``cancel`` through the job objects.
+- It lives in the search's own module, beside the bench runner: the search starts probes
+  with ``BenchRunner.start``, keeps its job with ``BenchRunner.remember`` (so ``/benches``
+  lists and cancels it) and cancels probes through the job objects.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from collectors.loadgen.config import BenchUsageError, parse_args, resolve_path_flags
 from collectors.loadgen.sweep import JUDGE_FLAGS, bracket, judge_p99, next_rate, parse_tolerance
@@ -30,12 +31,9 @@ from iejtui.errors import UserError
 from iejtui.load_search import (DEFAULT_PROBE_SECONDS, DEFAULT_TOLERANCE, headline, probe_row, search_summary,
                                 search_text)
 from iejtui.redact import redact_argv, redact_url
-from iejtui.service.bench import BenchJob, _forget_old_jobs, start_bench
+from iejtui.service.bench import BenchJob, BenchRunner
 from iejtui.slos import resolve_slo
 from iejtui.store.vocab import RunKind, RunStatus
-
-if TYPE_CHECKING:
-    from iejtui.service.core import Service
 
 MIN_PROBE_REQUESTS = 8
 MAX_PROBES = 16
@@ -45,9 +43,10 @@ def probe_requests(rate: float, probe_seconds: float) -> int:
     return max(MIN_PROBE_REQUESTS, math.ceil(rate * probe_seconds))
 
 
-async def start_search(service: "Service", spec: dict[str, Any]) -> BenchJob:
+async def start_search(runner: BenchRunner, spec: dict[str, Any]) -> BenchJob:
     """Validate, create the search run and start probing in the background."""
-    slo = resolve_slo(load_config(service.paths.config).raw, spec.get("slo"))
+    ctx = runner.ctx
+    slo = resolve_slo(load_config(ctx.paths.config).raw, spec.get("slo"))
     try:
         tol = parse_tolerance(spec.get("tolerance") or DEFAULT_TOLERANCE)
     except BenchUsageError as exc:
@@ -57,7 +56,7 @@ async def start_search(service: "Service", spec: dict[str, Any]) -> BenchJob:
     engine_name = spec.get("engine")
     parent, url_argv = None, argv
     if engine_name:
-        h = service.engines.get(engine_name)
+        h = runner.engines.get(engine_name)
         if h is None or h.status != RunStatus.READY:
             state = "not running" if h is None or h.final else h.status
             raise UserError(f"engine {engine_name!r} is {state}: start it first (`iejtui engine start {engine_name} --wait`)")
@@ -74,24 +73,23 @@ async def start_search(service: "Service", spec: dict[str, Any]) -> BenchJob:
     shown = [*shown, "--find-max-load", "--slo", slo["name"], "--tolerance", str(spec.get("tolerance") or DEFAULT_TOLERANCE),
              "--probe-seconds", f"{probe_s:g}"]
     facts = {"slo": slo, "tolerance": tol.text(), "probe_seconds": probe_s, "start_rate": start}
-    run_id = await service.db(service.writer.create_run, kind=RunKind.SEARCH, name=name, status=RunStatus.RUNNING,
+    run_id = await ctx.db(ctx.writer.create_run, kind=RunKind.SEARCH, name=name, status=RunStatus.RUNNING,
                               argv=shown, url=redact_url(cfg.base_url), parent_id=parent, engine_kind=None,
-                              versions=service._versions(), cwd=spec.get("cwd"), facts=facts)
-    job = BenchJob(run_id, name, argv, engine_name)
-    _forget_old_jobs(service)
-    service.benches[run_id] = job
-    await service.event(run_id, "started", f"{name}: load search for SLO {slo['name']} started, "
-                                           f"tolerance: {tol.text()}")
-    job.task = asyncio.create_task(_search(service, job, spec, slo, tol, probe_s, start))
+                              versions=ctx.versions(), cwd=spec.get("cwd"), facts=facts)
+    job = runner.remember(BenchJob(run_id, name, argv, engine_name))
+    await ctx.event(run_id, "started", f"{name}: load search for SLO {slo['name']} started, "
+                                    f"tolerance: {tol.text()}")
+    job.task = asyncio.create_task(_search(runner, job, spec, slo, tol, probe_s, start))
     return job
 
 
-async def _probe(service: "Service", job: BenchJob, spec: dict[str, Any], i: int, rate: float, n: int) -> BenchJob:
+async def _probe(runner: BenchRunner, job: BenchJob, spec: dict[str, Any], i: int, rate: float, n: int) -> BenchJob:
     argv = [*job.argv, "--request-rate", f"{rate:.6g}", "--num-prompts", str(n), *JUDGE_FLAGS]
-    child = await start_bench(service, {"engine": job.engine, "argv": argv, "name": f"{job.name}.p{i}",
-                                        "cwd": spec.get("cwd")})
-    await service.db(service.writer.update_run, child.run_id, search_id=job.run_id,
-                     facts={"search": job.run_id, "probe": i, "request_rate": rate})
+    ctx = runner.ctx
+    child = await runner.start({"engine": job.engine, "argv": argv, "name": f"{job.name}.p{i}",
+                                "cwd": spec.get("cwd")})
+    await ctx.db(ctx.writer.update_run, child.run_id, search_id=job.run_id,
+                 facts={"search": job.run_id, "probe": i, "request_rate": rate})
     while child.status == RunStatus.RUNNING:
         if job.cancel.is_set() and not child.cancel.is_set():
             child.reason = job.reason or "the load search was cancelled"
@@ -103,7 +101,7 @@ async def _probe(service: "Service", job: BenchJob, spec: dict[str, Any], i: int
     return child
 
 
-async def _search(service: "Service", job: BenchJob, spec: dict[str, Any], slo: dict[str, Any], tol,
+async def _search(runner: BenchRunner, job: BenchJob, spec: dict[str, Any], slo: dict[str, Any], tol,
                   probe_s: float, start: float) -> None:
     probes: list[tuple[float, bool]] = []
     rows: list[dict[str, Any]] = []
@@ -119,7 +117,7 @@ async def _search(service: "Service", job: BenchJob, spec: dict[str, Any], slo: 
             if job.cancel.is_set():
                 break
             n = probe_requests(rate, probe_s)
-            child = await _probe(service, job, spec, len(probes) + 1, rate, n)
+            child = await _probe(runner, job, spec, len(probes) + 1, rate, n)
             if child.status != RunStatus.STOPPED:
                 rows.append(probe_row(child.run_id, rate, n, child.result, None, f"probe {child.status}: {child.reason}"))
                 if not job.cancel.is_set():
@@ -128,7 +126,7 @@ async def _search(service: "Service", job: BenchJob, spec: dict[str, Any], slo: 
             passed, why = judge_p99(child.result or {}, slo)
             probes.append((rate, passed))
             rows.append(probe_row(child.run_id, rate, n, child.result, passed, why))
-            await service.db(service.writer.update_run, child.run_id,
+            await runner.ctx.db(runner.ctx.writer.update_run, child.run_id,
                              facts={"search": job.run_id, "probe": len(probes), "request_rate": rate,
                                     "slo": slo["name"], "slo_met": passed, "slo_why": why})
         if job.cancel.is_set():
@@ -145,7 +143,7 @@ async def _search(service: "Service", job: BenchJob, spec: dict[str, Any], slo: 
                                         stopped or (reason or ""))}
     job.result, job.summary_text = summary, search_text(summary["search"])
     job.status, job.reason = status, reason
-    await service.db(service.writer.update_run, job.run_id, status=status, ended_at=time.time(),
+    await runner.ctx.db(runner.ctx.writer.update_run, job.run_id, status=status, ended_at=time.time(),
                      reason=reason, summary=summary)
-    await service.event(job.run_id, status, f"{job.name}: load search {status}: {headline(summary['search'])}"
+    await runner.ctx.event(job.run_id, status, f"{job.name}: load search {status}: {headline(summary['search'])}"
                         + (f" ({reason})" if reason else ""), "info" if status == RunStatus.STOPPED else "warning")

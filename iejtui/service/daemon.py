@@ -51,9 +51,7 @@ async def _serve(paths: JournalPaths, metrics_listen: str | None = None) -> int:
         await service.start()
     except sqlite3.DatabaseError as exc:  # opened, then a damaged page: one line, exit 2
         from iejtui.service.journal_check import opening_failed
-        for closer in (service._http and service._http.close, service.scraper and service.scraper.aclose):
-            if closer:
-                await closer()
+        await service.close_clients()
         raise UserError(await asyncio.to_thread(opening_failed, paths.db, exc)) from None
     app = build_app(service, request_stop)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)

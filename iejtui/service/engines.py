@@ -8,13 +8,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collectors.engines import get_adapter, later_phase
+from collectors.engines import UnknownEngineKind, get_adapter, later_phase
 from collectors.records import Event
+from iejtui.errors import UserError
 from iejtui.redact import redact_known, redact_url
 from iejtui.service.procs import PidRecord
 from iejtui.store.vocab import FINAL, RunStatus
 
 LOG_TAIL_LINES = 50
+
+
+def adapter_for(kind: str):
+    """The adapter of an engine kind; an unknown kind is the user's error (one line)."""
+    try:
+        return get_adapter(kind)
+    except UnknownEngineKind as exc:
+        raise UserError(str(exc)) from None
 
 
 @dataclass
@@ -45,6 +54,7 @@ class EngineHandle:
     gone_since: float | None = None  # the engine pid vanished before its exit status was written
     warnings: list[str] = field(default_factory=list)
     latest_frames: dict[str, Any] = field(default_factory=dict)  # newest frame per source (the metrics endpoint)
+    resumed: bool = False  # watched again after a service restart: its run's counting began earlier
 
     def __post_init__(self) -> None:
         self.adapter = get_adapter(self.kind)

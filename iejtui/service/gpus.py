@@ -11,18 +11,20 @@ import asyncio
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 import psutil
 from iejtui.store.vocab import RunKind, RunStatus
 
 if TYPE_CHECKING:
-    from iejtui.service.core import Service
+    from iejtui.service.context import ServiceContext
+    from iejtui.service.engines import EngineHandle
 
 
 class GpuSampler:
-    def __init__(self, service: "Service", backend=None):
-        self.service = service
+    def __init__(self, ctx: "ServiceContext", engines: Mapping[str, "EngineHandle"], backend=None):
+        self.ctx = ctx
+        self.engines = engines  # the supervisor's table: a GPU process maps to an engine run
         self.backend = backend
         self.collector = None
         self.available = False
@@ -48,7 +50,7 @@ class GpuSampler:
         events = await self._nvml(self.collector.open)
         self.available = bool(getattr(self.collector, "available", False))
         for ev in events:
-            await self.service.db(self.service.writer.add_event, None, ev)
+            await self.ctx.db(self.ctx.writer.add_event, None, ev)
             if not self.available:
                 self.reason = ev.message
         if not self.available:
@@ -56,8 +58,8 @@ class GpuSampler:
             return
         self.static = await self._nvml(self.collector.static_info)
         host = socket.gethostname()
-        self.run_id = await self.service.db(
-            self.service.writer.create_run, kind=RunKind.RECORD, name=f"gpu@{host}", status=RunStatus.READY,
+        self.run_id = await self.ctx.db(
+            self.ctx.writer.create_run, kind=RunKind.RECORD, name=f"gpu@{host}", status=RunStatus.READY,
             ready_at=time.time(), gpus=self.uuids(), versions=self.versions(),
             facts={"gpus": self.static})
 
@@ -87,9 +89,9 @@ class GpuSampler:
                 self.latest.setdefault(uuid, {}).update({s.name: s.value for s in f.samples})
                 self.latest_ts = f.ts
         if frames:
-            await self.service.db(self.service.writer.add_frames, self.run_id, frames)
+            await self.ctx.db(self.ctx.writer.add_frames, self.run_id, frames)
         for ev in events:
-            await self.service.db(self.service.writer.add_event, self.run_id, ev)
+            await self.ctx.db(self.ctx.writer.add_event, self.run_id, ev)
 
     def status(self) -> list[dict[str, Any]] | dict[str, Any]:
         if not self.available:
@@ -107,7 +109,7 @@ class GpuSampler:
 
     def _match(self, pid: int, used: int | None) -> dict[str, Any]:
         """Map a GPU process (host pid) to an engine run through its process group."""
-        for h in self.service.engines.values():
+        for h in self.engines.values():
             if h.pid and not h.final:
                 try:
                     import os
@@ -120,7 +122,7 @@ class GpuSampler:
 
     async def close(self) -> None:
         if self.run_id is not None:
-            await self.service.db(self.service.writer.update_run, self.run_id, status=RunStatus.STOPPED, ended_at=time.time())
+            await self.ctx.db(self.ctx.writer.update_run, self.run_id, status=RunStatus.STOPPED, ended_at=time.time())
         if self.collector is not None:
             await self._nvml(self.collector.close)
         self._pool.shutdown(wait=False)

@@ -6,12 +6,13 @@ jobs (``iejtui.service.bench``), stops it and goes on. An engine that fails to s
 dies mid-grid marks its variant failed (with the reason) and its remaining cells skipped;
 the grid goes on. The state (``iejtui.matrix.state``) is written to the matrix run row's
 ``facts`` after every change; a service that starts again resumes every matrix still
-``running`` (``iejtui.service.matrices.resume_matrices``, at recovery), re-using an engine
+``running`` (``MatrixRunner.resume``, at recovery), re-using an engine
 of the current variant that it re-adopted and stopping re-adopted engines of variants with
 nothing left to run (they hold the port the next variant needs). ``benchmarks/NAME/`` is
 rewritten after each variant and at the end.
 
-Starting, resuming, cancelling and reading grids: ``iejtui.service.matrices``; the
+Starting, resuming, cancelling and reading grids: ``iejtui.service.matrices``; the job
+drives engines through the supervisor and cells through the bench runner; the
 progress dict is ``iejtui.matrix.state.progress_view``.
 """
 
@@ -33,7 +34,9 @@ from iejtui.service import procs
 from iejtui.store.vocab import RunStatus
 
 if TYPE_CHECKING:
-    from iejtui.service.core import Service
+    from iejtui.service.bench import BenchRunner
+    from iejtui.service.context import ServiceContext
+    from iejtui.service.supervisor import EngineSupervisor
 
 log = logging.getLogger("iejtui.service.matrix")
 POLL_S = 0.25
@@ -41,8 +44,10 @@ REPORT_S = 120.0
 
 
 class MatrixJob:
-    def __init__(self, service: "Service", run_id: int, spec: MatrixSpec, state: dict[str, Any], est: Estimate):
-        self.service, self.run_id, self.spec, self.state, self.est = service, run_id, spec, state, est
+    def __init__(self, ctx: "ServiceContext", supervisor: "EngineSupervisor", benches: "BenchRunner",
+                 run_id: int, spec: MatrixSpec, state: dict[str, Any], est: Estimate):
+        self.ctx, self.supervisor, self.benches = ctx, supervisor, benches
+        self.run_id, self.spec, self.state, self.est = run_id, spec, state, est
         self.cells = {c.key: c for c in spec.cells()}
         self.current: dict[str, Any] = {}
         self.bench = self.engine = self.task = None
@@ -63,22 +68,22 @@ class MatrixJob:
 
     # ---- plumbing ----------------------------------------------------------------------
     def _stopping(self) -> bool:  # the service is shutting down: leave the state as it is
-        return self.service._stopping.is_set()
+        return self.ctx.stopping.is_set()
 
     async def _save(self, **fields: Any) -> None:
         self.state["updated_at"] = time.time()
         with contextlib.suppress(RuntimeError):  # the writer is closing with the service: the last state stands
-            await self.service.db(self.service.writer.update_run, self.run_id, facts=self.state, **fields)
+            await self.ctx.db(self.ctx.writer.update_run, self.run_id, facts=self.state, **fields)
 
     async def _event(self, message: str, level: str = "info", run_id: int | None = None) -> None:
         with contextlib.suppress(RuntimeError):
-            await self.service.event(run_id or self.run_id, "matrix", f"matrix {self.spec.name}: {message}", level)
+            await self.ctx.event(run_id or self.run_id, "matrix", f"matrix {self.spec.name}: {message}", level)
 
     async def _report(self, final: bool = False) -> None:
         """benchmarks/NAME/ again: at the end, and between variants at most every REPORT_S."""
         from iejtui.matrix.entry import config_cost, write_entry
         from iejtui.store import Reader
-        s = self.service
+        s = self.ctx
         if not final and time.monotonic() - self.reported < REPORT_S:
             return
         self.reported = time.monotonic()
@@ -99,7 +104,7 @@ class MatrixJob:
 
     # ---- the grid ----------------------------------------------------------------------
     async def run(self) -> None:
-        while not self.service._tasks and not self._stopping():  # resumed during _recover: wait for the loops
+        while not self.ctx.loops_started.is_set() and not self._stopping():  # resumed during _recover: wait for the loops
             await asyncio.sleep(0.1)
         try:
             c = stm.counts(self.state)
@@ -137,14 +142,14 @@ class MatrixJob:
         stopped its engine (or while it was stopping); re-adopted, it would hold the port
         and the memory the next variant needs."""
         names = {self.spec.engine_name(v) for v in self.state["variants"] if v != keep}
-        for h in list(self.service.engines.values()):
+        for h in list(self.supervisor.engines.values()):
             if h.final or h.name not in names:
                 continue
             await self._event(f"engine {h.name} (r{h.run_id}) outlived a service restart with no cells "
                               "left to run: stopping it")
             h.stop_timeout = self.spec.stop_timeout  # a re-adopted handle does not know the profile's
             with contextlib.suppress(UserError):
-                await self.service.stop_engine(h.name)
+                await self.supervisor.stop_engine(h.name)
 
     async def _variant(self, v: str) -> None:
         await self._stop_strays(keep=v)
@@ -194,13 +199,13 @@ class MatrixJob:
 
     async def _engine_reason(self, h) -> str:
         with contextlib.suppress(RuntimeError):
-            return (await self.service.db(self.service.writer.run_row, h.run_id)).get("reason") or h.status
+            return (await self.ctx.db(self.ctx.writer.run_row, h.run_id)).get("reason") or h.status
         return h.status
 
     async def _start_engine(self, v: str):
-        s, vs = self.service, self.state["variants"][v]
+        s, vs = self.ctx, self.state["variants"][v]
         name = self.spec.engine_name(v)
-        h = s.engines.get(name)
+        h = self.supervisor.engines.get(name)
         if h is not None and not h.final:
             if h.run_id == vs.get("engine_run"):
                 stm.note(self.state, f"variant {v}: re-using its engine r{h.run_id} (adopted after a restart)")
@@ -209,11 +214,11 @@ class MatrixJob:
                 h = None
         if h is None or h.final:
             try:
-                await s.start_engine({"name": name, "kind": self.spec.kind, "argv": self.spec.engine_argv(v),
+                await self.supervisor.start_engine({"name": name, "kind": self.spec.kind, "argv": self.spec.engine_argv(v),
                                       "url": self.spec.url, "env": self.spec.engine_env(v)})
             except UserError as exc:
                 return None, str(exc)
-            h = s.engines[name]
+            h = self.supervisor.engines[name]
             h.ready_timeout, h.stop_timeout = self.spec.ready_timeout, self.spec.stop_timeout
             vs["engine_run"] = h.run_id
             vs.setdefault("engine_runs", []).append(h.run_id)
@@ -233,19 +238,18 @@ class MatrixJob:
         return h, None
 
     async def _stop_engine(self, v: str) -> None:
-        h = self.service.engines.get(self.spec.engine_name(v))
+        h = self.supervisor.engines.get(self.spec.engine_name(v))
         if h is not None and not h.final:
             with contextlib.suppress(UserError):
-                await self.service.stop_engine(h.name)
+                await self.supervisor.stop_engine(h.name)
 
     async def _cell(self, key: str, h) -> str:
-        from iejtui.service.bench import start_bench
-        s, cell = self.service, self.cells[key]
+        s, cell = self.ctx, self.cells[key]
         stm.mark_cell(self.state, key, "running", run_id=None, reason=None)
         self.current.update(phase="benchmark", cell=key, workload=cell.workload, load=cell.load.label, rep=cell.rep)
         await self._save()
         try:
-            job = await start_bench(s, {"engine": h.name, "argv": self.spec.bench_argv(cell),
+            job = await self.benches.start({"engine": h.name, "argv": self.spec.bench_argv(cell),
                                         "name": f"{self.spec.name}.{key.replace('/', '.')}", "cwd": str(s.paths.root)})
         except UserError as exc:
             if h.final:

@@ -189,6 +189,11 @@ def _read_header(data: bytes) -> tuple[int, list[tuple[int, int, int, int, int, 
     return n, cols
 
 
+def to_ms_precision(t: float) -> float:
+    """``t`` (Unix seconds) as a chunk gives it back: whole milliseconds (``decode_chunk``)."""
+    return round(t * 1000) / 1000.0
+
+
 def decode_chunk(ts_blob: bytes, data: bytes, wanted: set[int] | None = None) -> Chunk:
     """Decode a chunk, only the series in ``wanted`` when given."""
     ts = [t / 1000.0 for t in decode_timestamps(ts_blob)]  # ms → s

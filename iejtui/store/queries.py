@@ -265,7 +265,11 @@ class Reader:
             "SELECT MIN(t0), MAX(t1) FROM (SELECT c.t0 AS t0, c.t1 AS t1 FROM chunks c JOIN frames f ON f.id = c.frame_id"
             " WHERE f.run_id = ? UNION ALL SELECT r.ts, r.ts FROM recent r JOIN frames f ON f.id = r.frame_id"
             " WHERE f.run_id = ?)", (run_id, run_id)).fetchone()
-        return (row[0], row[1]) if row and row[0] is not None else None
+        if not row or row[0] is None:
+            return None
+        # journals written before ticks were kept to the ms hold a chunk's t0/t1 unrounded while
+        # its timestamps read back rounded: widen to whole ms, or the first tick falls outside
+        return math.floor(row[0] * 1000) / 1000.0, math.ceil(row[1] * 1000) / 1000.0
 
     def requests(self, run_id: int) -> list[dict[str, Any]]:
         rows = list(self.db["requests"].rows_where("run_id = ?", [run_id], order_by="idx"))

@@ -166,7 +166,9 @@ class Writer:
                 continue
             fid = self._frame_id(run_id, frame.source)
             values = {self._series_id(fid, s.name, s.labels): float(s.value) for s in frame.samples}
-            self._pending_ticks.append((fid, frame.ts, codec.encode_tick(values)))
+            # a tick's time is kept to the millisecond everywhere (``recent``, a chunk's t0/t1,
+            # its timestamps), so a run's window starts exactly at its first tick as read back
+            self._pending_ticks.append((fid, codec.to_ms_precision(frame.ts), codec.encode_tick(values)))
 
     def add_event(self, run_id: int | None, event: Event) -> None:
         self._pending_events.append({

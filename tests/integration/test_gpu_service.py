@@ -44,7 +44,7 @@ def test_engine_run_gets_energy_and_joules_per_token(journal, shared_engine):
     assert cli(journal, "service", "start", env=REPLAY).returncode == 0
     assert cli(journal, "engine", "attach", "watched", shared_engine["url"]).returncode == 0
     wait_for(lambda: cli_json(journal, "engine", "list")[0]["status"] == "ready", 15, what="attached engine")
-    load_engine(shared_engine["url"], n=24, concurrency=8, max_tokens=48)
+    load_engine(shared_engine["url"], None, concurrency=8, seconds=3, max_tokens=48)  # by duration: any box
     time.sleep(12)  # two more 5 s energy readings
     assert cli(journal, "engine", "stop", "watched").returncode == 0
     show = cli_json(journal, "runs", "show", "watched")

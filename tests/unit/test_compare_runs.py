@@ -124,14 +124,19 @@ def test_compare_against_the_mock_server_with_known_timing(journal):
         assert two["figures_compared"] == 10 and two["figures"][0]["figure"] == "TTFT p50"
         text = cli(journal, "compare", f"r{r1}", f"r{r2}").stdout
         assert "no significant difference" in text and "Bonferroni" in text
-        # Pareto across runs: the slower-TTFT run has less throughput and a worse p99: dominated
-        # (unless a loaded box gave both of the others a p99 worse than its 20 % longer one)
+        # Pareto across runs: each run is dominated exactly when another has at least its
+        # throughput and at most its TTFT p99, one of them strictly (the definition, checked on
+        # the measured points: at a fixed request rate the throughputs are close, so which runs
+        # the box lets win is not fixed in advance)
         ttft = next(x for x in res["pareto"] if x["y"] == "ttft_p99_ms")
         items = {i["label"]: i for i in res["pareto_items"]}
-        beaten = any(items[o]["ttft_p99_ms"] <= items[f"r{r3}"]["ttft_p99_ms"] for o in (f"r{r1}", f"r{r2}"))
-        assert items[f"r{r3}"]["output_tok_s"] < min(items[o]["output_tok_s"] for o in (f"r{r1}", f"r{r2}"))
-        assert (f"r{r3}" in [d["run"] for d in ttft["dominated"]]) == beaten
-        assert (f"r{r3}" in ttft["frontier"]) != beaten and ttft["frontier"]
+        dominated = {d["run"] for d in ttft["dominated"]}
+        for me, m in items.items():
+            beaten = any(o["output_tok_s"] >= m["output_tok_s"] and o["ttft_p99_ms"] <= m["ttft_p99_ms"]
+                         and (o["output_tok_s"] > m["output_tok_s"] or o["ttft_p99_ms"] < m["ttft_p99_ms"])
+                         for k, o in items.items() if k != me)
+            assert (me in dominated) == beaten, (me, items, ttft)
+            assert (me in ttft["frontier"]) != beaten
         svg = journal / "pareto.svg"
         p = cli(journal, "compare", f"r{r1}", f"r{r2}", f"r{r3}", "--pareto", str(svg))
         assert p.returncode == 0 and "Pareto, output throughput (tok/s) vs TTFT p99 (ms): frontier" in p.stdout

@@ -13,11 +13,18 @@ the forbidden edges point back up it (see ``FORBIDDEN``).
 
 The checker (``problems``) is pure: it takes a mapping module → imported names, so the
 unit tests below feed it synthetic loops and edges and see it fail.
+
+Module loops (two modules importing each other, even lazily) are counted too, and must be
+none: the last ones were the service's free functions over ``Service`` (core → recovery →
+matrices → core). Within ``iejtui/service/`` no module touches another's private names
+(``obj._name`` on anything but ``self``/``cls``, ``from m import _name``): the service's
+collaborators talk through public interfaces (``private_access``).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -222,10 +229,53 @@ def problems(imports: Mapping[str, Iterable[str]], allow: Iterable[tuple[str, st
     return out
 
 
+def module_loops(imports: Mapping[str, Iterable[str]]) -> list[str]:
+    """Every loop between modules, as one line each (a loop inside one package is still a loop)."""
+    graph = module_graph(imports)
+    return ["import loop between modules: " + " → ".join(_cycle_in(graph, group)) for group in loops(graph)]
+
+
+#: the packages whose modules may not reach into each other's private names
+PRIVATE_GUARDED = ("iejtui/service",)
+_PRIVATE = re.compile(r"_[A-Za-z0-9]")  # ``_x``, not a dunder
+
+
+def _is_private(name: str) -> bool:
+    return bool(_PRIVATE.match(name)) and not name.startswith("__")
+
+
+def private_access(source: str, where: str = "<src>") -> list[str]:
+    """Private names a module takes from other objects or modules (pure: source text in).
+
+    ``self._x``/``cls._x`` is the object's own business; ``anything_else._x`` (another
+    collaborator, a module, the Service) and ``from mod import _x`` are not."""
+    out: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and _is_private(node.attr):
+            if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                out.append((node.lineno, ast.unparse(node)))
+        elif isinstance(node, ast.ImportFrom):
+            out += [(node.lineno, f"from {node.module or '.'} import {a.name}")
+                    for a in node.names if _is_private(a.name)]
+    return [f"{where}:{line}: {what}" for line, what in sorted(out)]
+
+
 # ---- the guard ----------------------------------------------------------------------------
 def test_no_package_loops_and_no_forbidden_edges():
     found = problems(scan(), KNOWN_UNTIL_CLIENT)
     assert not found, "\n".join(found)
+
+
+def test_no_module_loops():
+    """Zero, everywhere (the service's core → recovery → matrices → core was the last)."""
+    found = module_loops(scan())
+    assert found == [], "\n".join(found)
+
+
+def test_service_modules_touch_no_private_names_of_others():
+    found = [hit for base in PRIVATE_GUARDED for path in sorted((ROOT / base).rglob("*.py"))
+             for hit in private_access(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))]
+    assert found == [], "\n".join(found)
 
 
 def test_known_edges_still_exist():
@@ -259,6 +309,33 @@ def test_checker_reports_a_synthetic_loop():
                for p in found), found
     # allowing the journal's edge breaks the loop (and the forbidden edge goes with it)
     assert problems(imports, {("iejtui.journal.ops", "iejtui.service.daemon.service_running")}) == []
+
+
+def test_checker_reports_a_synthetic_module_loop_inside_one_package():
+    """The shape main had: core imports recovery, recovery matrices, matrices core (lazily)."""
+    imports = {
+        "iejtui.service.core": {"iejtui.service.recovery.recover"},
+        "iejtui.service.recovery": {"iejtui.service.matrices.resume_matrices"},
+        "iejtui.service.matrices": {"iejtui.service.core._adapter"},
+        "iejtui.service.bench": set(),
+    }
+    assert problems(imports) == []  # one package: no package loop ...
+    assert module_loops(imports) == [  # ... but a module loop
+        "import loop between modules: iejtui.service.core → iejtui.service.recovery → "
+        "iejtui.service.matrices → iejtui.service.core"]
+    assert module_loops({**imports, "iejtui.service.matrices": set()}) == []
+
+
+def test_private_access_check_finds_what_main_had():
+    main_had = ("from iejtui.service.core import _adapter\n"
+                "async def f(service, h):\n"
+                "    await service._finish(h, None, 'gone')\n"
+                "    v = service._versions()\n"
+                "    service._tasks.append(1)\n"
+                "    return self._own, cls._own, obj.__dict__, obj.public\n")
+    found = private_access(main_had, "m.py")
+    assert found == ["m.py:1: from iejtui.service.core import _adapter", "m.py:3: service._finish",
+                     "m.py:4: service._versions", "m.py:5: service._tasks"], found
 
 
 def test_checker_reports_a_loop_between_loose_modules_and_packages():

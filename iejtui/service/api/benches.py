@@ -1,4 +1,4 @@
-"""Benchmark routes: start, list, show, cancel (``iejtui.service.bench`` runs them)."""
+"""Benchmark routes: start, list, show, cancel (``iejtui.service.bench.BenchRunner`` runs them)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ def _job(request: web.Request):
 
 
 async def start_bench(request: web.Request) -> web.Response:
-    from iejtui.service.bench import start_bench as start
     req = BenchRequest.from_json(await body(request))
+    runner = service_of(request).bench_runner
     if req.find_max_load:  # a load search: its probes are bench jobs (iejtui.service.bench_search)
-        from iejtui.service.bench_search import start_search as start
-    return reply((await start(service_of(request), req.to_json())).public())
+        from iejtui.service.bench_search import start_search
+        return reply((await start_search(runner, req.to_json())).public())
+    return reply((await runner.start(req.to_json())).public())
 
 
 async def list_benches(request: web.Request) -> web.Response:
@@ -34,5 +35,4 @@ async def get_bench(request: web.Request) -> web.Response:
 
 
 async def cancel_bench(request: web.Request) -> web.Response:
-    from iejtui.service.bench import cancel_bench as cancel
-    return reply((await cancel(service_of(request), _job(request).run_id)).public())
+    return reply((await service_of(request).bench_runner.cancel(_job(request).run_id)).public())

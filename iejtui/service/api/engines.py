@@ -30,12 +30,12 @@ async def start_engine(request: web.Request) -> web.Response:
     req = EngineRequest.from_json(await body(request))
     service = service_of(request)
     if req.attach:
-        return reply(await service.attach_engine(req.to_json()))
-    return reply(await service.start_engine(req.to_json()))
+        return reply(await service.supervisor.attach_engine(req.to_json()))
+    return reply(await service.supervisor.start_engine(req.to_json()))
 
 
 async def stop_engine(request: web.Request) -> web.Response:
-    return reply(await service_of(request).stop_engine(request.match_info["name"]))
+    return reply(await service_of(request).supervisor.stop_engine(request.match_info["name"]))
 
 
 async def engine_log(request: web.Request) -> web.Response:

@@ -1,4 +1,4 @@
-"""Matrix routes: a benchmark grid owned by the service (``iejtui.service.matrices``,
+"""Matrix routes: a benchmark grid owned by the service (``iejtui.service.matrices.MatrixRunner``,
 ``.matrix_job``); the progress dict is ``iejtui.matrix.state.progress_view``."""
 
 from __future__ import annotations
@@ -10,21 +10,17 @@ from iejtui.service.api.common import body, reply, service_of
 
 
 async def start_matrix(request: web.Request) -> web.Response:
-    from iejtui.service.matrices import start_matrix as start
     req = MatrixRequest.from_json(await body(request))
-    return reply(await start(service_of(request), req.to_json()))
+    return reply(await service_of(request).matrix_runner.start(req.to_json()))
 
 
 async def list_matrices(request: web.Request) -> web.Response:
-    from iejtui.service.matrices import matrix_status
-    return reply(await matrix_status(service_of(request)))
+    return reply(await service_of(request).matrix_runner.status())
 
 
 async def get_matrix(request: web.Request) -> web.Response:
-    from iejtui.service.matrices import matrix_status
-    return reply((await matrix_status(service_of(request), request.match_info["name"]))[0])
+    return reply((await service_of(request).matrix_runner.status(request.match_info["name"]))[0])
 
 
 async def cancel_matrix(request: web.Request) -> web.Response:
-    from iejtui.service.matrices import cancel_matrix as cancel
-    return reply(await cancel(service_of(request), request.match_info["name"]))
+    return reply(await service_of(request).matrix_runner.cancel(request.match_info["name"]))

@@ -9,15 +9,12 @@ from iejtui.service.api.common import body, reply, run_id_of, service_of
 
 
 async def start_recording(request: web.Request) -> web.Response:
-    from iejtui.service.recordings import start_recording as start
     req = RecordingRequest.from_json(await body(request))
-    return reply(await start(service_of(request), req.to_json()))
+    return reply(await service_of(request).recordings.start(req.to_json()))
 
 
 async def stop_recording(request: web.Request) -> web.Response:
-    run_id = run_id_of(request)
-    from iejtui.service.recordings import stop_recording as stop
-    return reply(await stop(service_of(request), run_id))
+    return reply(await service_of(request).recordings.stop(run_id_of(request)))
 
 
 async def import_window(request: web.Request) -> web.Response:
