@@ -1,4 +1,5 @@
-"""The advisor, live: every ``EVERY_S`` the service reads each live run's trailing window,
+"""The advisor, live: after each flush of the sampler (at most every ``EVERY_S``) the service
+reads each live run's trailing window,
 steps the rules (``iejtui.advisor.live.LiveAdvisor``, the same state machines ``iejtui advise``
 replays) and stores each transition in journal.db as an event:
 
@@ -27,7 +28,7 @@ from iejtui.advisor.model import Rule
 
 log = logging.getLogger("iejtui.service.advising")
 
-EVERY_S = 1.0
+EVERY_S = 0.9  # at most this often; the sampler flushes every scrape_interval (1 s)
 TRAILING_S = 90.0  # read this much of each live run: the longest lead-in (rates, trends) + slack
 LEVEL = {"critical": "error", "warning": "warning", "info": "info"}
 
@@ -81,14 +82,12 @@ class Advising:
         self.cost_s = time.process_time() - t0
         return out
 
-    async def loop(self) -> None:
-        """Evaluate every ``EVERY_S`` until cancelled; a failing evaluation is logged, never fatal."""
-        while True:
-            await asyncio.sleep(EVERY_S)
-            try:
-                await self.tick()
-            except Exception:  # noqa: BLE001 - the advisor must never take the service down
-                log.exception("advisor")
+    async def guarded_tick(self) -> None:
+        """``tick``; a failing evaluation is logged, never fatal to the service."""
+        try:
+            await self.tick()
+        except Exception:  # noqa: BLE001 - the advisor must never take the service down
+            log.exception("advisor")
 
     async def tick(self) -> None:
         """One evaluation of every live run; transitions go to journal.db as events."""

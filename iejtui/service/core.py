@@ -57,6 +57,7 @@ class Service:
         self.matrix_runner = MatrixRunner(self.ctx, self.supervisor, self.bench_runner)
         self.recordings = Recordings(self.ctx, self.supervisor)
         self.advising = Advising(paths.db, advisor_rules(self.ctx.config), self._live_run_ids, self._add_events)
+        self.sampler.after_flush.append(self._advise_soon)
         self.journal_check: dict[str, Any] = {"state": "pending", "problem": None, "seconds": None}
         self.socket_path = paths.socket  # where it listens (the daemon sets it once bound)
 
@@ -99,6 +100,11 @@ class Service:
     def versions(self) -> dict[str, Any]:
         return self.ctx.versions()
 
+    def _advise_soon(self) -> None:
+        """After a flush: evaluate the advisor on what was just stored (never two at once)."""
+        if self.advising.due(time.time()):
+            self.ctx.spawn("advise", self.advising.guarded_tick())
+
     def _live_run_ids(self) -> list[int]:
         """Runs the advisor follows: ready engines and running benchmarks."""
         from iejtui.store.vocab import RunStatus
@@ -123,7 +129,6 @@ class Service:
         await self.gpus.open()
         ctx.add_task(asyncio.create_task(self.supervisor.loop(), name="supervise"))
         ctx.add_task(asyncio.create_task(self.sampler.loop(), name="sample"))
-        ctx.add_task(asyncio.create_task(self.advising.loop(), name="advise"))
         ctx.loops_started.set()
 
     async def close_clients(self) -> None:

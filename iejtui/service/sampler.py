@@ -14,7 +14,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from collectors.records import Frame
 from iejtui.service.context import ServiceContext
@@ -47,6 +47,8 @@ class Sampler:
     def __init__(self, ctx: ServiceContext, supervisor: "EngineSupervisor"):
         self.ctx = ctx
         self.supervisor = supervisor
+        #: called after each flush (the advisor reads what was just stored)
+        self.after_flush: list[Callable[[], None]] = []
 
     async def loop(self) -> None:
         interval = self.ctx.config.service.scrape_interval
@@ -63,12 +65,25 @@ class Sampler:
                 delay = 0
             await asyncio.sleep(delay)
 
+    async def _scrape(self, h: EngineHandle) -> None:
+        """One scrape; with ``after_flush`` hooks (the advisor), its frame is flushed at once
+        and the hooks run, so a finding is said within a scrape of its tick, not a tick later."""
+        frame = await scrape_engine(self.ctx, h)
+        if frame is None or not self.after_flush:
+            return
+        try:
+            await self.ctx.db(self.ctx.writer.flush)
+        except sqlite3.Error:
+            return  # the tick's own flush reports it
+        for hook in self.after_flush:
+            hook()
+
     async def once(self) -> None:
         ctx = self.ctx
         now = time.time()
         for h in self.supervisor.engines.values():
             if h.status == RunStatus.READY and not h.stopping and h.adapter.metrics_path:
-                ctx.spawn(f"scrape:{h.name}", scrape_engine(ctx, h))
+                ctx.spawn(f"scrape:{h.name}", self._scrape(h))
             elif not h.owned and h.status == RunStatus.STARTING and now - h.last_probe >= 1:
                 h.last_probe = now  # attached engines: come back to life
                 ctx.spawn(f"probe:{h.name}", self.supervisor.probe(h))
@@ -78,6 +93,8 @@ class Sampler:
             if ctx.write_error and wrote:
                 log.warning("journal writes work again")
                 ctx.write_error = None
+            for hook in self.after_flush:
+                hook()
         except sqlite3.Error as exc:  # disk full, I/O error: keep running, say so, retry next tick
             from iejtui.store.faults import write_error
             text = write_error(exc, ctx.paths.db)

@@ -55,6 +55,7 @@ def test_kv_pressure_is_kv_bound_with_the_knobs(small_kv):
     """16 concurrent long generations against a 768-token KV cache: preemptions."""
     out = load_engine(small_kv["url"], n=None, concurrency=16, seconds=6, max_tokens=400)
     _wait_scraped(out["t1"])
+    time.sleep(4)  # the service's last evaluation of the load (it reads every 1 s)
     res = _advise(small_kv["journal"], small_kv["run_id"])
     got = _rules(res)
     assert {"preemptions", "kv-bound"} & set(got), res["findings"]
@@ -71,6 +72,20 @@ def test_kv_pressure_is_kv_bound_with_the_knobs(small_kv):
     reader = Reader(small_kv["journal"] / "journal.db")
     (pre,) = reader.series(small_kv["run_id"], "vllm:num_preemptions_total")
     assert pre.values[-1] > 0
+    # and the service said it live, with the rules' own for: (15 s for vllmstat's preemption
+    # rule), within for: + 2 s of the first tick the condition held
+    from iejtui.advisor.catalog import BY_ID
+    live = [e for e in reader.events_of_kinds(small_kv["run_id"], ["advisor.firing"])
+            if e["data"]["finding"]["rule"] in ("preemptions", "kv-bound", "preemptions-high")]
+    assert live, reader.events(small_kv["run_id"])
+    for e in live:
+        f = e["data"]["finding"]
+        assert e["level"] == "error" and f["knob"]["flag"] == "--max-num-seqs"
+        lag = e["data"]["detected_at"] - f["start"]
+        print(f"{f['rule']}: said {lag:.2f} s after onset (for: {BY_ID[f['rule']].for_s:g} s)")
+        assert lag <= BY_ID[f["rule"]].for_s + 2.0, (lag, f)
+    shown = cli_json(small_kv["journal"], "runs", "show", str(small_kv["run_id"]))
+    assert shown["advisor"]["source"] == "live" and shown["advisor"]["findings"]
 
 
 def test_truncation_is_a_length_cut_with_the_observed_share(small_kv):
@@ -117,3 +132,7 @@ def test_a_healthy_demo_benchmark_raises_no_warning(shared_engine):
     assert {"running", "waiting", "kv_usage_pct"} <= set(res["signals"])  # it did read the engine
     loud = [f for f in res["findings"] if f["severity"] != "info"]
     assert loud == [], loud
+    # nor did the service say anything louder than info while it ran (its own rules, live)
+    reader = Reader(shared_engine["journal"] / "journal.db")
+    said = [e for e in reader.events_of_kinds(run["id"], ["advisor.firing"]) if e["level"] != "info"]
+    assert said == [], said
