@@ -176,6 +176,11 @@ def status(obj: Ctx, as_json: bool) -> None:
         state = e["status"] if e["status"] != "starting" else f"starting ({e['phase']})"
         stale = f"  scrape failing: {e['scrape_error']}" if e.get("scrape_error") else ""
         click.echo(f"engine   {e['name']} ({e['kind']}) {state} {e['url']} run {e['run_id']}{stale}")
+    from iejtui.advisor.text import SEV, knob_text
+    for f in (st.get("advisor") or {}).get("firing") or []:  # most severe first
+        click.echo(f"advisor  {SEV[f['severity']]} r{f['run_id']} {f['title']}: {f['message']}")
+        if (f.get("knob") or {}).get("suggested"):
+            click.echo(f"         knob: {knob_text(f['knob'])}")
 
 @click.command(cls=Command)
 @click.option("--duration", type=click.FloatRange(min=1), default=None,
