@@ -197,3 +197,38 @@ class ThreadedApp:
             pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+
+
+class MockServer:
+    """The project's mock OpenAI server (``tests.doubles.mockserver``, known timing) as a real
+    process on 127.0.0.1: ``with MockServer("--chunks", "4") as url:``."""
+
+    def __init__(self, *args: str):
+        self.port = free_port()
+        self.args = [str(a) for a in args]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def _up(self) -> bool:
+        import urllib.request
+        try:
+            with urllib.request.urlopen(self.url + "/v1/models", timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def __enter__(self) -> str:
+        root = Path(__file__).resolve().parents[1]
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.doubles.mockserver", "--port", str(self.port),
+                                      *self.args], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(self._up, 30, what="the mock server")
+        except BaseException:
+            self.__exit__()
+            raise
+        return self.url
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)

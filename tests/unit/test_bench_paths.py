@@ -5,16 +5,11 @@ journal's). A real service, a real mock server process, the CLI run from another
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from collectors.loadgen.config import resolve_path_flags
-from helpers import cli, free_port, wait_for
-
-ROOT = Path(__file__).resolve().parents[2]
+from helpers import MockServer, cli
 
 
 def test_caller_paths_always_resolve_and_hub_ids_pass_unchanged(tmp_path):
@@ -36,24 +31,8 @@ def test_caller_paths_always_resolve_and_hub_ids_pass_unchanged(tmp_path):
 
 @pytest.fixture
 def mock_url():
-    port = free_port()
-    p = subprocess.Popen([sys.executable, "-m", "tests.doubles.mockserver", "--port", str(port), "--chunks", "4"],
-                         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-
-    def up():
-        import urllib.request
-        try:
-            with urllib.request.urlopen(url + "/v1/models", timeout=1):
-                return True
-        except OSError:
-            return False
-    try:
-        wait_for(up, 30, what="the mock server")
+    with MockServer("--chunks", "4") as url:
         yield url
-    finally:
-        p.terminate()
-        p.wait(10)
 
 
 @pytest.mark.slow

@@ -8,15 +8,13 @@ import json
 import math
 import sqlite3
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from collectors.loadgen.config import BenchUsageError
 from collectors.loadgen.sweep import Tolerance, bracket, judge_p99, next_rate, parse_tolerance
-from helpers import cli, cli_json, free_port, wait_for
+from helpers import MockServer, cli, cli_json, wait_for
 from iejtui.store import Reader, Writer
 from iejtui.store.schema import SCHEMA_VERSION
 
@@ -84,25 +82,8 @@ TRUE_MAX_HI = CAPACITY + (TTFT_LIMIT_MS / 1000 - SERVICE_S) / SERVICE_S / PROBE_
 
 @pytest.fixture
 def slotted_mock():
-    port = free_port()
-    p = subprocess.Popen([sys.executable, "-m", "tests.doubles.mockserver", "--port", str(port), "--chunks", "4",
-                          "--ttft-ms", str(SERVICE_S * 1000), "--slots", "1"], cwd=ROOT,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-
-    def up():
-        import urllib.request
-        try:
-            with urllib.request.urlopen(url + "/v1/models", timeout=1):
-                return True
-        except OSError:
-            return False
-    try:
-        wait_for(up, 30, what="the mock server")
+    with MockServer("--chunks", "4", "--ttft-ms", str(SERVICE_S * 1000), "--slots", "1") as url:
         yield url
-    finally:
-        p.terminate()
-        p.wait(10)
 
 
 @pytest.mark.slow
