@@ -135,6 +135,7 @@ class Snapshot:
     plots: tuple[Plot, ...] = ()
     events: tuple[EventRow, ...] = ()
     title: str = ""
+    advice: tuple = ()  # iejtui.viewmodel.advice.AdviceLine: what the advisor says now (live only)
 
     @property
     def window_s(self) -> float:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from iejtui.derive.downsample import downsample
 from iejtui.store import Reader
-from iejtui.store.vocab import ENGINE_LIVE, RunKind
+from iejtui.store.vocab import BENCH_LIVE, ENGINE_LIVE, RunKind
 from iejtui.viewmodel import engine as eng
 from iejtui.viewmodel import gpu as gpus
 from iejtui.viewmodel.cache import SnapshotCache
@@ -193,8 +193,14 @@ def dashboard_snapshot(reader: Reader, now: float, window_s: float = 300.0, *, c
             note = cache.gpu_note
         elif cache is not None:
             cache.gpu_note = note
-    return build_snapshot(reader, engines, gpu_run, t0, t1, live=True, cache=cache, max_points=max_points,
+    snap = build_snapshot(reader, engines, gpu_run, t0, t1, live=True, cache=cache, max_points=max_points,
                           interval_s=interval_s, events=events, title="live", gpu_note=note)
+    from dataclasses import replace
+    from iejtui.viewmodel.advice import firing_now
+    live_ids = [r["id"] for r in engines if r["status"] in ENGINE_LIVE]
+    live_ids += [r["id"] for r in reader.runs(kind=RunKind.BENCH, limit=10) if r["status"] in BENCH_LIVE]
+    advice = firing_now(events, live_ids)
+    return replace(snap, advice=advice) if advice else snap
 
 
 def _live_events(reader: Reader, t0: float, cache: SnapshotCache | None) -> list[dict]:

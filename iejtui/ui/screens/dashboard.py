@@ -25,6 +25,7 @@ class DashboardScreen(PolledScreen):
     BINDINGS = [
         Binding("w", "window", "Window", tooltip="Cycle the plotted window: 1 min, 5 min, 15 min, 1 h"),
         Binding("p", "pause", "Pause", tooltip="Freeze the display (recording goes on)"),
+        Binding("a", "advice", "Advice", show=False, tooltip="What the advisor says now: each finding's why and knob"),
         Binding("tab", "app.focus_next", "Next panel", show=False),
         Binding("shift+tab", "app.focus_previous", "Previous panel", show=False),
     ]
@@ -89,6 +90,12 @@ class DashboardScreen(PolledScreen):
         self.window_s = WINDOWS[(i + 1) % len(WINDOWS)]
         self._title()
         self.load()
+
+    def action_advice(self) -> None:
+        from iejtui.ui.modals import TextModal
+        from iejtui.viewmodel.advice import detail_text
+        snap = self.query_one(SnapshotView).snapshot
+        self.app.push_screen(TextModal(detail_text(snap.advice if snap else ())))
 
     def action_pause(self) -> None:
         self.paused = not self.paused

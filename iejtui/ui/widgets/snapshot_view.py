@@ -30,6 +30,9 @@ class SnapshotView(VerticalScroll):
     SnapshotView #plots { height: auto; grid-size: 2; grid-gutter: 0 1; grid-rows: 9; }
     SnapshotView #plots > TimePlot { height: 9; }
     SnapshotView EventLog { height: 10; }
+    SnapshotView #advice { height: auto; max-height: 3; padding: 0 1; color: $warning; display: none;
+                           text-wrap: nowrap; text-overflow: ellipsis; }
+    SnapshotView #advice.critical { color: $error; }
     SnapshotView .note { color: $text-muted; padding: 0 2; height: auto; }
     SnapshotView #gpus > .note { column-span: 2; }
     """
@@ -39,6 +42,7 @@ class SnapshotView(VerticalScroll):
         self.snapshot: Snapshot | None = None
 
     def compose(self):
+        yield Static("", id="advice", markup=False)
         with Container(id="panels"):
             yield Container(id="engines")
             yield Container(id="gpus")
@@ -49,12 +53,31 @@ class SnapshotView(VerticalScroll):
 
     def show(self, snap: Snapshot) -> None:
         self.snapshot = snap
+        self._sync_advice(snap)
         self._sync_engines(snap)
         self._sync_gpus(snap)
         by_key = {p.key: p for p in snap.plots}
         for plot in self.query(TimePlot):
             plot.show(by_key.get(plot.key), snap.live)
         self.query_one(EventLog).show(snap.events)
+
+    def _sync_advice(self, snap: Snapshot) -> None:
+        """The advisor's strip: what fires now, most severe first, one line each (the first
+        three; `a` opens them all with why and knob). Hidden while nothing fires."""
+        strip = self.query_one("#advice", Static)
+        advice = snap.advice
+        if not advice:
+            if strip.display:
+                strip.display = False
+            return
+        lines = [a.short() for a in advice[:3]]
+        if len(advice) > 3:
+            lines[-1] = f"(+{len(advice) - 2} more: press a)"
+        text = "\n".join(lines)
+        if str(strip.render()) != text:
+            strip.update(text)
+        strip.set_class(advice[0].severity == "critical", "critical")
+        strip.display = True
 
     def _sync_engines(self, snap: Snapshot) -> None:
         box = self.query_one("#engines")

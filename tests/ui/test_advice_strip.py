@@ -1,0 +1,67 @@
+"""The dashboard's advisor strip: what fires now (from the service's stored findings), most
+severe first, one line each; `a` opens the list with each finding's why and knob."""
+
+from __future__ import annotations
+
+from collectors.records import Event
+from conftest import settle
+from seed import FROZEN_NOW
+from iejtui.store.writer import Writer
+from iejtui.ui.modals import TextModal
+from iejtui.ui.widgets.snapshot_view import SnapshotView
+from iejtui.viewmodel.advice import firing_now
+
+
+def _finding(rule, severity, start, **kw):
+    return {"rule": rule, "title": kw.pop("title", rule), "severity": severity, "state": kw.pop("state", "firing"),
+            "start": start, "fired_at": start + 15, "end": kw.pop("end", None), "peak": 3.0, "value": 2.0,
+            "message": kw.pop("message", f"{rule} observed"), "why": f"why {rule}", "source": "iejtui",
+            "knob": kw.pop("knob", None)}
+
+
+def _write(paths, run_id, kind, finding):
+    w = Writer(paths.db)
+    w.add_event(run_id, Event(finding["fired_at"], kind, finding["message"], "error", {"finding": finding}))
+    w.flush()
+    w.close()
+
+
+def test_firing_now_keeps_the_latest_state_of_live_runs_only():
+    f1 = _finding("preemptions", "critical", 100.0)
+    f2 = _finding("queue-backlog", "warning", 90.0)
+    ev = [{"kind": "advisor.firing", "run_id": 4, "data": {"finding": f1}},
+          {"kind": "advisor.firing", "run_id": 4, "data": {"finding": f2}},
+          {"kind": "advisor.resolved", "run_id": 4, "data": {"finding": {**f2, "state": "resolved", "end": 130.0}}},
+          {"kind": "advisor.firing", "run_id": 9, "data": {"finding": f2}},  # run 9 ended: not now
+          {"kind": "engine", "run_id": 4, "data": None}]
+    (a,) = firing_now(ev, [4])
+    assert (a.rule, a.run_id, a.severity) == ("preemptions", 4, "critical")
+
+
+async def test_the_strip_shows_what_fires_and_a_opens_why_and_knob(app_factory, journal):
+    knob = {"flag": "--max-num-seqs", "current": "256", "suggested": "64", "note": "fewer sequences"}
+    _write(journal, 4, "advisor.firing", _finding("queue-backlog", "warning", FROZEN_NOW - 100, title="Requests queueing"))
+    _write(journal, 4, "advisor.firing", _finding("preemptions", "critical", FROZEN_NOW - 60, title="Preempting",
+                                                   message="2.10 preemptions/s", knob=knob))
+    app = app_factory()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.screen.query_one(SnapshotView)
+        await settle(pilot, lambda: view.snapshot is not None)
+        strip = view.query_one("#advice")
+        assert strip.display
+        lines = str(strip.render()).splitlines()
+        assert lines[0].startswith("✗ r4 Preempting: 2.10 preemptions/s") and "[--max-num-seqs 256 → 64]" in lines[0]
+        assert lines[1].startswith("! r4 Requests queueing")
+        assert strip.has_class("critical")
+        await pilot.press("a")
+        assert isinstance(app.screen, TextModal)
+        assert "knob: --max-num-seqs 256 → 64" in app.screen.text and "why preemptions" in app.screen.text
+        await pilot.press("escape")
+
+
+async def test_no_finding_no_strip(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.screen.query_one(SnapshotView)
+        await settle(pilot, lambda: view.snapshot is not None)
+        assert not view.query_one("#advice").display and view.snapshot.advice == ()
