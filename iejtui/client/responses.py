@@ -24,6 +24,7 @@ class EngineInfo(TypedDict, total=False):
     last_scrape_ok: float | None
     warnings: list[str]
     error_lines: list[str]
+    advisor: list[dict[str, Any]]  # GET /engines: findings firing on it now ({rule, severity, title})
 
 
 class EngineLog(TypedDict):

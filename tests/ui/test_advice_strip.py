@@ -65,3 +65,12 @@ async def test_no_finding_no_strip(app_factory):
         view = app.screen.query_one(SnapshotView)
         await settle(pilot, lambda: view.snapshot is not None)
         assert not view.query_one("#advice").display and view.snapshot.advice == ()
+
+
+def test_an_engine_row_names_what_fires_on_it():
+    from iejtui.ui.screens.engines import engine_cells
+    e = {"name": "kv", "status": "ready", "run_id": 4, "owned": True,
+         "advisor": [{"rule": "preemptions", "severity": "critical", "title": "Preempting"},
+                     {"rule": "queue-backlog", "severity": "warning", "title": "Requests queueing"}]}
+    assert str(engine_cells(e)["note"]).startswith("✗ Preempting (+1)")
+    assert str(engine_cells({**e, "advisor": []})["note"]) == ""

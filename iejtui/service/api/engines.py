@@ -18,7 +18,13 @@ def _handle(request: web.Request):
 
 
 async def list_engines(request: web.Request) -> web.Response:
-    return reply([h.public() for h in service_of(request).engines.values()])
+    service = service_of(request)
+    firing: dict[int, list[dict]] = {}
+    for f in service.advising.firing():  # most severe first
+        firing.setdefault(f["run_id"], []).append(f)
+    return reply([{**h.public(), "advisor": [{k: f[k] for k in ("rule", "severity", "title")}
+                                              for f in firing.get(h.run_id, [])]}
+                  for h in service.engines.values()])
 
 
 async def get_engine(request: web.Request) -> web.Response:

@@ -36,12 +36,16 @@ def engine_cells(e: dict) -> dict:
     note = e.get("scrape_error") or ("; ".join(e.get("error_lines") or [])[-60:]) or ""
     if not e.get("owned", True):
         note = ("attached · " + note).strip(" ·")
+    advice = e.get("advisor") or []  # the advisor's findings firing on this engine now
+    if advice:
+        note = (f"{'✗' if advice[0]['severity'] == 'critical' else '!'} {advice[0]['title']}"
+                + (f" (+{len(advice) - 1})" if len(advice) > 1 else "") + (" · " + note if note else ""))
     return {
         "name": cell(e["name"], "bold"), "kind": e.get("kind") or "",
         "status": cell(e["status"], STATUS_STYLE.get(e["status"], "")),
         "phase": e.get("phase") or "", "pid": str(e.get("pid") or "—"), "run": f"r{e['run_id']}",
         "url": e.get("url") or "", "started": clock(e.get("started_at")),
-        "note": cell(note, "$warning" if note else ""),
+        "note": cell(note, ("$error" if advice and advice[0]["severity"] == "critical" else "$warning") if note else ""),
     }
 
 
