@@ -99,7 +99,9 @@ def _check_engine(rows: dict, e: dict) -> None:
     _agree("preemptions", rows["Preemptions"][0], [e["preemptions"]])
     _agree("kv", rows["KV cache peak"][0], [kv["peak_pct"], kv["peak_tokens"], kv["capacity_tokens"]])
     _agree("prefix", rows["Prefix-cache hit"][0], [e["prefix_cache_hit_pct"]])
-    assert tp["requests_finished"] and cc["running_peak"] and cc["running_peak"] >= 1
+    # the bench's 16 requests all finished (the running gauge is sampled at 1 Hz: on a fast box
+    # a 16-request bench can fall between two scrapes, so its peak is not asserted here)
+    assert tp["requests_finished"] >= 16
     n = _check_latency(rows, e["latency_s"], {"ttft": "TTFT", "itl": "ITL", "tpot": "TPOT", "e2e": "E2E latency",
                                               "queue": "Queue time"})
     assert n == 5, "vLLM reports every latency histogram"
