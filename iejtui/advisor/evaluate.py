@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import math
 import string
-from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from iejtui.advisor.knobs import knob_json
 from iejtui.advisor.model import SEVERITY_RANK, Finding, Rule
-from iejtui.advisor.signals import Signal
+from iejtui.advisor.signals import Signal, value_at
 
 STALE_S = 3.0  # a reading older than this (3 missed 1 Hz scrapes) is no reading
 
@@ -39,16 +38,6 @@ class _Fmt(string.Formatter):
 
 
 _FMT = _Fmt()
-
-
-def value_at(sig: Signal, t: float, stale_s: float = STALE_S) -> float | None:
-    """The latest reading of ``sig`` at or before ``t``, if not older than ``stale_s``."""
-    ts, vs = sig
-    i = bisect_right(ts, t) - 1
-    if i < 0 or t - ts[i] > stale_s:
-        return None
-    v = vs[i]
-    return v if math.isfinite(v) else None
 
 
 class RuleTracker:

@@ -183,12 +183,16 @@ def gpu_signals(series: Mapping[str, Signal], static: Mapping[str, Any] | None =
 
 
 # ---- derived ----------------------------------------------------------------------------
-def _at_or_before(sig: Signal, t: float, stale_s: float) -> float | None:
+def value_at(sig: Signal, t: float, stale_s: float = 3.0) -> float | None:
+    """The latest finite reading of ``sig`` at or before ``t``, if not older than ``stale_s``
+    (the one "reading at a tick" of the advisor: evaluation and derived signals alike)."""
     from bisect import bisect_right
-    i = bisect_right(sig[0], t) - 1
-    if i < 0 or t - sig[0][i] > stale_s:
+    ts, vs = sig
+    i = bisect_right(ts, t) - 1
+    if i < 0 or t - ts[i] > stale_s:
         return None
-    return sig[1][i]
+    v = vs[i]
+    return v if math.isfinite(v) else None
 
 
 def _slope(ts: Sequence[float], vs: Sequence[float]) -> float | None:
@@ -222,7 +226,7 @@ def change_series(sig: Signal, window_s: float = TREND_WINDOW_S) -> Signal:
     window), where that earlier reading is positive."""
     out_t, out_v = [], []
     for t, v in zip(*sig):
-        before = _at_or_before(sig, t - window_s, window_s / 4)
+        before = value_at(sig, t - window_s, window_s / 4)
         if before and before > 0:
             out_t.append(t)
             out_v.append(100.0 * (v / before - 1.0))
@@ -241,7 +245,7 @@ def derived_signals(sig: Mapping[str, Signal], stale_s: float = 3.0) -> Signals:
     if "kernel_active_pct" in sig and "sm_active_pct" in sig:
         ts, vs = [], []
         for t, k in zip(*sig["kernel_active_pct"]):
-            sm = _at_or_before(sig["sm_active_pct"], t, stale_s)
+            sm = value_at(sig["sm_active_pct"], t, stale_s)
             if sm is not None and k > 0:
                 ts.append(t)
                 vs.append(min(100.0, 100.0 * sm / k))
