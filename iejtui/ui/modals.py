@@ -234,6 +234,7 @@ class TextModal(Dialog):
     TextModal { align: center middle; }
     TextModal > Vertical { width: auto; max-width: 100%; height: auto; padding: 0 1;
                            border: round $accent; background: $surface; }
+    TextModal Static { width: auto; }
     TextModal .hint { color: $text-muted; }
     """
 

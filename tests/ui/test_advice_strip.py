@@ -56,6 +56,10 @@ async def test_the_strip_shows_what_fires_and_a_opens_why_and_knob(app_factory, 
         await pilot.press("a")
         assert isinstance(app.screen, TextModal)
         assert "knob: --max-num-seqs 256 → 64" in app.screen.text and "why preemptions" in app.screen.text
+        await settle(pilot)
+        from textual.widgets import Static
+        body = app.screen.query(Static).first()
+        assert body.region.width >= 30 and body.region.height >= 4  # drawn, not a collapsed box
         await pilot.press("escape")
 
 
