@@ -15,5 +15,7 @@ def test_short_soak_is_flat(tmp_path):
     samples = run_soak(90, engines=8, interval=10, journal=tmp_path / "journal", log=lambda s: None)
     assert len(samples) >= 5, samples
     rss, fds = flatness(samples, warmup_s=30)
-    assert abs(fds) <= 0.10, samples
+    # a leak raises the floor; a floor that falls (a bench's connections closed between
+    # the halves) is no leak, so only growth fails
+    assert fds <= 0.10, samples
     assert rss <= 0.10, samples  # no growth beyond 10% after warm-up
