@@ -42,7 +42,7 @@ from iejtui.derive.histograms import merge, quantile, snapshot_mean
 from iejtui.derive.metric_map import CANONICAL_FIGURES, EngineMetricMap, reports
 from iejtui.derive.series import SeriesGetter, get_series, histogram_columns
 
-__all__ = ["PHASES", "ModelFigures", "HostFigures", "GpuReading", "Agreement", "triton_figures",
+__all__ = ["PHASES", "STORED_NAMES", "ModelFigures", "HostFigures", "GpuReading", "Agreement", "triton_figures",
            "host_figures", "gpu_crosscheck", "hosted_backend", "unreported_now", "busiest"]
 
 #: Per-request phases: (key, cumulative µs counter, summary family).
@@ -58,6 +58,13 @@ INFER_COUNT, EXEC_COUNT = "nv_inference_count", "nv_inference_exec_count"
 PENDING = "nv_inference_pending_request_count"
 FIRST_RESPONSE = "nv_inference_first_response_histogram_ms"
 US = 1e-6
+CPU_NAMES = ("nv_cpu_utilization", "nv_cpu_memory_used_bytes", "nv_cpu_memory_total_bytes")
+GPU_NAMES = ("nv_gpu_utilization", "nv_gpu_memory_used_bytes", "nv_gpu_memory_total_bytes", "nv_gpu_power_usage",
+             "nv_energy_consumption")
+#: Every stored name ``triton_figures``, ``host_figures`` and ``hosted_backend`` read.
+STORED_NAMES = frozenset({SUCCESS, FAILURE, INFER_COUNT, EXEC_COUNT, PENDING, "nv_trt_llm_request_metrics",
+                          *(n for _, n, _ in PHASES), *(f for _, _, f in PHASES),
+                          *(FIRST_RESPONSE + p for p in ("_bucket", "_sum", "_count")), *CPU_NAMES, *GPU_NAMES})
 
 
 @dataclass(frozen=True)
@@ -122,6 +129,13 @@ def _increase(series: list, t0: float, t1: float) -> float | None:
     return math.fsum(present) if present else None
 
 
+def _rate(series: list, t0: float, t1: float) -> float | None:
+    """Per second over the time the samples used cover (not ``t1 - t0``)."""
+    parts = [counters.rate(ts, vs, t0, t1) for _, ts, vs in series]
+    present = [p for p in parts if p is not None]
+    return math.fsum(present) if present else None
+
+
 def _ratio(num: float | None, den: float | None, scale: float = 1.0) -> float | None:
     return num * scale / den if num is not None and den is not None and den > 0 else None
 
@@ -169,7 +183,6 @@ def triton_figures(get: SeriesGetter, t0: float, t1: float) -> dict[str, ModelFi
     pending = _models(get, PENDING)
     durations = {key: _models(get, name) for key, name, _ in PHASES}
     out: dict[str, ModelFigures] = {}
-    span = t1 - t0
     for model in sorted(set(success) | set(pending) | set(infer)):
         n_ok = _increase(success.get(model, []), t0, t1)
         fails: dict[str, float] = {}
@@ -186,7 +199,7 @@ def triton_figures(get: SeriesGetter, t0: float, t1: float) -> dict[str, ModelFi
         pend = [gauges.last_value(ts, vs, t0, t1) for _, ts, vs in pending.get(model, [])]
         pend_present = [p for p in pend if p is not None]
         out[model] = ModelFigures(
-            model=model, success=n_ok, success_per_s=_ratio(n_ok, span) if span > 0 else None,
+            model=model, success=n_ok, success_per_s=_rate(success.get(model, []), t0, t1),
             failures=dict(sorted(fails.items())), executions=n_exec, batch_size=_ratio(n_inf, n_exec),
             mean_s=means, summary_s=summaries, first_response=_first_response(get, model, t0, t1),
             pending=math.fsum(pend_present) if pend_present else None)
