@@ -34,6 +34,7 @@ OPT_IN = ["--metrics-config", "summary_latencies=true", "--metrics-config", "his
 def server_argv(binary: Path, http: int, grpc: int, metrics: int, extra: list[str]) -> list[str]:
     return [str(binary), f"--model-repository={REPO}",
             f"--backend-directory={binary.parent.parent / 'backends'}",
+            "--model-control-mode=explicit", "--load-model=echo", "--load-model=echo_stream",
             "--http-address", "127.0.0.1", "--grpc-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
             "--http-port", str(http), "--grpc-port", str(grpc), "--metrics-port", str(metrics), *extra]
 
