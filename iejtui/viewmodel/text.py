@@ -257,8 +257,8 @@ def triton_fields(t: TritonView) -> list[Field]:
         known = [a for a in checks if a.agree is not None]
         if not known:
             continue
-        out.append(Field(f"GPU {uuid[4:12]}", "Triton vs NVML: " + ("disagree on " + ", ".join(bad) if bad else "agree"),
-                         "warn" if bad else "good"))
+        verdict = "disagree on " + ", ".join(bad) if bad else "agree"
+        out.append(Field(f"GPU {uuid[4:12]}", f"Triton vs NVML: {verdict}", "warn" if bad else "good"))
     return out
 
 
