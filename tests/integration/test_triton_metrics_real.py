@@ -31,6 +31,7 @@ from iejtui.store import Reader
 from iejtui.store.writer import Writer
 from iejtui.summary import store_getter
 from iejtui.viewmodel.engine import engine_panel
+from iejtui.viewmodel.snapshot import build_snapshot
 from iejtui.viewmodel.text import NOT_REPORTED, engine_fields
 from tests.triton_env import stub_env, stub_numpy_dir, tritonserver_binary
 
@@ -174,5 +175,10 @@ async def test_triton_figures_match_what_the_clients_did(triton, tmp_path):
         assert rows["triton"] == "python · echo (+1)"
         assert rows["requests"].endswith(f"{FAILS} failed (BACKEND {FAILS})")
         assert rows["1st resp"] == NOT_REPORTED
+        # the dashboard's own assembly reads Triton's families in its one query per engine
+        snap = build_snapshot(reader, [reader.run(run_id)], None, t0, t1, live=False, interval_s=0.5)
+        (shown,) = snap.engines
+        assert shown.triton is not None and shown.triton.model.success == done["ok"]
+        assert shown.triton.model.failures["BACKEND"] == FAILS
     finally:
         reader.close()
