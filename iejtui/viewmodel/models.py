@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # type only: the widgets import these models before any maths is needed
     from iejtui.derive.engine import EngineFigures
+    from iejtui.derive.triton import Agreement, HostFigures, ModelFigures
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,20 @@ class EnginePanel:
     latency_bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     # canonical figures this engine kind does not report at all ("not reported", never 0)
     unreported: frozenset[str] = frozenset()
+    triton: TritonView | None = None  # Triton's own rows (engine kind "triton" only)
+
+
+@dataclass(frozen=True, slots=True)
+class TritonView:
+    """What a Triton engine panel adds to the canonical rows: what it hosts, one model's
+    request figures (the served model, else the busiest), host readings, and Triton's GPU
+    readings checked against iejtui's NVML ones (empty without GPU panels)."""
+
+    backend: str | None  # tensorrt-llm | vllm | python; None before the first scrape
+    model: ModelFigures | None
+    models: int  # how many models Triton reports
+    host: HostFigures | None
+    gpu_check: tuple[tuple[str, tuple[Agreement, ...]], ...] = ()  # (gpu uuid, agreements)
 
 
 @dataclass(frozen=True, slots=True)
