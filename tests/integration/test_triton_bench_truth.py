@@ -18,13 +18,7 @@ the shared session fixture of tests/conftest.py that starts one Triton over ever
 tests/data/triton_models/* lands, replace ``triton`` below by it (its URL and the
 tokenizer folder are all this module uses).  Under ``CI`` a missing tritonserver fails.
 
-The Python backend's stub runs Python with an isolated configuration: PYTHONPATH and
-PYTHONHOME are ignored; its ``sys.prefix`` comes from the first ``python3`` on PATH
-(how EXECUTION_ENV_PATH's ``activate`` works) and its libpython from LD_LIBRARY_PATH.
-That Python needs numpy < 2: the 2.51 stub (pybind11 built against numpy 1.x) under
-numpy 2 hands the model every input tensor filled with its first byte (a BYTES input
-"hello world" arrives as 15 x 0x0b, and ``deserialize_bytes_tensor`` fails). So the
-fixture uses a small venv with numpy 1.26 (built once into the engine cache).
+How the stub's Python is set up (numpy < 2): see ``tests/triton_server.py``.
 """
 
 from __future__ import annotations
@@ -33,107 +27,35 @@ import asyncio
 import json
 import math
 import os
-import shutil
 import statistics
-import subprocess
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from collectors.loadgen.config import parse_args
 from collectors.loadgen.runner import run_bench
-from helpers import cli, free_port
+from helpers import cli
+from triton_server import start_triton
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[2]
-MODELS = ROOT / "tests" / "data" / "triton_models"
-CACHE = Path(os.environ.get("IEJTUI_CACHE_DIR", Path.home() / ".cache" / "iejtui"))
-TRITON = Path(os.environ.get("IEJTUI_TRITON_HOME",
-                             CACHE / "engines" / "triton-2.51" / "wheel" / "pytriton" / "tritonserver"))
-STUB_ENV = CACHE / "engines" / "triton-2.51" / "stub-env-numpy1"
 
 DELAY_MS, GAP_MS, N = 150.0, 30.0, 16
 CONCURRENCY = 4
 
 
-def _missing(what: str):
-    if os.environ.get("CI"):
-        pytest.fail(what)
-    pytest.skip(what)
-
-
-def _base_python(engine_python: Path) -> Path:
-    """The interpreter the CPU engine venv was made from (Python 3.11, as the stub)."""
-    cfg = engine_python.parent.parent / "pyvenv.cfg"
-    for line in cfg.read_text().splitlines():
-        k, _, v = line.partition("=")
-        if k.strip() == "home":
-            return Path(v.strip()) / "python3"
-    return engine_python
-
-
-def stub_env(base: Path) -> Path:
-    """A venv of ``base`` with numpy 1.26 for the stub (see the module docstring)."""
-    done = STUB_ENV / ".iejtui-ready"
-    if not done.exists():
-        shutil.rmtree(STUB_ENV, ignore_errors=True)
-        subprocess.run([str(base), "-m", "venv", str(STUB_ENV)], check=True, timeout=300)
-        subprocess.run([str(STUB_ENV / "bin" / "python"), "-m", "pip", "install", "-q",
-                        "numpy>=1.26,<2"], check=True, timeout=600)
-        done.write_text("numpy<2 for the Triton Python backend stub\n")
-    return STUB_ENV
-
-
-def _get(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.status
-    except OSError:
-        return 0
-
-
 @pytest.fixture(scope="module")
 def triton(tmp_path_factory, demo_engine):
-    server = TRITON / "bin" / "tritonserver"
-    if not server.exists():
-        _missing(f"tritonserver not found at {server} (iejtui demo setup installs it)")
-    env_py, tokenizer = demo_engine
-    base = _base_python(env_py.python)
-    libdir = subprocess.run([str(base), "-c", "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))"],
-                            capture_output=True, text=True, check=True).stdout.strip()
-    venv = stub_env(base)
-    tmp = tmp_path_factory.mktemp("triton")
-    repo = tmp / "models"
-    shutil.copytree(MODELS / "timed", repo / "timed")
-    http, grpc, metrics = free_port(), free_port(), free_port()
-    env = dict(os.environ, PATH=f"{venv / 'bin'}:{os.environ['PATH']}",
-               LD_LIBRARY_PATH=":".join(p for p in (libdir, os.environ.get("LD_LIBRARY_PATH")) if p))
-    log = open(tmp / "tritonserver.log", "wb")
-    proc = subprocess.Popen(
-        [str(server), f"--model-repository={repo}", f"--backend-directory={TRITON / 'backends'}",
-         "--http-address", "127.0.0.1", "--grpc-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
-         "--http-port", str(http), "--grpc-port", str(grpc), "--metrics-port", str(metrics),
-         "--exit-timeout-secs", "2"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{http}"
-    deadline = time.monotonic() + 120
-    while _get(url + "/v2/models/timed/ready") != 200:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            tail = (tmp / "tritonserver.log").read_text(errors="replace")[-3000:]
-            pytest.fail(f"tritonserver did not get the timed model ready:\n{tail}")
-        time.sleep(0.2)
-    yield {"url": url, "tokenizer": str(tokenizer), "log": tmp / "tritonserver.log"}
-    proc.terminate()
+    """One tritonserver with the timed model for this module."""
+    env, tokenizer = demo_engine
     try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-    log.close()
+        srv = start_triton(["timed"], tmp_path_factory.mktemp("triton"), env.python)
+    except FileNotFoundError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield {"url": srv.url, "tokenizer": str(tokenizer), "log": srv.log}
+    srv.stop()
 
 
 def bench_argv(triton, delay_ms: float, gap_ms: float, n: int, seconds: float,
