@@ -104,3 +104,9 @@ def test_bench_cli_records_the_backend_in_the_run(triton, journal):
     assert run["status"] == "stopped" and run["summary"]["backend"] == "tensorrt-llm"
     assert "tensorrt-llm" in " ".join(run["argv"] if isinstance(run["argv"], list) else [run["argv"]])
     assert run["summary"]["total_output_tokens"] == 8 * run["summary"]["completed"]
+    # a Triton endpoint with an OpenAI backend, or the reverse: one line, exit 2
+    for bad, says in ((["--backend", "tensorrt-llm", "--endpoint", "/v1/completions"], "posts to Triton's generate_stream"),
+                      (["--endpoint", "/v2/models/timed/generate_stream"], "use --backend tensorrt-llm")):
+        p = cli(journal, "bench", "--base-url", triton["url"], *bad, "--num-prompts", "2")
+        assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1 and says in p.stderr, p.stderr
