@@ -13,14 +13,25 @@ streaming engine; ``execute`` returns at once (decoupled mode).  The last chunk 
 the COMPLETE_FINAL flag, so the stream ends without an empty extra response.  The model
 reads no tensor it does not need (only ``max_tokens``), keeping the stub's numpy use
 minimal.
+
+The stub's Python runs isolated (PYTHONPATH is ignored) and needs numpy < 2 (see
+``tests/triton_server.py``): a launcher may name folders to put first on ``sys.path`` in
+``IEJTUI_TRITON_PYTHONPATH`` (as ``iejtui.demo``'s Triton does), or run the stub on a
+numpy<2 venv (the first ``python3`` on PATH, as ``tests/triton_server.py`` does).
 """
 
 import json
+import os
+import sys
 import threading
 import time
 
-import numpy as np
-import triton_python_backend_utils as pb_utils
+for _p in reversed([p for p in os.environ.get("IEJTUI_TRITON_PYTHONPATH", "").split(os.pathsep) if p]):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+import numpy as np  # noqa: E402
+import triton_python_backend_utils as pb_utils  # noqa: E402
 
 
 def _params(defaults: dict, request) -> dict:
