@@ -3,15 +3,15 @@ a model repository built from ``tests/data/triton_models/*`` dirs: for the known
 truth test and ``tests/perf/triton_bench_vs_aiperf.py``.
 
 The Python backend's stub runs Python with an isolated configuration (its binary calls
-``PyConfig_InitIsolatedConfig``): PYTHONPATH and PYTHONHOME are ignored; its
-``sys.prefix`` comes from the first ``python3`` on PATH (which is how the backend's
-EXECUTION_ENV_PATH ``activate`` works) and its libpython from LD_LIBRARY_PATH (else the
-system's). That Python needs numpy < 2: the 2.51 stub (pybind11 built against numpy 1.x)
-under numpy 2 hands the model every input tensor filled with its first byte (a BYTES
-input "hello world" arrives as 15 x 0x0b and ``deserialize_bytes_tensor`` fails; seen
-with numpy 2.4.6, gone with 1.26.4). So the stub runs a small venv with numpy 1.26 of the
-CPU engine venv's base interpreter (Python 3.11, the stub's version), built once into the
-engine cache.
+``PyConfig_InitIsolatedConfig``): PYTHONPATH and PYTHONHOME are ignored; its libpython is
+found by soname (LD_LIBRARY_PATH: the CPU engine venv's base interpreter's LIBDIR, so the
+prefix and ABI are that Python 3.11's, not Debian's numpy-less one).  It needs numpy < 2:
+the 2.51 stub (pybind11 built against numpy 1.x) under numpy 2 hands the model every
+input tensor filled with its first byte (a BYTES input "hello world" arrives as
+15 x 0x0b and ``deserialize_bytes_tensor`` fails; seen with numpy 2.4.6, gone with
+1.26.4).  So the models put ``$IEJTUI_TRITON_PYTHONPATH`` first on ``sys.path`` before
+importing numpy, and this names ``<cache>/engines/triton-2.51/stub-site`` there (numpy
+1.26.4, the folder ``iejtui demo setup`` installs; made here the same way if absent).
 """
 
 from __future__ import annotations
@@ -24,12 +24,15 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from iejtui.demo.engine_env import cache_root
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "tests" / "data" / "triton_models"
-CACHE = Path(os.environ.get("IEJTUI_CACHE_DIR", Path.home() / ".cache" / "iejtui"))
+CACHE = cache_root()
 TRITON = Path(os.environ.get("IEJTUI_TRITON_HOME",
                              CACHE / "engines" / "triton-2.51" / "wheel" / "pytriton" / "tritonserver"))
-STUB_ENV = CACHE / "engines" / "triton-2.51" / "stub-env-numpy1"
+STUB_SITE = CACHE / "engines" / "triton-2.51" / "stub-site"
+STUB_NUMPY = "numpy==1.26.4"
 
 
 def free_port() -> int:
@@ -39,27 +42,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def base_python(engine_python: Path) -> Path:
-    """The interpreter a venv was made from (its pyvenv.cfg ``home``)."""
-    cfg = engine_python.parent.parent / "pyvenv.cfg"
-    if cfg.exists():
-        for line in cfg.read_text().splitlines():
-            k, _, v = line.partition("=")
-            if k.strip() == "home":
-                return Path(v.strip()) / "python3"
-    return engine_python
+def stub_site(engine_python: Path) -> Path:
+    """numpy 1.26 for the stub (see the module docstring), installed once."""
+    if not (STUB_SITE / "numpy").is_dir():
+        tmp = STUB_SITE.with_name(f".stub-site.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        subprocess.run([str(engine_python), "-m", "pip", "install", "-q", "--no-deps",
+                        "--only-binary=:all:", "--target", str(tmp), STUB_NUMPY], check=True, timeout=600)
+        if not (STUB_SITE / "numpy").is_dir():
+            shutil.rmtree(STUB_SITE, ignore_errors=True)
+            os.replace(tmp, STUB_SITE)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return STUB_SITE
 
 
-def stub_env(base: Path) -> Path:
-    """A venv of ``base`` with numpy 1.26 for the stub (see the module docstring)."""
-    done = STUB_ENV / ".iejtui-ready"
-    if not done.exists():
-        shutil.rmtree(STUB_ENV, ignore_errors=True)
-        subprocess.run([str(base), "-m", "venv", str(STUB_ENV)], check=True, timeout=300)
-        subprocess.run([str(STUB_ENV / "bin" / "python"), "-m", "pip", "install", "-q",
-                        "numpy>=1.26,<2"], check=True, timeout=600)
-        done.write_text("numpy<2 for the Triton Python backend stub\n")
-    return STUB_ENV
+def libpython_dir(engine_python: Path) -> str | None:
+    """LIBDIR of the venv's base interpreter when it holds a shared libpython."""
+    out = subprocess.run([str(engine_python), "-c", "import sysconfig as s; "
+                          "print(s.get_config_var('LIBDIR') or ''); print(s.get_config_var('INSTSONAME') or '')"],
+                         capture_output=True, text=True)
+    lines = out.stdout.splitlines()
+    if out.returncode != 0 or len(lines) < 2:
+        return None
+    return lines[0] if lines[1] and (Path(lines[0]) / lines[1]).exists() else None
 
 
 def _status(url: str) -> int:
@@ -94,15 +99,13 @@ def start_triton(models: list[str], workdir: Path, engine_python: Path,
     server = TRITON / "bin" / "tritonserver"
     if not server.exists():
         raise FileNotFoundError(f"tritonserver not found at {server} (iejtui demo setup installs it)")
-    base = base_python(engine_python)
-    libdir = subprocess.run([str(base), "-c", "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))"],
-                            capture_output=True, text=True, check=True).stdout.strip()
-    venv = stub_env(base)
+    libdir = libpython_dir(engine_python)
+    site = stub_site(engine_python)
     repo = workdir / "models"
     for name in models:
         shutil.copytree(MODELS / name, repo / name)
     http, grpc, metrics = free_port(), free_port(), free_port()
-    env = dict(os.environ, PATH=f"{venv / 'bin'}:{os.environ['PATH']}",
+    env = dict(os.environ, IEJTUI_TRITON_PYTHONPATH=str(site),
                LD_LIBRARY_PATH=":".join(p for p in (libdir, os.environ.get("LD_LIBRARY_PATH")) if p))
     log = workdir / "tritonserver.log"
     with open(log, "wb") as out:

@@ -15,9 +15,8 @@ reads no tensor it does not need (only ``max_tokens``), keeping the stub's numpy
 minimal.
 
 The stub's Python runs isolated (PYTHONPATH is ignored) and needs numpy < 2 (see
-``tests/triton_server.py``): a launcher may name folders to put first on ``sys.path`` in
-``IEJTUI_TRITON_PYTHONPATH`` (as ``iejtui.demo``'s Triton does), or run the stub on a
-numpy<2 venv (the first ``python3`` on PATH, as ``tests/triton_server.py`` does).
+``tests/triton_server.py``): the launcher names the folders to put first on ``sys.path``
+in ``IEJTUI_TRITON_PYTHONPATH``, as the demo's Triton launcher does.
 """
 
 import json
