@@ -16,7 +16,8 @@ minimal.
 
 The stub's Python runs isolated (PYTHONPATH is ignored) and needs numpy < 2 (see
 ``tests/triton_server.py``): the launcher names the folders to put first on ``sys.path``
-in ``IEJTUI_TRITON_PYTHONPATH``, as the demo's Triton launcher does.
+in ``IEJTUI_TRITON_PYTHONPATH`` (the demo's Triton launcher) or ``PYTHONPATH`` (which
+reaches the stub's ``os.environ`` but not its ``sys.path``; tests/triton_env.py).
 """
 
 import json
@@ -25,7 +26,8 @@ import sys
 import threading
 import time
 
-for _p in reversed([p for p in os.environ.get("IEJTUI_TRITON_PYTHONPATH", "").split(os.pathsep) if p]):
+_FIRST = os.pathsep.join(os.environ.get(k, "") for k in ("IEJTUI_TRITON_PYTHONPATH", "PYTHONPATH"))
+for _p in reversed([p for p in _FIRST.split(os.pathsep) if p]):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
