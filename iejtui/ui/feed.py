@@ -106,6 +106,7 @@ class Feed:
         self.interval_s = scrape_interval(paths)
         self._reader: Reader | None = None
         self.error: str | None = None
+        self._bench_findings: dict[int, dict[str, int]] = {}  # finished bench runs' advisor findings
 
     def reader(self) -> Reader | None:
         """The read-only connection, opened on first use (None while journal.db is missing)."""
@@ -172,7 +173,7 @@ class Feed:
         """The Benchmark screen's rows (``iejtui.viewmodel.bench.BenchRow``), newest first."""
         from iejtui.viewmodel.bench import bench_rows
         reader = self.reader()
-        return [] if reader is None else bench_rows(reader)
+        return [] if reader is None else bench_rows(reader, known_findings=self._bench_findings)
 
     @reading
     def bench_checks(self, run: dict) -> list[str]:
