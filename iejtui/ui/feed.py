@@ -163,6 +163,15 @@ class Feed:
         return summary_line(run_summary(reader, run)) if run else ""
 
     @reading
+    def advice(self, run_id: int) -> dict | None:
+        """The run view's "What the advisor saw": ``iejtui.advisor.stored.run_advice`` (the
+        findings stored live, or a replay of a short run), what ``runs show`` prints."""
+        from iejtui.advisor.stored import run_advice
+        reader = self.reader()
+        run = reader.run(run_id) if reader is not None else None
+        return run_advice(reader, run) if run else None
+
+    @reading
     def runs(self, headlines: dict[int, str]) -> list[RunRow]:
         from iejtui.viewmodel.runs import run_rows
         reader = self.reader()
