@@ -213,7 +213,15 @@ def dashboard_snapshot(reader: Reader, now: float, window_s: float = 300.0, *, c
     from iejtui.viewmodel.advice import firing_now
     live_ids = [r["id"] for r in engines if r["status"] in ENGINE_LIVE]
     live_ids += [r["id"] for r in reader.runs(kind=RunKind.BENCH, limit=10) if r["status"] in BENCH_LIVE]
-    advice = firing_now(events, live_ids)
+    # the strip changes only with a new event or a run going live/ending: keyed on both, a
+    # poll that brought neither (most polls) does not walk the events again
+    key = (cache.last_event_id if cache is not None else None, tuple(live_ids))
+    if cache is not None and key[0] is not None and cache.advice_key == key:
+        advice = cache.advice
+    else:
+        advice = firing_now(events, live_ids)
+        if cache is not None:
+            cache.advice_key, cache.advice = key, advice
     return replace(snap, advice=advice) if advice else snap
 
 
