@@ -166,8 +166,10 @@ class TritonAdapter(EngineAdapter):
         m = message.strip()
         if hit := _LOADED_RE.match(m):
             return LogFact("model_ready", hit.group(1), WARMUP)
-        if hit := _FAILED_RE.match(m):
+        if (hit := _FAILED_RE.match(m)) and level != "INFO":  # the INFO twin repeats the ERROR one, without why
             return LogFact("error", m, level="error", data={"model": hit.group(1)})
+        if level is None and m.startswith("error: "):  # main.cc's last words: "error: creating server: ..."
+            return LogFact("error", m, level="error")
         if hit := _LOADING_RE.match(m):
             return LogFact("model_loading", hit.group(1), LOADING, data={"version": hit.group(2)})
         if hit := _STARTED_RE.match(m):

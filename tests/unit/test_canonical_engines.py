@@ -98,8 +98,10 @@ def test_registry_of_maps():
     assert metric_map_for("vllm") is VLLM and VLLM.aliases is VLLM_ALIASES  # unchanged
     assert metric_map_for(" SGLang ").kind == "sglang" and metric_map_for("tgi") is None
     assert metric_map_for("openai") is OPENAI and not OPENAI.aliases
-    assert set(kinds()) <= {m for m in ("vllm", "trtllm", "sglang", "llamacpp", "openai")
-                            if metric_map_for(m) is not None}
+    # triton's map (TRITON, nv_inference_*) lands with the canonical-figures slice; until then
+    # the kind is served with every figure "not reported"
+    assert set(kinds()) - {"triton"} <= {m for m in ("vllm", "trtllm", "sglang", "llamacpp", "openai")
+                                         if metric_map_for(m) is not None}
 
 
 def test_openai_kind_reports_nothing_not_zeros():
