@@ -80,3 +80,23 @@ def test_a_model_that_fails_to_load_is_explained():
     assert why and any("failed to load 'ensemble'" in w and "No module named 'numpy'" in w for w in why)
     assert any(w.startswith("error: creating server: Internal - failed to load all models") for w in why)
     assert not any("CudaDriverHelper" in w or "NVML" in w for w in why)
+
+
+def test_the_init_templates_triton_profile_loads():
+    """The commented example `iejtui init` writes is a valid profile once uncommented."""
+    import tomllib
+
+    from iejtui.config import _engine
+    from iejtui.journal.init import CONFIG_TEMPLATE
+    lines = CONFIG_TEMPLATE.splitlines()
+    start = lines.index("# [engines.trtllm-triton]")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("# "):
+            break
+        block.append(line[2:])
+    text = "\n".join(block)
+    prof = _engine(Path("iejtui.toml"), text, "trtllm-triton", tomllib.loads(text)["engines"]["trtllm-triton"])
+    assert prof.kind == "triton" and TR.launch_warnings(prof.argv, {}) == []
+    assert TR.default_url(prof.argv) == "http://127.0.0.1:8000"
+    assert TR.metrics_url("http://127.0.0.1:8000") == "http://127.0.0.1:8002/metrics"
