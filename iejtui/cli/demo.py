@@ -101,7 +101,8 @@ def demo(ctx: click.Context, no_ui: bool, no_bench: bool, triton: bool) -> None:
         click.echo(f"short benchmark running in the background (run {job['run_id']}): "
                    f"Poisson arrivals at 4 req/s, 240 requests, 128 in / 64 out tokens")
     if no_ui or not sys.stdout.isatty():
-        click.echo("dashboard: run `iejtui` here; stop the demo with `iejtui engine stop demo`")
+        stop = "`iejtui engine stop demo`" + (f" and `iejtui engine stop {DEMO_TRITON}`" if triton else "")
+        click.echo(f"dashboard: run `iejtui` here; stop the demo with {stop}")
         return
     ctx.invoke(ctx.find_root().command)  # the dashboard: what `iejtui` alone opens
 

@@ -4,7 +4,9 @@ Decoupled: with ``stream`` true every generated token goes out as its own respon
 text delta in ``text_output``), so first response == first token; with ``stream`` false
 (TensorRT-LLM's default) one response carries the whole text. Requests that arrive
 together (Triton's dynamic batcher hands them over as one ``execute`` call) are generated
-together, one token for each in turn, so every stream advances at the same pace.
+together, one token for each in turn, so every stream advances at the same pace. There is
+no in-flight batching (one instance, ``execute`` returns when its batch is done): a request
+arriving mid-batch waits in Triton's queue (``nv_inference_queue_duration_us``) for the next.
 
 Runs in the stub's Python: torch and transformers come from the CPU engine venv (see
 ``iejtui.demo.triton_env``). The model folder is ``$IEJTUI_TINY_MODEL``, else the cache's
