@@ -1,4 +1,4 @@
-"""Shared fixtures: temp journals, the CLI as a subprocess, the real CPU vLLM engine."""
+"""Shared fixtures: temp journals, the CLI as a subprocess, the real CPU vLLM engine, the real Triton."""
 
 from __future__ import annotations
 
@@ -92,19 +92,18 @@ def triton_install(demo_engine):
 @pytest.fixture(scope="session")
 def triton_server(tmp_path_factory, triton_install):
     """One real tritonserver for the whole session, launched by the service (kind
-    ``triton``) in its own journal, serving every model folder of
-    ``tests/data/triton_models/`` (the tiny-Llama ``ensemble``, and any other a test adds)."""
-    from iejtui.demo.triton_env import build_model_repository, fixture_models, triton_argv, triton_env
-    env, model, triton = triton_install
+    ``triton``) in its own journal through ``iejtui demo serve-triton`` (what
+    ``iejtui demo --triton`` runs), serving every model folder of ``tests/data/triton_models/``
+    (the tiny-Llama ``ensemble``, and any other a test adds)."""
+    from iejtui.cli.demo import triton_demo_argv
+    from iejtui.demo.triton_env import build_model_repository, fixture_models
     root = tmp_path_factory.mktemp("triton") / "journal"
     assert cli(root, "init", str(root)).returncode == 0
     models = fixture_models()
     repo = build_model_repository(tmp_path_factory.mktemp("triton-repo") / "models", models)
     http, grpc, metrics = free_port(), free_port(), free_port()
-    argv = triton_argv(triton, repo, http, grpc, metrics)
-    launch_env = triton_env(triton, env, model, base=dict(os.environ))
-    add_profile(root, f'\n[engines.triton]\nkind = "triton"\nargv = {json.dumps(argv)}\nstop_timeout = 20\n'
-                      f"env = {{ {', '.join(f'{k} = {json.dumps(v)}' for k, v in launch_env.items())} }}\n")
+    argv = triton_demo_argv(http, grpc, metrics) + ["--model-repository", str(repo)]
+    add_profile(root, f'\n[engines.triton]\nkind = "triton"\nargv = {json.dumps(argv)}\nstop_timeout = 20\n')
     p = cli(root, "engine", "start", "triton", "--wait", timeout=600)
     if p.returncode != 0:
         log = next((root / ".iejtui" / "logs").glob("run-*-triton.log"), None)
@@ -115,7 +114,7 @@ def triton_server(tmp_path_factory, triton_install):
     yield {"journal": root, "name": "triton", "run_id": run_id, "url": f"http://127.0.0.1:{http}",
            "http_port": http, "grpc_port": grpc, "metrics_port": metrics,
            "metrics_url": f"http://127.0.0.1:{metrics}/metrics", "repo": repo,
-           "models": [m.name for m in models], "env": launch_env, "argv": argv}
+           "models": [m.name for m in models], "argv": argv}
     stop_service(root)
 
 

@@ -169,6 +169,8 @@ class TritonAdapter(EngineAdapter):
         if (hit := _FAILED_RE.match(m)) and level != "INFO":  # the INFO twin repeats the ERROR one, without why
             return LogFact("error", m, level="error", data={"model": hit.group(1)})
         if level is None and m.startswith("error: "):  # main.cc's last words: "error: creating server: ..."
+            if m.endswith("failed to load all models"):
+                return LogFact("load_failed", m)  # the model's own "failed to load" line says why
             return LogFact("error", m, level="error")
         if hit := _LOADING_RE.match(m):
             return LogFact("model_loading", hit.group(1), LOADING, data={"version": hit.group(2)})

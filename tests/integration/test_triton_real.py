@@ -112,13 +112,15 @@ def test_generate_stream_one_response_per_token_and_metrics_stored(triton_server
         reader.close()
 
 
-def test_kill9_is_a_crash_with_its_last_log_lines(tmp_path, triton_install):
+def _own_triton(tmp_path: Path, triton_install, model_py: str) -> tuple[Path, Path]:
+    """A journal with profile ``doomed``: a tritonserver of its own (raw argv + the stub's
+    environment, as a profile would hold them) serving one small Python model ``echo``."""
     from iejtui.demo.triton_env import build_model_repository, triton_argv, triton_env
     env, model, triton = triton_install
     src = tmp_path / "src" / "echo"
     (src / "1").mkdir(parents=True)
     (src / "config.pbtxt").write_text(ECHO_CONFIG)
-    (src / "1" / "model.py").write_text(ECHO_MODEL)
+    (src / "1" / "model.py").write_text(model_py)
     repo = build_model_repository(tmp_path / "repo", [src])
     root = tmp_path / "journal"
     assert cli(root, "init", str(root)).returncode == 0
@@ -126,6 +128,23 @@ def test_kill9_is_a_crash_with_its_last_log_lines(tmp_path, triton_install):
     launch_env = triton_env(triton, env, model, base=dict(os.environ))
     add_profile(root, f'\n[engines.doomed]\nkind = "triton"\nargv = {json.dumps(argv)}\n'
                       f"env = {{ {', '.join(f'{k} = {json.dumps(v)}' for k, v in launch_env.items())} }}\n")
+    return root, repo
+
+
+def test_a_model_that_fails_to_load_fails_the_start_with_its_reason(tmp_path, triton_install):
+    root, _ = _own_triton(tmp_path, triton_install, "import no_such_module_here\n")
+    try:
+        p = cli(root, "engine", "start", "doomed", "--wait", timeout=300)
+        assert p.returncode == 1, p.stdout + p.stderr
+        assert "failed to load 'echo'" in p.stdout + p.stderr and "no_such_module_here" in p.stdout + p.stderr
+        run = cli_json(root, "runs", "show", "1")
+        assert run["status"] == "crashed" and "failed to load 'echo'" in run["reason"], run["reason"]
+    finally:
+        stop_service(root)
+
+
+def test_kill9_is_a_crash_with_its_last_log_lines(tmp_path, triton_install):
+    root, repo = _own_triton(tmp_path, triton_install, ECHO_MODEL)
     try:
         p = cli(root, "engine", "start", "doomed", "--wait", timeout=300)
         assert p.returncode == 0, p.stdout + p.stderr

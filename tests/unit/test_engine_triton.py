@@ -78,7 +78,10 @@ def test_a_model_that_fails_to_load_is_explained():
     lines = (DATA / "triton-2.51-model-load-failed.log").read_text().splitlines()
     why = TR.explain_death(lines)
     assert why and any("failed to load 'ensemble'" in w and "No module named 'numpy'" in w for w in why)
-    assert any(w.startswith("error: creating server: Internal - failed to load all models") for w in why)
+    # the last error (the one a crash's reason quotes) is the model's, not main.cc's summary
+    assert "No module named 'numpy'" in why[-1]
+    assert TR.parse_log_line("error: creating server: Internal - failed to load all models").kind == "load_failed"
+    assert TR.parse_log_line("error: failed to start HTTP service").kind == "error"
     assert not any("CudaDriverHelper" in w or "NVML" in w for w in why)
 
 
