@@ -150,6 +150,17 @@ def test_kill9_is_a_crash_with_its_last_log_lines(tmp_path, triton_install):
         assert p.returncode == 0, p.stdout + p.stderr
         e = cli_json(root, "engine", "list")[0]
         assert e["facts"]["models"] == [{"name": "echo", "version": "1", "state": "READY", "reason": ""}]
+        # the service dies and comes back: it re-adopts tritonserver and scrapes its metrics
+        # port again (not Triton's default 8002: this one listens elsewhere)
+        service_pid = int((root / ".iejtui" / "service.pid").read_text())
+        os.kill(service_pid, signal.SIGKILL)
+        wait_for(lambda: not Path(f"/proc/{service_pid}").exists() or
+                 "Z" in Path(f"/proc/{service_pid}/stat").read_text().split()[2], 10, 0.1, "the service to die")
+        restarted = time.time()
+        assert cli(root, "service", "start").returncode == 0
+        wait_for(lambda: (x := cli_json(root, "engine", "list")[0])["status"] == "ready"
+                 and (x["last_scrape_ok"] or 0) > restarted and x["scrape_error"] is None, 30, 0.5,
+                 "a scrape of the re-adopted tritonserver")
         os.kill(e["pid"], signal.SIGKILL)
         run = wait_for(lambda: (r := cli_json(root, "runs", "show", str(e["run_id"])))["status"] == "crashed" and r,
                        60, 0.5, "the crash to be reported")
