@@ -150,10 +150,6 @@ class TritonAdapter(EngineAdapter):
             return ReadyState("loading", "no model in the repository index yet", state.status)
         return replace(state, models=tuple(models))
 
-    # metrics -------------------------------------------------------------------------------
-    def keep_family(self, name: str) -> bool:
-        return name.startswith(("nv_", "vllm:", "trtllm_")) or super().keep_family(name)
-
     # logs ------------------------------------------------------------------------------------
     def parse_log_line(self, line: str) -> LogFact | None:
         level, message = split_glog(line)

@@ -121,6 +121,7 @@ def ensure_triton(env: EngineEnv, cache_dir: str | os.PathLike | None = None,
             shutil.rmtree(root / "wheel", ignore_errors=True)
             _unpack(wheels[-1], root / "wheel")
             log(f"unpacked {wheels[-1].name}")
+            shutil.rmtree(download, ignore_errors=True)  # 55 MB the unpacked copy makes useless
         tag = _python_tag(env.python)
         stub = triton.home / "python_backend_stubs" / tag / STUB_NAME
         if not stub.exists():
