@@ -148,6 +148,7 @@ def test_kill9_is_a_crash_with_its_last_log_lines(tmp_path, triton_install):
     try:
         p = cli(root, "engine", "start", "doomed", "--wait", timeout=300)
         assert p.returncode == 0, p.stdout + p.stderr
+        assert "ready at http://127.0.0.1:" in p.stdout and ": models echo" in p.stdout, p.stdout
         e = cli_json(root, "engine", "list")[0]
         assert e["facts"]["models"] == [{"name": "echo", "version": "1", "state": "READY", "reason": ""}]
         # the service dies and comes back: it re-adopts tritonserver and scrapes its metrics
