@@ -94,7 +94,9 @@ def triton_server(tmp_path_factory, triton_install):
     """One real tritonserver for the whole session, launched by the service (kind
     ``triton``) in its own journal through ``iejtui demo serve-triton`` (what
     ``iejtui demo --triton`` runs), serving every model folder of ``tests/data/triton_models/``
-    (the tiny-Llama ``ensemble``, and any other a test adds)."""
+    (the tiny-Llama ``ensemble``, ``echo``/``echo_stream`` of the metrics test, ``timed`` of
+    the bench truth test: each test owns its model, so Triton's per-model counters are its
+    own)."""
     from iejtui.cli.demo import triton_demo_argv
     from iejtui.demo.triton_env import build_model_repository, fixture_models
     root = tmp_path_factory.mktemp("triton") / "journal"
@@ -102,7 +104,10 @@ def triton_server(tmp_path_factory, triton_install):
     models = fixture_models()
     repo = build_model_repository(tmp_path_factory.mktemp("triton-repo") / "models", models)
     http, grpc, metrics = free_port(), free_port(), free_port()
-    argv = triton_demo_argv(http, grpc, metrics) + ["--model-repository", str(repo)]
+    # summary latencies on (C's quantile rows), CPU gauges every 0.5 s
+    argv = triton_demo_argv(http, grpc, metrics) + ["--model-repository", str(repo),
+                                                    "--metrics-config", "summary_latencies=true",
+                                                    "--metrics-interval-ms", "500"]
     add_profile(root, f'\n[engines.triton]\nkind = "triton"\nargv = {json.dumps(argv)}\nstop_timeout = 20\n')
     p = cli(root, "engine", "start", "triton", "--wait", timeout=600)
     if p.returncode != 0:

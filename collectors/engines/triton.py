@@ -33,6 +33,7 @@ import aiohttp
 
 from collectors.engines.base import (LOADING, WARMUP, EngineAdapter, LogFact, ReadyState,
                                      clean_line, flag_value, is_error_message, url_for)
+from collectors.triton_metrics import with_canonical
 
 DEFAULT_HTTP_PORT, DEFAULT_METRICS_PORT = 8000, 8002
 _GLOG_RE = re.compile(r"^(?P<sev>[IWEF])\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+\s+[\w.<>-]+:\d+\]\s?(?P<msg>.*)$")
@@ -108,6 +109,14 @@ class TritonAdapter(EngineAdapter):
                 warnings.append(f"{flag} is {value or '0.0.0.0 (the default)'}: Triton listens on every "
                                 f"interface; pass {flag} 127.0.0.1 to keep it on this machine")
         return warnings
+
+    # telemetry ---------------------------------------------------------------------------
+    async def collect(self, scraper, base_url: str):
+        """The metrics page, its ``nv_*`` families kept as Triton wrote them, plus the
+        canonical ``triton:`` samples derived from ``nv_trt_llm_*`` (running, waiting, KV
+        usage and capacity of a TensorRT-LLM model; ``collectors.triton_metrics``) in the
+        same frame, so the service's journal holds what the panel reads."""
+        return with_canonical(await super().collect(scraper, base_url))
 
     # readiness ---------------------------------------------------------------------------
     def classify_health(self, status: int, body: bytes) -> ReadyState:

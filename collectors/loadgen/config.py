@@ -24,6 +24,10 @@ DATASETS = ("random", "prefix_repetition", "sharegpt", "custom")
 BACKENDS = {"openai": "completions", "vllm": "completions", "openai-chat": "chat",
             "tensorrt-llm": "trt"}
 SLO_NAMES = ("ttft", "tpot", "e2el")
+#: engine kind -> the backend a bench of such an engine (``--engine NAME``) uses unless
+#: ``--backend`` is given: a Triton serves no OpenAI API, so it is benched through its
+#: generate_stream (whose default ``--endpoint`` is then ``/v2/models/ensemble/generate_stream``).
+ENGINE_BACKENDS = {"triton": "tensorrt-llm"}
 PERCENTILE_METRICS = ("ttft", "tpot", "itl", "e2el", "client_queue_time",
                       "e2el_including_client_queue")
 
@@ -287,6 +291,16 @@ def resolve_path_flags(argv: list[str], cwd: str | None) -> list[str]:
         out += [f"{flag}={new}"] if glued else [flag, new]
         i += 1 if glued else 2
     return out + extra
+
+
+def with_engine_defaults(kind: str | None, argv: list[str]) -> list[str]:
+    """``argv`` for a bench of an engine of ``kind``: ``--backend`` of ``ENGINE_BACKENDS``
+    put first when the kind has one and the flags name no backend (an explicit
+    ``--backend`` always wins; the endpoint then follows the backend's default unless given)."""
+    backend = ENGINE_BACKENDS.get(kind or "")
+    if backend is None or any(a == "--backend" or a.startswith("--backend=") for a in argv):
+        return list(argv)
+    return ["--backend", backend, *argv]
 
 
 def parse_args(argv: list[str]) -> BenchConfig:

@@ -52,6 +52,12 @@ def _progress_line(job: dict) -> str:
             f"p99 {fmt.num(p.get('ttft_p99_ms'), 1)} ms")
 
 
+def _engine_kind(obj: Ctx, name: str) -> str | None:
+    """The kind of the running engine ``name`` (None: no such engine; the service says so)."""
+    from iejtui.client import ServiceClient
+    return next((e.get("kind") for e in ServiceClient(obj.paths).engines() if e.get("name") == name), None)
+
+
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True}, cls=Command)
 @click.option("--engine", help="A running engine of this journal to benchmark.")
 @click.option("--name", help="Name of the bench run (default bench-ENGINE).")
@@ -71,12 +77,14 @@ def bench(ctx: click.Context, engine: str | None, name: str | None, detach: bool
 
     --backend openai|vllm (completions), openai-chat, or tensorrt-llm (Triton's
     /v2/models/MODEL/generate_stream with TensorRT-LLM's ensemble body; needs --tokenizer).
+    A triton engine (--engine NAME) is benched with tensorrt-llm on
+    /v2/models/ensemble/generate_stream unless --backend/--endpoint say otherwise.
 
     Runs in the background under the service; Ctrl-C cancels it (completed requests are kept).
     With --find-max-load --slo NAME it searches the highest request rate whose probes meet the
     SLO (MLPerf's rule: p99 of each limit), each probe a bench run of the search.
     """
-    from collectors.loadgen.config import BenchUsageError, parse_args
+    from collectors.loadgen.config import BenchUsageError, parse_args, with_engine_defaults
     from iejtui.client import BenchRequest, ServiceClient
     from iejtui.client import ensure_service
     obj: Ctx = ctx.obj
@@ -84,7 +92,15 @@ def bench(ctx: click.Context, engine: str | None, name: str | None, detach: bool
     if not engine and not any(a == "--base-url" or a.startswith("--base-url=") for a in argv):
         raise UserError("say what to benchmark: --engine NAME (started here) or --base-url URL")
     try:
-        parse_args(argv)  # flag errors are reported here, before anything starts
+        try:
+            parse_args(argv)  # flag errors are reported here, before anything starts
+        except BenchUsageError:
+            if not engine:
+                raise
+            # flags that fit only the engine's own defaults (a Triton's --endpoint
+            # /v2/models/M/generate_stream without --backend): check them with its kind
+            ensure_service(obj.paths)
+            parse_args(with_engine_defaults(_engine_kind(obj, engine), argv))
         search = _search_line(obj, find_max_load, slo, tolerance, probe_seconds)
     except BenchUsageError as exc:
         raise UserError(str(exc)) from None

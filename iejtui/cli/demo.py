@@ -139,9 +139,14 @@ def demo_serve(port: int, host: str, cache_dir: str | None, extra: tuple) -> Non
 @click.option("--model-repository", default=None,
               help="Default: a private copy of the tiny-Llama 'ensemble' model.")
 @click.option("--cache-dir", default=None)
+@click.option("--metrics-config", "metrics_config", multiple=True, metavar="KEY=VALUE",
+              help="Passed to tritonserver (e.g. summary_latencies=true); repeatable.")
+@click.option("--metrics-interval-ms", type=click.IntRange(min=1), default=None,
+              help="Passed to tritonserver: how often it refreshes its CPU/GPU gauges.")
 def demo_serve_triton(http_port: int, grpc_port: int, metrics_port: int, http_address: str,
                       grpc_address: str, metrics_address: str, model_repository: str | None,
-                      cache_dir: str | None) -> None:
+                      cache_dir: str | None, metrics_config: tuple[str, ...],
+                      metrics_interval_ms: int | None) -> None:
     """Exec the real tritonserver on the tiny-Llama 'ensemble' (what demo-triton runs)."""
     from iejtui.demo.triton_env import (ENSEMBLE_MODEL, TRITON_MODELS_DIR, build_model_repository,
                                         triton_argv, triton_env)
@@ -155,6 +160,9 @@ def demo_serve_triton(http_port: int, grpc_port: int, metrics_port: int, http_ad
         model_repository = str(build_model_repository(triton.root / "demo-repository", [src]))
     argv = triton_argv(triton, model_repository, http_port, grpc_port, metrics_port,
                        http_address, grpc_address, metrics_address)
+    argv += [f"--metrics-config={kv}" for kv in metrics_config]
+    if metrics_interval_ms is not None:
+        argv.append(f"--metrics-interval-ms={metrics_interval_ms}")
     os.execve(argv[0], argv, {**os.environ, **triton_env(triton, env, model, base=dict(os.environ))})
 
 

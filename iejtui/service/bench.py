@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 from collectors.loadgen.client import RequestRecord
-from collectors.loadgen.config import BenchUsageError, parse_args, resolve_path_flags
+from collectors.loadgen.config import BenchUsageError, parse_args, resolve_path_flags, with_engine_defaults
 from collectors.records import Frame, Sample
 from iejtui.errors import UserError
 from iejtui.redact import redact_argv, redact_url
@@ -129,7 +129,7 @@ class BenchRunner:
                 raise UserError(f"engine {engine_name!r} is {state}: start it first (`iejtui engine start {engine_name} --wait`)")
             if "--base-url" in argv or any(a.startswith("--base-url=") for a in argv):
                 raise UserError("give either --engine or --base-url, not both")
-            argv = ["--base-url", h.url, *argv]
+            argv = ["--base-url", h.url, *with_engine_defaults(h.kind, argv)]  # a Triton: tensorrt-llm
             parent = h.run_id
         try:
             cfg = parse_args(argv)

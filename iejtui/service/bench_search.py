@@ -24,7 +24,7 @@ import math
 import time
 from typing import Any
 
-from collectors.loadgen.config import BenchUsageError, parse_args, resolve_path_flags
+from collectors.loadgen.config import BenchUsageError, parse_args, resolve_path_flags, with_engine_defaults
 from collectors.loadgen.sweep import JUDGE_FLAGS, bracket, judge_p99, next_rate, parse_tolerance
 from iejtui.config import load_config
 from iejtui.errors import UserError
@@ -60,6 +60,7 @@ async def start_search(runner: BenchRunner, spec: dict[str, Any]) -> BenchJob:
         if h is None or h.status != RunStatus.READY:
             state = "not running" if h is None or h.final else h.status
             raise UserError(f"engine {engine_name!r} is {state}: start it first (`iejtui engine start {engine_name} --wait`)")
+        argv = with_engine_defaults(h.kind, argv)  # a Triton: --backend tensorrt-llm
         url_argv, parent = ["--base-url", h.url, *argv], h.run_id
     try:
         cfg = parse_args(url_argv)

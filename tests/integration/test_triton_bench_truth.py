@@ -13,12 +13,11 @@ The known-timing model (tests/data/triton_models/timed) streams N chunks, the fi
 * output tokens = N per request, counted by the client tokenizer (Triton sends no usage;
   each chunk is " the", one token of the tiny Llama's BPE tokenizer).
 
-The server here is started by a module fixture (one tritonserver for the module).  When
-the shared session fixture of tests/conftest.py that starts one Triton over every
-tests/data/triton_models/* lands, replace ``triton`` below by it (its URL and the
-tokenizer folder are all this module uses).  Under ``CI`` a missing tritonserver fails.
+The server is the session's shared tritonserver (``triton_server`` of tests/conftest.py:
+``iejtui demo serve-triton`` over every tests/data/triton_models/* folder); only this module
+sends to ``timed``.  Under ``CI`` a missing tritonserver fails (the fixture).
 
-How the stub's Python is set up (numpy < 2): see ``tests/triton_server.py``.
+How the stub's Python is set up (numpy < 2): see ``iejtui/demo/triton_env.py``.
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ import pytest
 from collectors.loadgen.config import parse_args
 from collectors.loadgen.runner import run_bench
 from helpers import cli
-from triton_server import start_triton
 
 pytestmark = pytest.mark.integration
 
@@ -43,19 +41,10 @@ CONCURRENCY = 4
 
 
 @pytest.fixture(scope="module")
-def triton(tmp_path_factory, demo_engine):
-    """One tritonserver with the timed model for this module."""
-    env, tokenizer = demo_engine
-    try:
-        srv = start_triton(["timed"], tmp_path_factory.mktemp("triton"), env.python)
-    except FileNotFoundError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    yield {"url": srv.url, "tokenizer": str(tokenizer), "log": srv.log}
-    srv.stop()
+def triton(triton_server, triton_install):
+    """The shared tritonserver's URL and the tiny Llama's tokenizer folder."""
+    _env, tokenizer, _triton = triton_install
+    return {"url": triton_server["url"], "tokenizer": str(tokenizer)}
 
 
 def bench_argv(triton, delay_ms: float, gap_ms: float, n: int, seconds: float,

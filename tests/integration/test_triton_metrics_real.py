@@ -1,91 +1,42 @@
-"""A real tritonserver 2.51 (the pytriton wheel's, unpacked by ``iejtui demo setup``) with the
-``echo`` and ``echo_stream`` Python models of ``tests/data/triton_models/``: scraped by
-iejtui's scraper, stored in a real journal.db, and its figures checked against what the
-clients did (every count exact, times bounded by what the models sleep).
-
-It starts its own server (``--model-control-mode=explicit``: only these two models, not
-the tiny-Llama ``ensemble`` in the same folder). Once engineer B's shared Triton fixture
-(``tests/conftest.py``) exists, the server here can come from it: take its URLs and load
-``echo``/``echo_stream`` through ``POST /v2/repository/models/NAME/load`` (explicit mode),
-or add both to its ``--load-model`` list. Without tritonserver (or the stub's numpy<2, see
-``tests/triton_env.py``) this test skips; under ``CI`` it fails.
+"""The shared real tritonserver 2.51 (the session fixture ``triton_server`` of
+tests/conftest.py: ``iejtui demo serve-triton`` launched by the service as a ``triton``
+engine, ``--metrics-config summary_latencies=true``) with the ``echo`` and ``echo_stream``
+Python models of ``tests/data/triton_models/``: the clients here drive them, and the figures
+are read from what *the service* scraped into its journal.db (``TritonAdapter.collect``:
+the ``nv_*`` families plus the canonical samples) -- not from a scraper of the test's own --
+and checked against what the clients did (every count exact: no other test sends to
+``echo``/``echo_stream``, so their per-model counters are this test's; times bounded by what
+the models sleep). Under ``CI`` a missing tritonserver fails (the fixture), else it skips.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import time
-from pathlib import Path
 
 import aiohttp
 import pytest
 
-from collectors.prometheus import Scraper
-from collectors.triton_metrics import with_canonical
-from helpers import free_port
+from helpers import wait_for
 from iejtui.derive.metric_map import TRITON
 from iejtui.derive.triton import host_figures, hosted_backend, triton_figures, unreported_now
 from iejtui.store import Reader
-from iejtui.store.writer import Writer
 from iejtui.summary import store_getter
 from iejtui.viewmodel.engine import engine_panel
 from iejtui.viewmodel.snapshot import build_snapshot
 from iejtui.viewmodel.text import NOT_REPORTED, engine_fields
-from tests.triton_env import stub_env, stub_numpy_dir, tritonserver_binary
 
-REPO = Path(__file__).resolve().parents[1] / "data" / "triton_models"
+pytestmark = pytest.mark.integration
+
 LOAD_S, CLIENTS, FAILS, STREAMS = 3.0, 6, 3, 5
 
 
-def _missing(what: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} (CI installs it: iejtui demo setup)")
-    pytest.skip(what)
-
-
-@pytest.fixture(scope="module")
-def triton(tmp_path_factory):
-    binary = tritonserver_binary()
-    if binary is None:
-        _missing("no tritonserver in the iejtui cache")
-    if stub_numpy_dir() is None:
-        _missing("no numpy<2 for the Triton Python stub (tests/triton_env.py)")
-    http, grpc, metrics = free_port(), free_port(), free_port()
-    log_path = tmp_path_factory.mktemp("triton") / "tritonserver.log"
-    argv = [str(binary), f"--model-repository={REPO}", f"--backend-directory={binary.parent.parent / 'backends'}",
-            "--model-control-mode=explicit", "--load-model=echo", "--load-model=echo_stream",
-            "--http-address=127.0.0.1", "--grpc-address=127.0.0.1", "--metrics-address=127.0.0.1",
-            f"--http-port={http}", f"--grpc-port={grpc}", f"--metrics-port={metrics}",
-            "--metrics-interval-ms=500", "--metrics-config", "summary_latencies=true"]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(argv, env=stub_env(dict(os.environ)), stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{http}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"tritonserver exited ({proc.returncode}): {log_path.read_text()[-3000:]}")
-            try:
-                import urllib.request
-                with urllib.request.urlopen(url + "/v2/health/ready", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"tritonserver not ready in 90 s: {log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield url, f"http://127.0.0.1:{metrics}/metrics"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+def _frame_after(reader: Reader, run_id: int, after: float) -> float:
+    """The timestamp of the first engine frame the service stored after ``after``."""
+    def newer():
+        latest = reader.latest(run_id, "engine")
+        return latest is not None and latest[0] > after and latest[0]
+    return wait_for(newer, 30, 0.1, f"a scrape of the shared Triton after {after:.3f}")
 
 
 async def _infer(s: aiohttp.ClientSession, url: str, first: float) -> int:
@@ -117,34 +68,14 @@ async def _drive(url: str) -> dict[str, int]:
     return done
 
 
-async def test_triton_figures_match_what_the_clients_did(triton, tmp_path):
-    url, metrics_url = triton
-    w = Writer(tmp_path / "journal.db")
-    run_id = w.create_run(kind="engine", name="triton", engine_kind="triton", status="ready",
-                          started_at=time.time() - 1, model="echo", url=url)
-    async with Scraper() as sc:
-        async def scrape() -> float:
-            res = with_canonical(await sc.scrape(metrics_url, source="engine"))
-            assert res.ok, res.error
-            w.add_frames(run_id, [res.frame])
-            return res.frame.ts
-
-        async def scrape_while(task: asyncio.Task) -> None:
-            while not task.done():
-                await asyncio.sleep(0.5)
-                await scrape()
-
-        t0 = await scrape()
-        load = asyncio.create_task(_drive(url))
-        await scrape_while(load)
-        done = load.result()
-        await asyncio.sleep(0.6)  # counters of the last streamed request land after its final flag
-        t1 = await scrape()
-    w.flush()
-    w.close()
-
-    reader = Reader(tmp_path / "journal.db")
+def test_triton_figures_match_what_the_clients_did(triton_server):
+    url, run_id = triton_server["url"], triton_server["run_id"]
+    reader = Reader(triton_server["journal"] / "journal.db")
     try:
+        t0 = _frame_after(reader, run_id, time.time())  # counters before the load
+        done = asyncio.run(_drive(url))
+        # counters of the last streamed request land after its final flag
+        t1 = _frame_after(reader, run_id, time.time() + 0.6)
         get = store_getter(reader, run_id)
         t0, t1 = t0 - 0.01, t1 + 0.01  # the journal keeps timestamps to the millisecond
         figs = triton_figures(get, t0, t1)
@@ -169,14 +100,22 @@ async def test_triton_figures_match_what_the_clients_did(triton, tmp_path):
         missing = unreported_now(get, TRITON)
         assert "waiting" not in missing and {"generation_tokens", "kv_usage", "ttft"} <= missing
 
-        panel = engine_panel(reader.run(run_id), get, t1, live=False, interval_s=0.5, newest=t1, t0=t0)
+        # the engine panel (what the dashboard shows for this engine) over the load's window:
+        # requests, queue / compute times, batch size, and an honest first-response row
+        run = reader.run(run_id)
+        panel = engine_panel(run, get, t1, live=False, interval_s=1.0, newest=t1, t0=t0)
         rows = {f.label: f.text for f in engine_fields(panel)}
         assert rows["gen"] == rows["TTFT"] == rows["KV"] == NOT_REPORTED
-        assert rows["triton"] == "python · echo (+1)"
+        assert rows["triton"] == f"python · echo (+{len(figs) - 1})"  # the busiest model of the window
         assert rows["requests"].endswith(f"{FAILS} failed (BACKEND {FAILS})")
-        assert rows["1st resp"] == NOT_REPORTED
+        assert rows["batch"] == f"{echo.batch_size:.2f}" and float(rows["batch"]) > 1.2
+        queue_ms, infer_ms = (float(x) for x in rows["q/infer"].removesuffix(" ms").split(" / "))
+        assert infer_ms >= 20.0 and queue_ms > 0.0
+        assert rows["req p99"].endswith("(Triton's own)")
+        assert rows["1st resp"] == NOT_REPORTED  # 2.51 has no first-response histogram
+        assert rows["host CPU"].endswith("GiB")
         # the dashboard's own assembly reads Triton's families in its one query per engine
-        snap = build_snapshot(reader, [reader.run(run_id)], None, t0, t1, live=False, interval_s=0.5)
+        snap = build_snapshot(reader, [run], None, t0, t1, live=False, interval_s=1.0)
         (shown,) = snap.engines
         assert shown.triton is not None and shown.triton.model.success == done["ok"]
         assert shown.triton.model.failures["BACKEND"] == FAILS

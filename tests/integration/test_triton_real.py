@@ -193,3 +193,45 @@ def _stubs_of(repo: Path) -> list[int]:
         if args and args[0].endswith(b"triton_python_backend_stub") and any(str(repo).encode() in a for a in args):
             found.append(int(proc.name))
     return found
+
+
+def test_bench_engine_triton_picks_tensorrt_llm_and_shows_on_the_benchmarks_screen(triton_server, triton_install):
+    """``iejtui bench --engine triton`` against the tiny-Llama ``ensemble``: the engine's
+    kind picks ``--backend tensorrt-llm`` and its default endpoint by itself; a short
+    open-loop run (2 req/s for about 3 s: sized by time, not by this box's speed) ends with
+    TTFT/ITL/tokens in its stored summary and on the Benchmarks screen's rows."""
+    from iejtui.viewmodel.bench import bench_rows, detail_lines
+    _env, tokenizer, _triton = triton_install
+    journal = triton_server["journal"]
+    out_len = 6
+    p = cli(journal, "bench", "--engine", "triton", "--tokenizer", str(tokenizer), "--dataset-name", "random",
+            "--random-input-len", "8", "--random-output-len", str(out_len), "--ignore-eos",
+            "--request-rate", "2", "--num-prompts", "6", "--name", "triton-bench", timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    run_id = int(p.stdout.split("benchmark run ")[1].split()[0])
+    reader = Reader(journal / "journal.db")
+    try:
+        run = reader.run(run_id)
+        assert run["status"] == "stopped" and run["parent_id"] == triton_server["run_id"], run
+        argv = run["argv"]
+        assert argv[argv.index("--backend") + 1] == "tensorrt-llm"  # chosen by the engine's kind
+        s = run["summary"]
+        assert s["backend"] == "tensorrt-llm" and s["completed"] == 6 and s["failed"] == 0, s
+        # Triton sends no usage: the client tokenizer counts the streamed text, which a tiny
+        # random model's tokens need not re-tokenize into exactly out_len each (43 for 36 seen)
+        assert s["total_output_tokens"] > 0 and s["total_input_tokens"] > 0
+        assert s["median_ttft_ms"] > 0 and s["median_itl_ms"] > 0 and s["output_throughput"] > 0
+        # the Benchmarks screen's view model: the row and its detail pane carry the figures
+        (row,) = [r for r in bench_rows(reader) if r.id == run_id]
+        assert row.target == f"r{triton_server['run_id']} triton" and row.done == 6 and row.failed == 0
+        assert row.ttft_p50_ms == s["median_ttft_ms"] and row.itl_p50_ms == s["median_itl_ms"]
+        assert row.out_tok_s == s["output_throughput"]
+        labels = dict(detail_lines(row, time.time()))
+        assert labels["TTFT"].startswith("p50 ") and labels["ITL p50"] not in ("", "—"), labels
+    finally:
+        reader.close()
+    # the endpoint alone (no --backend) is accepted for a triton engine: its kind decides
+    p = cli(journal, "bench", "--engine", "triton", "--tokenizer", str(tokenizer), "--endpoint",
+            "/v2/models/ensemble/generate_stream", "--random-input-len", "8", "--random-output-len", "2",
+            "--num-prompts", "1", timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr

@@ -106,7 +106,7 @@ def main() -> None:
     env = ensure_engine_env(log=lambda line: None)
     tok = str(ensure_tiny_model(env, log=lambda line: None))
     work = Path(tempfile.mkdtemp(prefix="iejtui-triton-perf-"))
-    srv = start_triton(["timed"], work, env.python)
+    srv = start_triton(["timed"], work, env)
     try:
         per = (a.delay_ms + (a.tokens - 1) * a.gap_ms) / 1000
         num = a.concurrency * max(3, math.ceil(a.seconds / per))

@@ -103,3 +103,40 @@ def test_the_init_templates_triton_profile_loads():
     assert prof.kind == "triton" and TR.launch_warnings(prof.argv, {}) == []
     assert TR.default_url(prof.argv) == "http://127.0.0.1:8000"
     assert TR.metrics_url("http://127.0.0.1:8000") == "http://127.0.0.1:8002/metrics"
+
+
+async def test_collect_keeps_nv_families_and_adds_the_canonical_samples():
+    """What the service stores per scrape of a Triton: the page's ``nv_*`` families as
+    Triton wrote them plus the ``triton:`` samples derived from ``nv_trt_llm_*``, in one
+    frame (a real HTTP server on loopback serving the TensorRT-LLM-backend fixture page)."""
+    from aiohttp import web
+
+    from collectors.prometheus import Scraper
+    from collectors.triton_metrics import KV_USAGE, RUNNING, WAITING
+    page = (DATA / "triton" / "triton-trtllm-backend-2.prom").read_text()
+
+    async def metrics(request):
+        return web.Response(text=page, content_type="text/plain")
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    metrics_port = site._server.sockets[0].getsockname()[1]
+    try:
+        adapter = get_adapter("triton").__class__()  # its own metrics-URL table
+        url = adapter.default_url(["tritonserver", "--http-port", "18995", "--metrics-port", str(metrics_port),
+                                   *LOOPBACK])
+        async with Scraper() as sc:
+            res = await adapter.collect(sc, url)
+        assert res.ok, res.error
+        names = {s.name for s in res.frame.samples}
+        assert {"nv_inference_request_success", "nv_trt_llm_request_metrics", "nv_trt_llm_kv_cache_block_metrics"} <= names
+        assert {RUNNING, WAITING, KV_USAGE} <= names
+        # each derived value is the gauge it comes from
+        active = [s.value for s in res.frame.samples if s.name == "nv_trt_llm_request_metrics"
+                  and dict(s.labels).get("request_type") == "active"]
+        assert [s.value for s in res.frame.samples if s.name == RUNNING] == active
+    finally:
+        await runner.cleanup()

@@ -111,3 +111,17 @@ async def test_no_local_tokenizer_is_a_clear_error(tmp_path):
     cfg = parse_args(["--backend", "tensorrt-llm", "--tokenizer", str(tmp_path)])
     with pytest.raises(BenchUsageError, match="needs a local tokenizer"):
         await open_tokenizer(cfg, "ensemble")
+
+
+def test_a_triton_engine_is_benched_with_tensorrt_llm_unless_told():
+    from collectors.loadgen.config import parse_args, with_engine_defaults
+    argv = ["--base-url", "http://127.0.0.1:9", "--tokenizer", "/tok"]
+    cfg = parse_args(with_engine_defaults("triton", argv))
+    assert cfg.backend == "tensorrt-llm" and cfg.endpoint == "/v2/models/ensemble/generate_stream"
+    # an explicit backend wins; other kinds keep vLLM's default
+    assert with_engine_defaults("triton", ["--backend", "openai", *argv]) == ["--backend", "openai", *argv]
+    assert with_engine_defaults("triton", ["--backend=openai", *argv]) == ["--backend=openai", *argv]
+    assert with_engine_defaults("vllm", argv) == argv and with_engine_defaults(None, argv) == argv
+    # the endpoint alone, for a Triton: its own model
+    cfg = parse_args(with_engine_defaults("triton", [*argv, "--endpoint", "/v2/models/m/generate_stream"]))
+    assert cfg.backend == "tensorrt-llm" and cfg.endpoint == "/v2/models/m/generate_stream"

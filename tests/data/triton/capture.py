@@ -1,9 +1,9 @@
 """Capture real Triton 2.51 ``/metrics`` text for the fixtures in this folder.
 
 Run from the repository root (the tritonserver of the pytriton wheel unpacked by
-``iejtui demo setup`` and numpy<2 for the stub, see ``tests/integration/test_triton_metrics_real.py``):
+``iejtui demo setup``, started the way ``iejtui.demo.triton_env`` says: ``tests/triton_server.py``):
 
-    .venv/bin/python tests/data/triton/capture.py
+    PYTHONPATH=$PWD .venv/bin/python tests/data/triton/capture.py
 
 It starts ``tritonserver`` on 127.0.0.1 with the ``echo`` model of
 ``tests/data/triton_models/`` twice (default metrics, then with
@@ -18,8 +18,6 @@ decoupled ``echo_stream`` model, and scrapes again:
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,14 +27,6 @@ import aiohttp
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent / "triton_models"
 OPT_IN = ["--metrics-config", "summary_latencies=true", "--metrics-config", "histogram_latencies=true"]
-
-
-def server_argv(binary: Path, http: int, grpc: int, metrics: int, extra: list[str]) -> list[str]:
-    return [str(binary), f"--model-repository={REPO}",
-            f"--backend-directory={binary.parent.parent / 'backends'}",
-            "--model-control-mode=explicit", "--load-model=echo", "--load-model=echo_stream",
-            "--http-address", "127.0.0.1", "--grpc-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
-            "--http-port", str(http), "--grpc-port", str(grpc), "--metrics-port", str(metrics), *extra]
 
 
 async def infer(session: aiohttp.ClientSession, url: str, first: float) -> int:
@@ -80,32 +70,30 @@ async def wait_ready(url: str, deadline_s: float = 60.0) -> None:
     raise SystemExit("tritonserver did not get ready")
 
 
-def capture(binary: Path, env: dict[str, str], extra: list[str], prefix: str) -> None:
-    http, grpc, metrics = 18110, 18111, 18112
-    proc = subprocess.Popen(server_argv(binary, http, grpc, metrics, extra), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def capture(env, extra: list[str], prefix: str) -> None:
+    import tempfile  # noqa: PLC0415
+
+    from triton_server import start_triton  # noqa: PLC0415
+    srv = start_triton(["echo", "echo_stream"], Path(tempfile.mkdtemp(prefix="iejtui-triton-capture-")),
+                       env, extra=extra)
     try:
-        url, murl = f"http://127.0.0.1:{http}", f"http://127.0.0.1:{metrics}/metrics"
-        asyncio.run(wait_ready(url))
+        url, murl = srv.url, srv.metrics_url
         time.sleep(2.5)  # one CPU-metrics interval (2 s default)
         (HERE / f"{prefix}-idle.prom").write_text(asyncio.run(scrape(murl)))
         asyncio.run(drive(url, 4.0, 6))
         time.sleep(2.5)
         (HERE / f"{prefix}-load.prom").write_text(asyncio.run(scrape(murl)))
     finally:
-        proc.terminate()
-        proc.wait(30)
+        srv.stop()
 
 
 def main() -> None:
-    from tests.triton_env import stub_env, tritonserver_binary  # noqa: PLC0415
+    sys.path.insert(0, str(HERE.parents[1]))  # tests/: triton_server
+    from iejtui.demo.engine_env import ensure_engine_env  # noqa: PLC0415
 
-    binary = tritonserver_binary()
-    if binary is None:
-        sys.exit("no tritonserver (run iejtui demo setup)")
-    env = stub_env(dict(os.environ))
-    capture(binary, env, [], "triton-2.51")
-    capture(binary, env, OPT_IN, "triton-2.51-opt-in")
+    env = ensure_engine_env(log=lambda line: None)
+    capture(env, [], "triton-2.51")
+    capture(env, OPT_IN, "triton-2.51-opt-in")
 
 
 if __name__ == "__main__":

@@ -13,9 +13,11 @@ import sys
 import time
 
 # The stub starts its interpreter isolated (PYTHONPATH stays in os.environ but not in
-# sys.path, seen with tritonserver 2.51): add the launcher's PYTHONPATH (the CPU engine
-# venv's site-packages, which has numpy) by hand before importing numpy.
-for _entry in reversed(os.environ.get("PYTHONPATH", "").split(os.pathsep)):
+# sys.path, seen with tritonserver 2.51): put the launcher's IEJTUI_TRITON_PYTHONPATH
+# (numpy<2 for the stub, then the CPU engine venv's site-packages; iejtui.demo.triton_env)
+# and PYTHONPATH first on sys.path by hand before importing numpy.
+_FIRST = os.pathsep.join(os.environ.get(k, "") for k in ("IEJTUI_TRITON_PYTHONPATH", "PYTHONPATH"))
+for _entry in reversed(_FIRST.split(os.pathsep)):
     if _entry and _entry not in sys.path:
         sys.path.insert(0, _entry)
 

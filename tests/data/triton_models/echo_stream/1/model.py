@@ -9,7 +9,8 @@ import os
 import sys
 import time
 
-for _entry in reversed(os.environ.get("PYTHONPATH", "").split(os.pathsep)):
+_FIRST = os.pathsep.join(os.environ.get(k, "") for k in ("IEJTUI_TRITON_PYTHONPATH", "PYTHONPATH"))
+for _entry in reversed(_FIRST.split(os.pathsep)):
     if _entry and _entry not in sys.path:
         sys.path.insert(0, _entry)
 

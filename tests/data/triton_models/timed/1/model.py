@@ -15,9 +15,9 @@ reads no tensor it does not need (only ``max_tokens``), keeping the stub's numpy
 minimal.
 
 The stub's Python runs isolated (PYTHONPATH is ignored) and needs numpy < 2 (see
-``tests/triton_server.py``): the launcher names the folders to put first on ``sys.path``
-in ``IEJTUI_TRITON_PYTHONPATH`` (the demo's Triton launcher) or ``PYTHONPATH`` (which
-reaches the stub's ``os.environ`` but not its ``sys.path``; tests/triton_env.py).
+``iejtui/demo/triton_env.py``): the launcher names the folders to put first on ``sys.path``
+in ``IEJTUI_TRITON_PYTHONPATH`` (``iejtui demo serve-triton``) or ``PYTHONPATH`` (which
+reaches the stub's ``os.environ`` but not its ``sys.path``).
 """
 
 import json
