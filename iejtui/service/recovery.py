@@ -11,6 +11,7 @@ import json
 import time
 from pathlib import Path
 from iejtui.logs import load_fingerprints
+from iejtui.profiling.launch import profiling_of
 from iejtui.service import procs
 from iejtui.service.context import ServiceContext
 from iejtui.service.engines import EngineHandle
@@ -54,6 +55,10 @@ async def _recover_owned(ctx: ServiceContext, supervisor: EngineSupervisor, run:
                      status=run["status"], phase=run["phase"] or "launching", pid=rec,
                      started_at=run["started_at"], facts=json.loads(run["facts"] or "{}"),
                      fingerprints=load_fingerprints(ctx.paths, rid))
+    try:
+        h.profiling = profiling_of(json.loads(run["argv"] or "[]"))
+    except (TypeError, ValueError):
+        h.profiling = None  # launched with a profiler: still is
     if procs.engine_is_ours(rec):
         try:
             size = Path(rec.log_path).stat().st_size
