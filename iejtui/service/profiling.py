@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from iejtui.config import load_config
 from iejtui.errors import UserError
 from iejtui.profiling import files
 from iejtui.profiling.summary import summarize_traces
@@ -85,6 +86,7 @@ class ProfileWindow:
             raise UserError(f"engine {h.name!r} was not launched with profiling: set profile = true in "
                             f"[engines.{h.name}] (or `iejtui engine start {h.name} --profile`) and restart it")
         files.make_private_dir(self.trace_dir)
+        self.ctx.config = load_config(self.ctx.paths.config)  # the cap and floor as the file says now
         svc = self.ctx.config.service
         need = svc.profile_min_free_bytes if svc.profile_min_free_bytes is not None else svc.profile_max_bytes
         free = files.free_bytes(self.trace_dir)
