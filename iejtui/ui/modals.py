@@ -226,6 +226,40 @@ class StartBenchModal(Dialog):
         return bench_payload(str(q("#engine", Select).value), q("#name", Input).value, q("#flags", Input).value)
 
 
+def profile_payload(engine: str, seconds: str) -> dict:
+    """The service's POST /v1/profiles body for the dialog's field (ValueError: the message)."""
+    try:
+        value = float(seconds.strip())
+    except ValueError:
+        raise ValueError(f"seconds: {seconds.strip()!r} is not a number") from None
+    if not 0 < value <= 3600:
+        raise ValueError("seconds: between 0 and 3600 (traces grow fast: a few seconds is plenty)")
+    return {"engine": engine, "seconds": value}
+
+
+class ProfileModal(Dialog):
+    """Profile a running engine for N seconds (a ``profile`` run, as `iejtui profile`)."""
+
+    DEFAULT_CSS = _FORM_CSS.format(cls="ProfileModal", width=64)
+
+    def __init__(self, engine: str):
+        super().__init__()
+        self.engine = engine
+
+    def compose(self):
+        with Vertical():
+            yield Static(f"[b]Profile {self.engine}[/b]   [$text-muted]ctrl+s starts · esc cancels[/]")
+            yield Label("seconds (the torch profiler's window over whatever it serves)")
+            yield Input(value="5", id="seconds")
+            yield Static("", id="error", markup=False)
+            with Horizontal():
+                yield Button("Cancel", id="cancel")
+                yield Button("Start", id="start", variant="primary")
+
+    def answer(self) -> dict:
+        return profile_payload(self.engine, self.query_one("#seconds", Input).value)
+
+
 class TextModal(Dialog):
     """Preformatted text (a plotext chart) over the screen; esc / q / ctrl+s closes it."""
 
