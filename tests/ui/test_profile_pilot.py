@@ -46,3 +46,13 @@ async def test_engines_screen_profiles_the_selected_engine(shared_engine):
     # an idle engine: a trace with the profiler's span and (maybe) no operators
     assert run["name"] == "profile-tiny" and prof["files"] and prof["summary"]["window_us"] > 0
     assert all(f["name"].startswith(f"iejtui-run{run['id']}_") for f in prof["files"])
+
+
+def test_bench_dialog_profile_field():
+    from iejtui.ui.modals import bench_profile
+    assert bench_profile("") == {} and bench_profile(" off ") == {}
+    assert bench_profile("all") == {"profile": True}
+    assert bench_profile("3") == {"profile": True, "profile_seconds": 3.0}
+    for bad in ("-1", "0", "soon"):
+        with pytest.raises(ValueError, match="profile"):
+            bench_profile(bad)
