@@ -31,7 +31,7 @@ def _ms(us: float | None) -> str:
 def _head(info: dict[str, Any]) -> list[str]:
     s = info.get("summary") or {}
     out = [f"profile ({info.get('profiler') or 'torch'}): {len(info.get('files') or [])} file(s), "
-           f"{(info.get('bytes') or 0) / 1e6:.1f} MB in {info.get('dir')}"
+           f"{(info.get('bytes') or 0) / 1e6:.1f} MB" + (f" in {info['dir']}" if info.get("dir") else "")
            + (f"; stopped: {info['stop_reason']}" if info.get("stop_reason") else "")]
     if info.get("error"):
         out.append(f"profile error: {info['error']}")
@@ -77,5 +77,6 @@ def profile_markdown(info: dict[str, Any], n: int = 10) -> str:
         if not rows:
             continue
         out += ["", f"{title}:", "", "| name | time | share | |", "|---|---:|---:|---|"]
-        out += [f"| `{name.replace('|', '/')}` | {t} | {p} | {b} |" for name, t, p, b in _rows(rows, key, n)]
+        out += [f"| `{name.replace('|', '/').replace('`', chr(39))}` | {t} | {p} | {b} |"
+                for name, t, p, b in _rows(rows, key, n)]
     return "\n".join(out)

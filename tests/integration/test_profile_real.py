@@ -49,9 +49,20 @@ def test_profiled_bench_trace_lies_inside_the_bench_window(shared_engine):
     assert names and all(n.startswith(f"iejtui-run{run_id}_") for n in names)
     assert sum(f["bytes"] for f in prof["files"]) == prof["bytes"] > 0
     assert all((folder / n).stat().st_size == f["bytes"] for n, f in zip(names, prof["files"]))
-    assert not list((journal / "days").rglob("*.pt.trace*")) if (journal / "days").exists() else True
     shown = cli(journal, "runs", "show", str(run_id))
     assert shown.returncode == 0 and "top operators by self time" in shown.stdout
+    # the day log and the export carry the table and bars; the trace stays out of days/
+    p = cli(journal, "day", "new", "profiled bench", "--run", str(run_id))
+    assert p.returncode == 0, p.stderr
+    day_dir = next((journal / "days").glob("day-*-profiled-bench"))
+    log = (day_dir / "LOG.md").read_text()
+    top = s["top_ops"][0]["name"]
+    assert f"**Profile of r{run_id}**" in log and f"| `{top}` |" in log and "█" in log
+    assert not [f for f in day_dir.rglob("*") if ".pt.trace" in f.name]
+    assert json.loads((day_dir / "metrics.json").read_text())["runs"][0]["profile"]["prefix"] == f"iejtui-run{run_id}"
+    number = int(day_dir.name.split("-")[1])
+    p = cli(journal, "export", "--day", str(number))
+    assert p.returncode == 0 and "**Profile**" in p.stdout and f"| `{top}` |" in p.stdout
 
 
 def test_profile_command_makes_a_profile_run(shared_engine):
