@@ -89,3 +89,17 @@ def test_render_table_and_bars():
     assert "GPU idle between kernels 80.0%" in text and "aten::mm" in text and "█" * 8 in text
     md = profile_markdown(info)
     assert "| `gemm` | 200.0 ms | 20.0% | ████ |" in md
+
+
+def test_advisor_profile_signals_cover_the_window_only():
+    from iejtui.advisor.signals import SIGNALS, profile_signals
+    summary = {"profile": {"summary": {"start_unix": 10.0, "end_unix": 13.0, "gpu_idle_share": 0.62,
+                                       "cpu_busy_share": 0.9}}}
+    sig = profile_signals(summary, [8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0])
+    assert sig["profile_gpu_idle_pct"] == ([10.0, 11.0, 12.0, 13.0], [62.0] * 4)
+    assert sig["profile_cpu_busy_pct"][1][0] == pytest.approx(90.0)
+    assert set(sig) <= set(SIGNALS)
+    cpu_only = {"profile": {"summary": {"start_unix": 10.0, "end_unix": 13.0, "gpu_idle_share": None,
+                                        "cpu_busy_share": 0.5}}}
+    assert "profile_gpu_idle_pct" not in profile_signals(cpu_only, [11.0])  # a CPU trace says nothing of a GPU
+    assert profile_signals({}, [11.0]) == {} and profile_signals(None, [1.0]) == {}
