@@ -8,9 +8,10 @@ api_router.py``) serves ``POST /start_profile`` and ``/stop_profile`` only when 
 the trace several times larger). An argv that already has ``--profiler-config`` is left as the
 user wrote it (their folder then holds the traces; iejtui warns).
 
-``profiler = "nsys"``: the engine runs under ``nsys launch`` (a session named ``iejtui-<NAME>``,
-CUDA + NVTX traced, nothing collected until ``nsys start``); a window is then
-``nsys start --session=... --output=FILE`` / ``nsys stop --session=...`` (see ``nsys_window``).
+``profiler = "nsys"``: the engine runs under ``nsys launch --session-new=iejtui-<NAME>`` (CUDA +
+NVTX traced, nothing collected until ``nsys start``); a window is then
+``nsys start --session=... --output=FILE`` / ``nsys stop --session=...`` (see ``nsys_window``;
+the Nsight Systems User Guide's "interactive CLI" commands). Never run here: no nsys on the CPU box.
 """
 
 from __future__ import annotations
@@ -48,8 +49,7 @@ def nsys_session(engine: str) -> str:
 
 def nsys_launch_argv(argv: Sequence[str], engine: str, nsys: str = "nsys") -> list[str]:
     """``argv`` run under ``nsys launch`` (collection waits for ``nsys start``)."""
-    return [nsys, "launch", f"--session={nsys_session(engine)}", "--trace=cuda,nvtx",
-            "--wait=all", *argv]
+    return [nsys, "launch", f"--session-new={nsys_session(engine)}", "--trace=cuda,nvtx", *argv]
 
 
 def nsys_window(engine: str, output: Path, nsys: str = "nsys") -> tuple[list[str], list[str]]:

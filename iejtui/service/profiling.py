@@ -36,6 +36,8 @@ import aiohttp
 from iejtui.config import load_config
 from iejtui.errors import UserError
 from iejtui.profiling import files
+from iejtui.profiling.launch import nsys_window
+from iejtui.profiling.nsys import KERN_SUM_REPORT, parse_kern_sum
 from iejtui.profiling.summary import summarize_traces
 from iejtui.redact import redact_url
 from iejtui.service.context import ServiceContext
@@ -102,12 +104,29 @@ class ProfileWindow:
                 text = (await r.text())[:200]
                 raise UserError(f"{self.engine.name} {path}: HTTP {r.status} {text}")
 
+    @property
+    def nsys(self) -> bool:
+        return getattr(self.engine, "profiling", None) == "nsys"
+
+    async def _nsys(self, argv: list[str], timeout: float = STOP_TIMEOUT_S) -> str:
+        """Run one nsys command (untested here: no nsys on the CPU box; README says so)."""
+        proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        if proc.returncode != 0:
+            raise UserError(f"{' '.join(argv[:2])}: exit {proc.returncode}: {err.decode(errors='replace')[-200:]}")
+        return out.decode(errors="replace")
+
     async def start(self) -> None:
         self.check_ready()
         try:
-            await self._post("/start_profile", {"profile_prefix": self.prefix})
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise UserError(f"{self.engine.name} /start_profile: {type(exc).__name__}: {exc}") from None
+            if self.nsys:  # the engine runs under `nsys launch`: a window is nsys start/stop
+                start, _ = nsys_window(self.engine.name, self.trace_dir / self.prefix)
+                await self._nsys(start, 60.0)
+            else:
+                await self._post("/start_profile", {"profile_prefix": self.prefix})
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise UserError(f"{self.engine.name} start profiling: {type(exc).__name__}: {exc}") from None
         self.started_at = time.time()
         await self.ctx.event(self.run_id, "profile", f"profiler started on {self.engine.name} "
                              f"(traces {self.prefix}_*)")
@@ -138,14 +157,28 @@ class ProfileWindow:
                 return self.info() if self.started_at else None
             self.stop_reason = reason
             try:
-                await self._post("/stop_profile", timeout=STOP_TIMEOUT_S)
-            except (aiohttp.ClientError, asyncio.TimeoutError, UserError) as exc:
-                self.error = f"/stop_profile: {exc}"
+                if self.nsys:
+                    await self._nsys(nsys_window(self.engine.name, self.trace_dir / self.prefix)[1])
+                else:
+                    await self._post("/stop_profile", timeout=STOP_TIMEOUT_S)
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError, UserError) as exc:
+                self.error = f"stop profiling: {exc}"
             self.stopped_at = time.time()
             found = files.run_files(self.trace_dir, self.prefix)
             dest = files.run_dir(self.ctx.paths.runtime, self.run_id)
             self.kept = await asyncio.to_thread(files.move_run_files, found, dest)
             traces = files.trace_files(self.kept)
+            reps = [p for p in self.kept if p.name.endswith(".nsys-rep")]
+            if reps:  # the kernel summary of nsys stats, in the same table
+                try:
+                    csv = await self._nsys(["nsys", "stats", "--report", KERN_SUM_REPORT, "--format", "csv",
+                                            "--output", "-", str(reps[0])])
+                    window = (self.stopped_at - self.started_at) * 1e6
+                    self.summary = {"window_us": window, "start_unix": self.started_at,
+                                    "end_unix": self.stopped_at, "top_ops": [], "gpu_idle_share": None,
+                                    "top_kernels": parse_kern_sum(csv, window)[:15]}
+                except (OSError, ValueError, UserError, asyncio.TimeoutError) as exc:
+                    self.error = f"nsys stats: {exc}"
             if traces:
                 try:
                     self.summary = await asyncio.to_thread(summarize_traces, traces)

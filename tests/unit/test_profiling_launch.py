@@ -33,7 +33,7 @@ def test_users_own_profiler_config_is_kept(tmp_path):
 
 def test_nsys_launch_and_window():
     argv = nsys_launch_argv(["vllm", "serve", "m"], "big")
-    assert argv[:2] == ["nsys", "launch"] and "--session=iejtui-big" in argv and argv[-3:] == ["vllm", "serve", "m"]
+    assert argv[:2] == ["nsys", "launch"] and "--session-new=iejtui-big" in argv and argv[-3:] == ["vllm", "serve", "m"]
     assert profiling_of(argv) == "nsys" and profiling_of(["vllm", "serve"]) is None
     start, stop = nsys_window("big", Path("/x/run-3/iejtui-run3"))
     assert start[:2] == ["nsys", "start"] and "--output=/x/run-3/iejtui-run3" in start
