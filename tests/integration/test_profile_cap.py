@@ -111,3 +111,13 @@ async def test_cap_reached_mid_window_stops_and_keeps(tmp_path):
         await runner.cleanup()
         await ctx.close_clients()
         await ctx.close_writer()
+
+
+async def test_an_engine_launched_without_profiling_is_refused(tmp_path):
+    from iejtui.errors import UserError
+    paths = JournalPaths(tmp_path / "journal")
+    paths.runtime.mkdir(parents=True)
+    ctx = ServiceContext(paths, Config(path=None))
+    h = EngineHandle(1, "plain", "vllm", "http://127.0.0.1:9", owned=True, status=RunStatus.READY)
+    with pytest.raises(UserError, match="not launched with profiling: set profile = true in \\[engines.plain\\]"):
+        ProfileWindow(ctx, h, 5).check_ready()
