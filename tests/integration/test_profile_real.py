@@ -98,3 +98,15 @@ def test_too_little_free_space_is_refused_before_starting(shared_engine):
         assert "too little free space for a profile" in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     assert len(Reader(journal / "journal.db").runs()) == n_runs  # nothing started, nothing recorded
+
+
+def test_profile_bad_input_is_one_line_exit_2(journal):
+    cases = [(("profile", "nosuch", "--seconds", "1"), "engine 'nosuch' is not running"),
+             (("bench", "--engine", "x", "--profile-seconds", "3", "--num-prompts", "2"),
+              "--profile-seconds goes with --profile"),
+             (("bench", "--base-url", "http://127.0.0.1:9", "--profile"), "--profile needs --engine"),
+             (("profile", "x", "--seconds", "0"), "0")]
+    for args, msg in cases:
+        p = cli(journal, *args, timeout=120)
+        assert p.returncode == 2, (args, p.stderr)
+        assert msg in p.stderr and "Traceback" not in p.stderr, (args, p.stderr)
