@@ -103,3 +103,30 @@ def test_advisor_profile_signals_cover_the_window_only():
                                         "cpu_busy_share": 0.5}}}
     assert "profile_gpu_idle_pct" not in profile_signals(cpu_only, [11.0])  # a CPU trace says nothing of a GPU
     assert profile_signals({}, [11.0]) == {} and profile_signals(None, [1.0]) == {}
+
+
+def test_a_profile_run_lists_and_shows(tmp_path):
+    """A stored ``profile`` run (as ProfileRunner leaves it) in `runs`, `runs show` and the
+    run list's view model."""
+    import subprocess
+    import sys
+    import time
+    from iejtui.store.vocab import RunKind, RunStatus
+    from iejtui.store.writer import Writer
+    from iejtui.profiling.summary import summarize_trace
+    root = tmp_path / "journal"
+    root.mkdir()
+    w = Writer(root / "journal.db")
+    s = summarize_trace(Path(__file__).resolve().parents[1] / "data" / "profile" / "vllm-0.32-cpu-rank0.pt.trace.json.gz")
+    rid = w.create_run(kind=RunKind.PROFILE, name="profile-tiny", status=RunStatus.STOPPED, ended_at=time.time(),
+                       summary={"profile": {"prefix": "iejtui-run1", "files": [{"name": "a", "bytes": 5}],
+                                            "bytes": 5, "stop_reason": "2 s window ended", "summary": s}})
+    w.close()
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "iejtui.cli", "--journal", str(root), *a],  # noqa: E731
+                                    capture_output=True, text=True, env=env, timeout=120)
+    p = run("runs", "--kind", "profile")
+    assert p.returncode == 0 and "profile-tiny" in p.stdout, p.stderr
+    p = run("runs", "show", str(rid))
+    assert p.returncode == 0, p.stderr
+    assert "top operators by self time" in p.stdout and "aten::mm" in p.stdout and "2 s window ended" in p.stdout
