@@ -130,3 +130,11 @@ def test_a_profile_run_lists_and_shows(tmp_path):
     p = run("runs", "show", str(rid))
     assert p.returncode == 0, p.stderr
     assert "top operators by self time" in p.stdout and "aten::mm" in p.stdout and "2 s window ended" in p.stdout
+
+
+def test_a_new_journals_demo_engine_is_profiled(tmp_path):
+    """`iejtui profile demo --seconds 5` works on the demo engine of a fresh journal."""
+    from iejtui.journal.init import CONFIG_TEMPLATE
+    (tmp_path / "iejtui.toml").write_text(CONFIG_TEMPLATE)
+    demo = load_config(tmp_path / "iejtui.toml").engines["demo"]
+    assert demo.profile and demo.profiler == "torch"
