@@ -65,7 +65,10 @@ def _print_run(run: dict, summary: dict, counts: dict, events: list[dict]) -> No
     if profile := profile_of(run):  # bench --profile, `iejtui profile`
         from iejtui.profiling.render import profile_lines
         click.echo("  profile")
-        click.echo("\n".join("    " + ln for ln in profile_lines(profile)[0:]))
+        click.echo("\n".join("    " + ln for ln in profile_lines(profile)))
+        from iejtui.profiling.render import steady_line
+        if line := steady_line(profile, (summary.get("bench") or {}).get("steady")):
+            click.echo("    " + line)
     if run.get("log_tail") and run["status"] in BROKE:
         click.echo("  log tail")
         for ln in run["log_tail"].splitlines()[-15:]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BAR", "bar", "profile_lines", "profile_markdown", "profile_text"]
+__all__ = ["BAR", "bar", "profile_lines", "profile_markdown", "profile_text", "steady_line", "steady_overlap"]
 
 BAR = 20
 
@@ -80,3 +80,22 @@ def profile_markdown(info: dict[str, Any], n: int = 10) -> str:
         out += [f"| `{name.replace('|', '/').replace('`', chr(39))}` | {t} | {p} | {b} |"
                 for name, t, p, b in _rows(rows, key, n)]
     return "\n".join(out)
+
+
+def steady_overlap(info: dict[str, Any], steady_window: list[float] | tuple[float, float] | None) -> float | None:
+    """The share of the profiled window inside the bench's steady window (the steady-state
+    rule's, ``iejtui.derive.steady``, judged after the run); None when either is missing."""
+    s = info.get("summary") or {}
+    p0, p1 = s.get("start_unix"), s.get("end_unix")
+    if p0 is None or p1 is None or not steady_window or p1 <= p0:
+        return None
+    w0, w1 = steady_window
+    return max(0.0, min(p1, w1) - max(p0, w0)) / (p1 - p0)
+
+
+def steady_line(info: dict[str, Any], steady: dict[str, Any] | None) -> str | None:
+    """One line: how much of the profile lies in the steady window (warm-up, drain excluded)."""
+    share = steady_overlap(info, (steady or {}).get("window"))
+    if share is None:
+        return None
+    return f"profile window: {100 * share:.0f} % inside the steady window (the rest is warm-up or drain)"

@@ -138,3 +138,13 @@ def test_a_new_journals_demo_engine_is_profiled(tmp_path):
     (tmp_path / "iejtui.toml").write_text(CONFIG_TEMPLATE)
     demo = load_config(tmp_path / "iejtui.toml").engines["demo"]
     assert demo.profile and demo.profiler == "torch"
+
+
+def test_steady_overlap():
+    from iejtui.profiling.render import steady_line, steady_overlap
+    info = {"summary": {"start_unix": 10.0, "end_unix": 20.0}}
+    assert steady_overlap(info, [12.0, 30.0]) == pytest.approx(0.8)
+    assert steady_overlap(info, [0.0, 100.0]) == 1.0 and steady_overlap(info, [30.0, 40.0]) == 0.0
+    assert steady_overlap(info, None) is None and steady_overlap({}, [1, 2]) is None
+    assert steady_line(info, {"window": [12.0, 30.0]}).startswith("profile window: 80 % inside")
+    assert steady_line(info, {"window": None}) is None
