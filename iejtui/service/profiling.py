@@ -26,6 +26,8 @@ Decisions:
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +40,6 @@ from iejtui.errors import UserError
 from iejtui.profiling import files
 from iejtui.profiling.launch import nsys_window
 from iejtui.profiling.nsys import KERN_SUM_REPORT, parse_kern_sum
-from iejtui.profiling.summary import summarize_traces
 from iejtui.redact import redact_url
 from iejtui.service.context import ServiceContext
 from iejtui.store.vocab import RunKind, RunStatus
@@ -51,6 +52,28 @@ if TYPE_CHECKING:
 WATCH_S = 0.5
 DISK_FLOOR = 64 * 1024 * 1024  # a disk with less than this free is "full": stop writing
 STOP_TIMEOUT_S = 300.0  # writing a large trace takes a while
+
+
+SUMMARY_MEMORY = 4 << 30  # the summarising child's address space (a trace too big fails alone)
+SUMMARY_TIMEOUT_S = 600.0
+
+
+async def summarize_apart(traces: list[Path]) -> dict[str, Any]:
+    """``iejtui.profiling.summary`` over ``traces`` in a child process (memory capped at
+    ``SUMMARY_MEMORY``): parsed traces take ~30× their gzip size, which is never the
+    service's to hold."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "iejtui.profiling.summary", f"--max-memory={SUMMARY_MEMORY}", *map(str, traces),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), SUMMARY_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    if proc.returncode != 0:
+        raise ValueError((err.decode(errors="replace").strip().splitlines() or [f"exit {proc.returncode}"])[-1])
+    return json.loads(out)
 
 
 @dataclass
@@ -181,8 +204,8 @@ class ProfileWindow:
                     self.error = f"nsys stats: {exc}"
             if traces:
                 try:
-                    self.summary = await asyncio.to_thread(summarize_traces, traces)
-                except (OSError, ValueError, EOFError) as exc:  # a trace cut short by a full disk
+                    self.summary = await summarize_apart(traces)
+                except (OSError, ValueError, asyncio.TimeoutError) as exc:  # cut short by a full disk, too big
                     self.error = f"summary: {type(exc).__name__}: {exc}"
             total = files.dir_bytes(self.kept)
             await self.ctx.event(self.run_id, "profile",

@@ -151,3 +151,27 @@ def test_nsys_timeunit_and_garbage():
     assert parse_kern_sum(us)[0]["time_us"] == pytest.approx(7_250_000)
     with pytest.raises(ValueError):
         parse_kern_sum("nothing to see\n")
+
+
+def test_streamed_read_equals_the_whole_json(tmp_path):
+    from iejtui.profiling.summary import _stream
+    streamed = _stream(CPU_TRACE)
+    assert streamed is not None and streamed[0] == 1790857026000000000 and len(streamed[1]) == 9135
+    whole = summarize_events([json.loads(gzip.decompress(CPU_TRACE.read_bytes()))])
+    assert {k: v for k, v in summarize_trace(CPU_TRACE).items() if k != "files"} == whole
+    # not kineto's layout (a bare event array): the whole-file reader takes it
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps(_gpu_trace([(10, 5, "k")], 100)["traceEvents"]))
+    assert _stream(bare) is None and summarize_trace(bare)["top_kernels"][0]["name"] == "k"
+
+
+def test_summary_module_runs_apart(tmp_path):
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[2]
+    run = lambda *a: subprocess.run([sys.executable, "-m", "iejtui.profiling.summary", *a],  # noqa: E731
+                                    capture_output=True, text=True, cwd=root, timeout=120)
+    p = run("--max-memory=2000000000", str(CPU_TRACE))
+    assert p.returncode == 0 and json.loads(p.stdout)["top_ops"][1]["name"] == "aten::mm"
+    p = run(str(tmp_path / "missing.json.gz"))
+    assert p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
