@@ -55,10 +55,6 @@ async def _recover_owned(ctx: ServiceContext, supervisor: EngineSupervisor, run:
                      status=run["status"], phase=run["phase"] or "launching", pid=rec,
                      started_at=run["started_at"], facts=json.loads(run["facts"] or "{}"),
                      fingerprints=load_fingerprints(ctx.paths, rid))
-    try:
-        h.profiling = profiling_of(json.loads(run["argv"] or "[]"))
-    except (TypeError, ValueError):
-        h.profiling = None  # launched with a profiler: still is
     if procs.engine_is_ours(rec):
         try:
             size = Path(rec.log_path).stat().st_size
@@ -71,6 +67,10 @@ async def _recover_owned(ctx: ServiceContext, supervisor: EngineSupervisor, run:
             h.log_offset = size
         except OSError:
             pass
+        try:  # launched with a profiler (its recorded argv says so): it still serves /start_profile
+            h.profiling = profiling_of(json.loads(run["argv"] or "[]"))
+        except (TypeError, ValueError):
+            h.profiling = None
         supervisor.adopt(h)
         await ctx.event(rid, "adopted", f"{h.name}: re-adopted running engine (pid {rec.pid}) after a service restart")
         return
