@@ -25,6 +25,13 @@ class EngineProfile:
     cwd: str | None = None
     ready_timeout: float = 900.0
     stop_timeout: float = 30.0
+    profile: bool = False      # launch with a profiler ready (vLLM: --profiler-config; iejtui.profiling.launch)
+    profiler: str = "torch"    # "torch" (vLLM's torch profiler) or "nsys" (under `nsys launch`)
+
+
+PROFILERS = ("torch", "nsys")
+#: A profiled run's traces may take this much (``[service] profile_max_bytes``).
+PROFILE_MAX_BYTES = 500 * 1000 * 1000
 
 
 @dataclass
@@ -33,6 +40,8 @@ class ServiceSettings:
     gpu_interval: float = 1.0
     metrics_listen: str | None = None
     log_max_bytes: int = 20 * 1024 * 1024
+    profile_max_bytes: int = PROFILE_MAX_BYTES  # a run's traces stop the profiler at this size
+    profile_min_free_bytes: int | None = None   # free space a profile needs to start (None: the cap)
 
 
 @dataclass
@@ -71,8 +80,10 @@ def _fail(path: Path, text: str, table: str, msg: str) -> UserError:
     return UserError(f"{where}: {msg}")
 
 
-_PROFILE_KEYS = {"kind", "argv", "url", "env", "cwd", "ready_timeout", "stop_timeout", "description"}
-_SERVICE_KEYS = {"scrape_interval", "gpu_interval", "metrics_listen", "log_max_bytes"}
+_PROFILE_KEYS = {"kind", "argv", "url", "env", "cwd", "ready_timeout", "stop_timeout", "description",
+                 "profile", "profiler"}
+_SERVICE_KEYS = {"scrape_interval", "gpu_interval", "metrics_listen", "log_max_bytes",
+                 "profile_max_bytes", "profile_min_free_bytes"}
 _TOP_KEYS = {"engines", "service", "slo", "cost", "journal", "advisor"}
 
 
@@ -112,7 +123,16 @@ def _engine(path: Path, text: str, name: str, spec: Any) -> EngineProfile:
     for key in ("ready_timeout", "stop_timeout"):
         if key in spec and (not isinstance(spec[key], (int, float)) or spec[key] <= 0):
             raise _fail(path, text, table, f"[{table}] {key} must be a positive number of seconds")
+    if not isinstance(spec.get("profile", False), bool):
+        raise _fail(path, text, table, f"[{table}] profile must be true or false")
+    if spec.get("profiler", "torch") not in PROFILERS:
+        raise _fail(path, text, table, f"[{table}] profiler = {spec.get('profiler')!r}: must be one of "
+                                       f"{', '.join(PROFILERS)}")
+    if spec.get("profile") and kind != "vllm":
+        raise _fail(path, text, table, f"[{table}] profile = true: only vllm engines can be profiled "
+                                       f"(kind is {kind})")
     return EngineProfile(
+        profile=bool(spec.get("profile", False)), profiler=str(spec.get("profiler", "torch")),
         name=name, kind=kind, argv=[str(a) for a in argv], url=url,
         env={str(k): str(v) for k, v in env.items()}, cwd=spec.get("cwd"),
         ready_timeout=float(spec.get("ready_timeout", 900.0)), stop_timeout=float(spec.get("stop_timeout", 30.0)),
@@ -145,6 +165,13 @@ def _service(path: Path, text: str, spec: Any) -> ServiceSettings:
             raise _fail(path, text, "service", f"[service] log_max_bytes = {v!r}: must be a positive "
                                                f"integer number of bytes (e.g. log_max_bytes = 20971520)")
         s.log_max_bytes = v
+    for key in ("profile_max_bytes", "profile_min_free_bytes"):
+        if key in spec:
+            v = spec[key]
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise _fail(path, text, "service", f"[service] {key} = {v!r}: must be a non-negative "
+                                                   f"integer number of bytes (e.g. {key} = 500000000)")
+            setattr(s, key, v)
     return s
 
 

@@ -46,7 +46,9 @@ def shared_engine(tmp_path_factory, demo_engine):
     root = tmp_path_factory.mktemp("shared") / "journal"
     assert cli(root, "init", str(root)).returncode == 0
     port = free_port()
-    add_profile(root, engine_profile("tiny", port))
+    # profile = true: vLLM serves /start_profile only when launched with --profiler-config
+    # (the profiling tests reuse this engine instead of launching their own)
+    add_profile(root, engine_profile("tiny", port) + "profile = true\n")
     p = cli(root, "engine", "start", "tiny", "--wait", timeout=600)
     if p.returncode != 0:
         stop_service(root)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iejtui.advisor.signals import (GPU_SERIES, Signals, config_signals, derived_signals, engine_signals,
-                                    gpu_signals, summed_series)
+                                    gpu_signals, profile_signals, summed_series)
 from iejtui.derive.gpu import visible_gpus
 from iejtui.derive.metric_map import metric_map_for
 from iejtui.derive.series import labels_match
@@ -101,6 +101,7 @@ def read_inputs(reader, run: dict[str, Any], now: float | None = None, since: fl
         out.engine.update(config_signals(out.argv, engine_run.get("engine_kind"), ticks, bool(out.gpus)))
         if run["kind"] == RunKind.BENCH:
             out.engine.update(bench_signals(run, out.engine, ticks))
+            out.engine.update(profile_signals(run.get("summary"), ticks))  # bench --profile
     return out
 
 

@@ -63,6 +63,8 @@ SIGNALS: dict[str, tuple[str, str]] = {
     "throttle_thermal": ("0/1", "clocks held down by a thermal slowdown"),
     "clock_drop_pct": ("%", "SM clock below its maximum"),
     "sm_per_kernel_pct": ("%", "SM-active per kernel-active: how much of the GPU a running kernel fills"),
+    "profile_gpu_idle_pct": ("%", "GPU idle between kernels in the run's profiler window (iejtui.profiling)"),
+    "profile_cpu_busy_pct": ("%", "CPU threads' busy share in the run's profiler window (iejtui.profiling)"),
 }
 TREND_WINDOW_S = 30.0
 
@@ -274,4 +276,25 @@ def config_signals(argv: Sequence[str] | None, engine_kind: str | None, ticks: S
             gmu = 0.9
         out["arg_gpu_memory_utilization"] = (ts, [gmu] * len(ts))
         out["arg_enforce_eager"] = (ts, [1.0 if flag_value(argv, "--enforce-eager") == "on" else 0.0] * len(ts))
+    return out
+
+
+# ---- a profiled window (bench --profile) --------------------------------------------------
+def profile_signals(summary: Mapping[str, Any] | None, ticks: Sequence[float]) -> Signals:
+    """A bench run's profile (``summary["profile"]["summary"]``, iejtui.profiling.summary) as
+    constant signals over the ticks inside its window: the trace's GPU idle share between
+    kernels (the launch-bound evidence) and its CPU busy share. Absent without a profile, and
+    the GPU one without GPU events (a CPU trace says nothing about a GPU)."""
+    prof = ((summary or {}).get("profile") or {}).get("summary") or {}
+    t0, t1 = prof.get("start_unix"), prof.get("end_unix")
+    if t0 is None or t1 is None:
+        return {}
+    ts = [t for t in ticks if t0 <= t <= t1] or [t for t in ticks if t >= t0][:1]
+    if not ts:
+        return {}
+    out: Signals = {}
+    if prof.get("gpu_idle_share") is not None:
+        out["profile_gpu_idle_pct"] = (ts, [100.0 * prof["gpu_idle_share"]] * len(ts))
+    if prof.get("cpu_busy_share") is not None:
+        out["profile_cpu_busy_pct"] = (ts, [100.0 * prof["cpu_busy_share"]] * len(ts))
     return out

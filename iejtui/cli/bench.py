@@ -70,9 +70,15 @@ def _engine_kind(obj: Ctx, name: str) -> str | None:
               "first fail] is at most X req/s wide, or X% of its lower end (default 10%).")
 @click.option("--probe-seconds", type=click.FloatRange(min=0.1), metavar="S",
               help="--find-max-load: each probe sends rate x S requests (default 30).")
+@click.option("--profile", "profile", is_flag=True,
+              help="Profile the engine over the measured window (after the warm-up; the engine must be "
+                   "launched with profiling: profile = true or `engine start --profile`).")
+@click.option("--profile-seconds", type=click.FloatRange(min=0.1), metavar="N",
+              help="--profile: stop the profiler after N s (traces grow fast).")
 @click.pass_context
 def bench(ctx: click.Context, engine: str | None, name: str | None, detach: bool, find_max_load: bool,
-          slo: str | None, tolerance: str | None, probe_seconds: float | None) -> None:
+          slo: str | None, tolerance: str | None, probe_seconds: float | None, profile: bool,
+          profile_seconds: float | None) -> None:
     """Benchmark an engine (--engine NAME or --base-url URL) with `vllm bench serve` flags.
 
     --backend openai|vllm (completions), openai-chat, or tensorrt-llm (Triton's
@@ -104,8 +110,14 @@ def bench(ctx: click.Context, engine: str | None, name: str | None, detach: bool
         search = _search_line(obj, find_max_load, slo, tolerance, probe_seconds)
     except BenchUsageError as exc:
         raise UserError(str(exc)) from None
+    if profile_seconds is not None and not profile:
+        raise UserError("--profile-seconds goes with --profile")
+    if profile and not engine:
+        raise UserError("--profile needs --engine NAME: an engine iejtui launched with profiling")
     ensure_service(obj.paths)
     req = BenchRequest(engine=engine, argv=argv, name=name, cwd=os.getcwd())
+    if profile:
+        req.profile, req.profile_seconds = True, profile_seconds
     if find_max_load:
         req.find_max_load, req.slo, req.tolerance, req.probe_seconds = True, slo, tolerance, probe_seconds
     job = ServiceClient(obj.paths).start_bench(req)
@@ -136,6 +148,9 @@ def bench(ctx: click.Context, engine: str | None, name: str | None, detach: bool
         click.echo(f"warning: {w}", err=True)
     if job.get("result_file"):
         click.echo(f"result: {job['result_file']}")
+    if job.get("profile"):
+        from iejtui.profiling.render import profile_text
+        click.echo(profile_text(job["profile"]))
     if job["status"] == "failed":
         raise ServiceError(f"benchmark failed: {job['reason']}")
     if job["status"] == "interrupted":

@@ -84,7 +84,8 @@ def demo(ctx: click.Context, no_ui: bool, no_bench: bool, triton: bool) -> None:
     engines = {e["name"]: e for e in ServiceClient(paths).engines()}
     e = engines.get(DEMO_PROFILE)
     if e is None or e["status"] not in ENGINE_LIVE:
-        e = ServiceClient(paths).start_engine(EngineRequest(name=DEMO_PROFILE, profile=DEMO_PROFILE))
+        e = ServiceClient(paths).start_engine(EngineRequest(name=DEMO_PROFILE, profile=DEMO_PROFILE,
+                                                                  profiling=True))  # `iejtui profile demo` works
         click.echo(f"starting the demo engine (run {e['run_id']})")
     e = wait_ready(paths, DEMO_PROFILE)
     click.echo(describe_ready(e))

@@ -24,9 +24,12 @@ def engine() -> None:
 @click.option("--kind", type=click.Choice(ENGINE_KINDS), help="Engine kind for an ad-hoc command line.")
 @click.option("--url", help="Engine base URL (default: derived from --host/--port in the command).")
 @click.option("--wait", is_flag=True, help="Return once ready (0) or when it dies first (1, with its errors).")
+@click.option("--profile", "profiling", is_flag=True,
+              help="Launch ready to profile (vLLM: --profiler-config; like profile = true in the profile).")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
-def engine_start(obj: Ctx, name: str, kind: str | None, url: str | None, wait: bool, command: tuple) -> None:
+def engine_start(obj: Ctx, name: str, kind: str | None, url: str | None, wait: bool, profiling: bool,
+                 command: tuple) -> None:
     """Start profile NAME from iejtui.toml, or an ad-hoc command: NAME --kind K -- CMD ARGS..."""
     from iejtui.client import EngineRequest, ServiceClient
     from iejtui.client import ensure_service
@@ -42,6 +45,8 @@ def engine_start(obj: Ctx, name: str, kind: str | None, url: str | None, wait: b
         from iejtui.config import load_config
         load_config(obj.paths.config).profile(name)  # report a bad file or name before starting anything
         spec["profile"] = name
+    if profiling:
+        spec["profiling"] = True
     ensure_service(obj.paths)
     e = ServiceClient(obj.paths).start_engine(EngineRequest(**spec))
     click.echo(f"engine {name} starting (run {e['run_id']}, pid {e['pid']}), log: iejtui engine logs {name}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from iejtui.cli import advise, bench, demo, engine, fleet, journal, matrix, runs, service, web
+from iejtui.cli import advise, bench, demo, engine, fleet, journal, matrix, profile, runs, service, web
 from iejtui.cli.common import Ctx, Group, journal_option
 from iejtui.errors import ServiceError, UserError
 from iejtui.paths import JournalPaths
@@ -62,6 +62,6 @@ def _check_journal_readable(paths: JournalPaths) -> None:
         raise UserError(damaged)
 
 
-for _module in (service, engine, runs, demo, bench, journal, matrix, fleet, web, advise):
+for _module in (service, engine, runs, demo, bench, profile, journal, matrix, fleet, web, advise):
     for _command in _module.COMMANDS:
         main.add_command(_command)

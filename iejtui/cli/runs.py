@@ -28,6 +28,12 @@ def _headline(run: dict) -> str:
     return ", ".join(bits)
 
 
+def profile_of(run: dict) -> dict | None:
+    """The profiled window a run keeps (``summary["profile"]``), None without one."""
+    stored = run.get("summary")
+    return stored.get("profile") if isinstance(stored, dict) else None
+
+
 def _print_run(run: dict, summary: dict, counts: dict, events: list[dict]) -> None:
     dur = (run.get("ended_at") or time.time()) - run["started_at"]
     click.echo(f"run {run['id']}  {run['kind']} {run['name']}  {run['status']}"
@@ -56,6 +62,13 @@ def _print_run(run: dict, summary: dict, counts: dict, events: list[dict]) -> No
         from iejtui.bench_sections import bench_lines
         for ln in bench_lines(summary["bench"]):
             click.echo(f"  {ln}")
+    if profile := profile_of(run):  # bench --profile, `iejtui profile`
+        from iejtui.profiling.render import profile_lines
+        click.echo("  profile")
+        click.echo("\n".join("    " + ln for ln in profile_lines(profile)))
+        from iejtui.profiling.render import steady_line
+        if line := steady_line(profile, (summary.get("bench") or {}).get("steady")):
+            click.echo("    " + line)
     if run.get("log_tail") and run["status"] in BROKE:
         click.echo("  log tail")
         for ln in run["log_tail"].splitlines()[-15:]:
@@ -68,7 +81,7 @@ def _print_run(run: dict, summary: dict, counts: dict, events: list[dict]) -> No
 
 @click.group(cls=Group, invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--kind", type=click.Choice(["engine", "bench", "record", "imported", "search"]))
+@click.option("--kind", type=click.Choice(["engine", "bench", "record", "imported", "search", "profile"]))
 @click.option("-n", "--limit", type=click.IntRange(1), default=None)
 @click.pass_context
 def runs(ctx: click.Context, as_json: bool, kind: str | None, limit: int | None) -> None:
@@ -107,7 +120,7 @@ def runs_show(obj: Ctx, run_ref: str, as_json: bool) -> None:
     from iejtui.advisor.stored import run_advice
     advice = run_advice(reader, run)
     if as_json:
-        emit_json({**run, "samples": counts, "summary": summary, "advisor": advice,
+        emit_json({**run, "samples": counts, "summary": summary, "advisor": advice, "profile": profile_of(run),
                    "events": [{k: e[k] for k in ("ts", "kind", "level", "message")} for e in events]})
         return
     _print_run(run, summary, counts, events)

@@ -7,7 +7,7 @@ Importing this package does not import aiohttp (the transport loads on the first
 """
 
 from iejtui.client.requests import (BenchRequest, EngineRequest, ImportRequest, MatrixRequest,  # noqa: F401
-                                    RecordingRequest, StopRequest, TagRequest)
+                                    ProfileRequest, RecordingRequest, StopRequest, TagRequest)
 from iejtui.client.service_client import ServiceClient  # noqa: F401
 from iejtui.client.launch import ensure_service  # noqa: F401
 from iejtui.client.sockets import service_running  # noqa: F401

@@ -54,6 +54,7 @@ class EngineRequest(_Body):
     cwd: str | None = None
     url: str | None = None
     attach: bool | None = None
+    profiling: bool | None = None  # launch ready to profile (vLLM --profiler-config; iejtui.profiling.launch)
 
 
 @dataclass
@@ -70,6 +71,19 @@ class BenchRequest(_Body):
     slo: str | None = None
     tolerance: str | None = None
     probe_seconds: float | None = None
+    # --profile: the engine's profiler over the measured window (iejtui.service.profiling)
+    profile: bool | None = None
+    profile_seconds: float | None = None
+
+
+@dataclass
+class ProfileRequest(_Body):
+    """POST /profiles: a profiler window of ``seconds`` on a running engine (a ``profile`` run)."""
+
+    check: ClassVar[Any] = staticmethod(validate.profile_request)
+    engine: str | None = None
+    seconds: float | None = None
+    name: str | None = None
 
 
 @dataclass

@@ -47,6 +47,17 @@ class BenchInfo(TypedDict, total=False):
     result_file: str | None
 
 
+class ProfileInfo(TypedDict, total=False):
+    """POST /profiles, GET /profiles/{run_id}: a profile run (``profile``: its window, files, summary)."""
+    run_id: int
+    name: str
+    engine: str
+    seconds: float
+    status: str
+    reason: str | None
+    profile: dict[str, Any] | None
+
+
 class StatusReply(TypedDict, total=False):
     """GET /status: the service, its live engines, write and journal-check problems, GPUs."""
     service: dict[str, Any]

@@ -24,6 +24,8 @@ ROUTES: dict[str, Route] = {
     "benches": Route("GET", "/benches"),
     "bench": Route("GET", "/benches/{run_id}"),
     "cancel_bench": Route("POST", "/benches/{run_id}/cancel"),
+    "start_profile": Route("POST", "/profiles"),
+    "profile": Route("GET", "/profiles/{run_id}"),
     "tag_run": Route("POST", "/runs/{run_id}/tags"),
     "start_recording": Route("POST", "/recordings"),
     "stop_recording": Route("POST", "/recordings/{run_id}/stop"),

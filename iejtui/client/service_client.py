@@ -20,9 +20,9 @@ from __future__ import annotations
 from typing import Any
 
 from iejtui.client.requests import (BenchRequest, EngineRequest, ImportRequest, MatrixRequest,
-                                    RecordingRequest, StopRequest, TagRequest)
+                                    ProfileRequest, RecordingRequest, StopRequest, TagRequest)
 from iejtui.client.responses import (BenchInfo, EngineInfo, EngineLog, ImportInfo, MatrixProgress,
-                                     RecordingInfo, StatusReply, Stopping, TagsInfo)
+                                     ProfileInfo, RecordingInfo, StatusReply, Stopping, TagsInfo)
 from iejtui.client.routes import ROUTES
 from iejtui.paths import JournalPaths
 
@@ -87,6 +87,13 @@ class ServiceClient:
     # ---- runs, recordings, imports ----
     def tag_run(self, run_id: int, request: TagRequest, timeout: float | None = None) -> TagsInfo:
         return self._do("tag_run", request, run_id=run_id, timeout=timeout)
+
+    # ---- profiles ----
+    def start_profile(self, request: ProfileRequest) -> ProfileInfo:
+        return self._do("start_profile", request)
+
+    def profile(self, run_id: int) -> ProfileInfo:
+        return self._do("profile", run_id=run_id)
 
     def start_recording(self, request: RecordingRequest) -> RecordingInfo:
         return self._do("start_recording", request)

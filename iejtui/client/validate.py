@@ -65,6 +65,7 @@ def engine_request(data: Mapping[str, Any]) -> None:
     if kind is not None and kind not in ENGINE_KINDS:
         raise UserError(f"unknown engine kind {kind!r}: use one of {', '.join(ENGINE_KINDS)}")
     _bool(data, "attach")
+    _bool(data, "profiling")
     _argv(data)
     env = data.get("env")
     if env is not None:
@@ -94,8 +95,29 @@ def bench_request(data: Mapping[str, Any]) -> None:
     d = data.get("probe_seconds")
     if d is not None and (isinstance(d, bool) or not isinstance(d, (int, float)) or not d > 0):
         raise UserError(f"probe_seconds must be a positive number of seconds, not {d!r}")
+    _bool(data, "profile")
+    ps = data.get("profile_seconds")
+    if ps is not None and (isinstance(ps, bool) or not isinstance(ps, (int, float)) or not ps > 0):
+        raise UserError(f"profile_seconds must be a positive number of seconds, not {ps!r}")
+    if ps is not None and not data.get("profile"):
+        raise UserError("profile_seconds needs profile (--profile)")
+    if data.get("profile") and not data.get("engine"):
+        raise UserError("--profile needs --engine: only an engine iejtui launched with profiling can be profiled")
+    if data.get("profile") and data.get("find_max_load"):
+        raise UserError("--profile and --find-max-load do not mix: profile one bench run")
     if not data.get("find_max_load") and any(data.get(k) is not None for k in ("slo", "tolerance", "probe_seconds")):
         raise UserError("slo, tolerance and probe_seconds belong to a load search: set find_max_load")
+
+
+def profile_request(data: Mapping[str, Any]) -> None:
+    """POST /v1/profiles: the engine's name and a window of seconds (> 0, at most an hour)."""
+    _name(data, "engine", "engine name")
+    if not data.get("engine"):
+        raise UserError("engine is required (the name of a running engine of this journal)")
+    _name(data, "name", "profile run name")
+    d = data.get("seconds")
+    if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 < d <= 3600:
+        raise UserError(f"seconds must be a number of seconds between 0 and 3600, not {d!r}")
 
 
 def recording_request(data: Mapping[str, Any]) -> None:

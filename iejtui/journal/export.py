@@ -109,6 +109,9 @@ def run_section(root: Path, reader, run: dict, e: dict, day_path: Path | None, b
         sec = e.get("bench") if isinstance(e.get("bench"), dict) and "verdict" in e["bench"] else None
         lines += ["**Client vs server, client-bound verdict, steady state**", "",
                   fence("\n".join(bench_lines(sec or bench_sections(reader, run))), "text"), ""]
+    if isinstance(e.get("profile"), dict):  # bench --profile, a profile run: the table and bars
+        from iejtui.profiling.render import profile_markdown
+        lines += ["**Profile** (top operators by self time, top GPU kernels)", "", profile_markdown(e["profile"]), ""]
     from iejtui.journal.advice import advice_markdown
     adv = e.get("advisor") if isinstance(e.get("advisor"), dict) else None
     if adv is None:

@@ -17,6 +17,7 @@ gpu_interval = 1.0         # seconds between NVML samples
 [engines.demo]
 kind = "vllm"
 argv = ["iejtui", "demo", "serve", "--port", "8011"]
+profile = true   # launched with vLLM's torch profiler ready: `iejtui profile demo --seconds 5`
 
 # vLLM on a GPU box:
 # [engines.llama8b]

@@ -48,7 +48,7 @@ def generated(doc: dict, broke_items: list) -> dict[str, str]:
     return {
         "header": header(doc),
         "setup": render.setup_table(entries) + "\n\n" + render.launch_commands(entries, "code"),
-        "runs": render.runs_table(entries),
+        "runs": render.runs_table(entries) + render.profile_sections(entries),
         "charts": charts(doc),
         "broke": render.broke_section(broke_items),
         "advisor": day_advice(entries),

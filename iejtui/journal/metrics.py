@@ -78,6 +78,9 @@ def run_metrics(reader, run: dict) -> dict[str, Any]:
     entry.update(run_summary(reader, run))
     if run["kind"] == RunKind.BENCH:
         entry["result"] = run.get("summary") if isinstance(run.get("summary"), dict) else None
+    stored = run.get("summary")
+    if isinstance(stored, dict) and isinstance(stored.get("profile"), dict):  # bench --profile, a profile run
+        entry["profile"] = {k: v for k, v in stored["profile"].items() if k != "dir"}  # the runtime path stays local
     entry["events"] = _events(reader, run["id"])
     entry["computed_at"] = time.time()
     return redact_obj(entry)  # every string once more (url, cwd, facts, versions: a journal.db

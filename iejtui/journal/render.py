@@ -266,3 +266,14 @@ def broke_section(items: list[tuple[dict, list[dict], str | None]], tail_lines: 
     if not out:
         return "_Nothing crashed and no warnings were recorded._"
     return "\n".join(out)
+
+
+def profile_sections(entries: list[dict]) -> str:
+    """Each profiled run's table and bars (``iejtui.profiling.render``); "" when none is."""
+    from iejtui.profiling.render import profile_markdown
+    out = []
+    for e in entries:
+        if isinstance(e.get("profile"), dict):
+            out += ["", f"**Profile of {run_ref(e)}** (trace files kept under the journal's runtime "
+                        f"folder, not in days/)", "", profile_markdown(e["profile"])]
+    return "\n".join(out)

@@ -22,6 +22,7 @@ from collectors.records import Frame, Sample
 from iejtui.errors import UserError
 from iejtui.redact import redact_argv, redact_url
 from iejtui.service.context import ServiceContext
+from iejtui.service.profiling import ProfileWindow
 from iejtui.store.vocab import RunKind, RunStatus
 
 if TYPE_CHECKING:
@@ -44,13 +45,15 @@ class BenchJob:
     started_at: float = field(default_factory=time.time)
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task | None = None
+    profile: ProfileWindow | None = None  # --profile: opened after the warm-up (_Sink.on_request)
 
     def public(self) -> dict[str, Any]:
         p = {k: v for k, v in self.progress.items() if k != "clock"}
         return {"run_id": self.run_id, "name": self.name, "engine": self.engine, "status": self.status,
                 "progress": p, "started_at": self.started_at, "reason": self.reason,
                 "warnings": self.warnings, "summary_text": self.summary_text if self.status != RunStatus.RUNNING else "",
-                "result_file": self.result_file}
+                "result_file": self.result_file,
+                "profile": self.profile.info() if self.profile and self.profile.started_at else None}
 
 
 class _Sink:
@@ -61,6 +64,14 @@ class _Sink:
         self.clock: tuple[float, float] | None = None
         self._last_frame = 0.0
         self._pending: list[RequestRecord] = []  # records seen before the clock pair arrived
+        self.profile_task: asyncio.Future | None = None
+
+    async def _open_profile(self, prof: ProfileWindow) -> None:
+        try:
+            await prof.start()
+        except UserError as exc:  # checked before the run began; a late refusal is a warning
+            prof.error = str(exc)
+            self.job.warnings.append(f"profile not taken: {exc}")
 
     def _wall(self, t: float) -> float:
         return self.clock[0] + (t - self.clock[1]) if self.clock else t
@@ -68,6 +79,13 @@ class _Sink:
     def on_request(self, rec: RequestRecord) -> None:
         if rec.warmup or rec.send_time <= 0:
             return
+        prof = self.job.profile
+        if prof is not None and self.profile_task is None:
+            # The first measured response: the warm-up requests are done and the engine has
+            # served one request of this load end to end, so the window opens on the load,
+            # not on the first request's one-off costs (the steady-state rule's warm-up bins
+            # are judged afterwards: iejtui.derive.steady; the run shows both windows).
+            self.profile_task = asyncio.ensure_future(self._open_profile(prof))
         if self.clock is None:
             self._pending.append(rec)
             return
@@ -135,6 +153,12 @@ class BenchRunner:
             cfg = parse_args(argv)
         except BenchUsageError as exc:
             raise UserError(str(exc)) from None
+        window = None
+        if spec.get("profile"):
+            if cfg.sweep_concurrency or cfg.sweep_rate or cfg.sweep_slo_search:
+                raise UserError("--profile profiles one bench run: not a sweep")
+            window = ProfileWindow(ctx, self.engines[engine_name], 0, seconds=spec.get("profile_seconds"))
+            window.check_ready()  # not profiled, or too little free space: refused before starting
         name = spec.get("name") or f"bench-{engine_name or 'url'}"
         shown, _ = redact_argv(argv)
         target = redact_url(cfg.base_url)  # an attached engine's URL may carry userinfo or ?token=
@@ -142,6 +166,9 @@ class BenchRunner:
                               argv=shown, url=target, parent_id=parent, engine_kind=None,
                               versions=ctx.versions(), cwd=spec.get("cwd"))
         job = self.remember(BenchJob(run_id, name, argv, engine_name))
+        if window is not None:
+            window.run_id = run_id
+            job.profile = window
         await ctx.event(run_id, "started", f"{name}: benchmark started against {target}")
         if parent:
             await ctx.event(parent, "bench", f"benchmark run {run_id} ({name}) started against this engine")
@@ -184,6 +211,12 @@ class BenchRunner:
             status, reason = RunStatus.INTERRUPTED, "the service stopped during the benchmark"
         except Exception as exc:  # noqa: BLE001 - a job's failure must not take the service down
             status, reason = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        if job.profile is not None:
+            if sink.profile_task is not None:
+                await asyncio.gather(sink.profile_task, return_exceptions=True)
+            info = await job.profile.stop("end of the measured window")
+            if info is not None:
+                job.result = {**(job.result or {}), "profile": info}
         job.status, job.reason = status, reason
         await ctx.db(ctx.writer.flush)
         job.result = figures_only(job.result)

@@ -32,6 +32,7 @@ from iejtui.config import Config, advisor_rules, load_config
 from iejtui.paths import JournalPaths
 from iejtui.service.advising import Advising
 from iejtui.service.bench import BenchJob, BenchRunner
+from iejtui.service.profiling import ProfileRunner
 from iejtui.service.context import ServiceContext
 from iejtui.service.engines import EngineHandle
 from iejtui.service.gpus import GpuSampler
@@ -55,6 +56,8 @@ class Service:
         self.bench_runner = BenchRunner(self.ctx, self.supervisor.engines)
         self.supervisor.on_finish.append(self.bench_runner.engine_ended)
         self.matrix_runner = MatrixRunner(self.ctx, self.supervisor, self.bench_runner)
+        self.profile_runner = ProfileRunner(self.ctx, self.supervisor.engines)
+        self.supervisor.on_finish.append(self.profile_runner.engine_ended)
         self.recordings = Recordings(self.ctx, self.supervisor)
         self.advising = Advising(paths.db, advisor_rules(self.ctx.config), self._live_run_ids, self._add_events)
         self.sampler.after_flush.append(self._advise_soon)
@@ -139,6 +142,7 @@ class Service:
         ctx = self.ctx
         ctx.stopping.set()
         await self.bench_runner.stop()
+        await self.profile_runner.stop()
         if stop_engines:
             await self.supervisor.stop_all()
         await ctx.cancel_tasks()

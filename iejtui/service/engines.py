@@ -55,6 +55,7 @@ class EngineHandle:
     warnings: list[str] = field(default_factory=list)
     latest_frames: dict[str, Any] = field(default_factory=dict)  # newest frame per source (the metrics endpoint)
     resumed: bool = False  # watched again after a service restart: its run's counting began earlier
+    profiling: str | None = None  # "torch" / "nsys": launched ready to profile (iejtui.service.profiling)
 
     def __post_init__(self) -> None:
         self.adapter = get_adapter(self.kind)

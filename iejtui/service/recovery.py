@@ -11,6 +11,7 @@ import json
 import time
 from pathlib import Path
 from iejtui.logs import load_fingerprints
+from iejtui.profiling.launch import profiling_of
 from iejtui.service import procs
 from iejtui.service.context import ServiceContext
 from iejtui.service.engines import EngineHandle
@@ -70,6 +71,10 @@ async def _recover_owned(ctx: ServiceContext, supervisor: EngineSupervisor, run:
             h.log_offset = size
         except OSError:
             pass
+        try:  # launched with a profiler (its recorded argv says so): it still serves /start_profile
+            h.profiling = profiling_of(json.loads(run["argv"] or "[]"))
+        except (TypeError, ValueError):
+            h.profiling = None
         supervisor.adopt(h)
         await ctx.event(rid, "adopted", f"{h.name}: re-adopted running engine (pid {rec.pid}) after a service restart")
         return

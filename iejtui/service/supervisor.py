@@ -34,6 +34,9 @@ from iejtui.derive.counting import describe, served_before
 from iejtui.derive.metric_map import metric_map_for
 from iejtui.errors import UserError
 from iejtui.logs import save_fingerprints
+from iejtui.profiling import files as profile_files
+from iejtui.profiling.files import make_private_dir
+from iejtui.profiling.launch import has_profiler_config, nsys_launch_argv, with_profiler
 from iejtui.redact import find_secrets, make_fingerprints, redact_argv, redact_env, redact_url
 from iejtui.service import procs
 from iejtui.service.context import ServiceContext
@@ -102,6 +105,9 @@ class EngineSupervisor:
             raise UserError(f"profile {prof.name!r} has no argv to launch; use `iejtui engine attach` for a running engine")
         argv = adapter.build_argv(prof.argv)
         url = prof.url or adapter.default_url(argv)
+        profiling = (prof.profiler or "torch") if (prof.profile or spec.get("profiling")) else None
+        if profiling:
+            argv = self._profiled_argv(prof, argv, profiling)
         shown_argv, argv_secrets = redact_argv(argv)  # as the user wrote it (`iejtui ...` stays)
         argv = procs.resolve_self(argv)
         procs.check_command(argv, prof.cwd)
@@ -120,7 +126,11 @@ class EngineSupervisor:
         save_fingerprints(ctx.paths, run_id, fingerprints)
         h = EngineHandle(run_id, prof.name, prof.kind, url, owned=True, ready_timeout=prof.ready_timeout,
                          stop_timeout=prof.stop_timeout, secrets=secrets, fingerprints=fingerprints)
+        h.profiling = profiling
         h.warnings = adapter.launch_warnings(argv, {**os.environ, **prof.env})
+        if profiling and has_profiler_config(prof.argv):
+            h.warnings.append("the profile's argv has its own --profiler-config: its traces go to the folder it "
+                              "names, not the run's (iejtui keeps only what lands in its own folder)")
         if argv_secrets:
             h.warnings.append(argv_secret_warning(prof.kind))
         try:
@@ -136,6 +146,15 @@ class EngineSupervisor:
         for w in h.warnings:
             await ctx.event(run_id, "warning", f"{prof.name}: {w}", "warning")
         return h.public()
+
+    def _profiled_argv(self, prof: EngineProfile, argv: list[str], profiling: str) -> list[str]:
+        """``argv`` ready to profile (``iejtui.profiling.launch``): vLLM only."""
+        if prof.kind != "vllm":
+            raise UserError(f"engine {prof.name!r} is {prof.kind}: only vllm engines can be profiled")
+        folder = make_private_dir(profile_files.engine_dir(self.ctx.paths.runtime, prof.name))
+        if profiling == "nsys":
+            return nsys_launch_argv(argv, prof.name)
+        return with_profiler(argv, folder)
 
     async def attach_engine(self, spec: dict[str, Any]) -> dict[str, Any]:
         ctx = self.ctx

@@ -29,6 +29,7 @@ class RunKind(StrEnum):
     MATRIX = "matrix"
     IMPORTED = "imported"
     SEARCH = "search"            # --find-max-load: its probes are bench runs with search_id = its id
+    PROFILE = "profile"          # `iejtui profile ENGINE --seconds N`: a profiler window, parent = the engine run
 
 
 #: A run still going: nothing final recorded yet (the service re-adopts these at start).

@@ -197,6 +197,23 @@ def bench_payload(engine: str, name: str, flags: str) -> dict:
     return body
 
 
+def bench_profile(text: str) -> dict:
+    """The dialog's profile field as POST /v1/benches keys: blank/off → none, ``all`` → the
+    whole measured window, a number → that many seconds of it (ValueError: the message)."""
+    t = text.strip().lower()
+    if t in ("", "off", "no"):
+        return {}
+    if t in ("all", "on", "yes"):
+        return {"profile": True}
+    try:
+        seconds = float(t)
+    except ValueError:
+        raise ValueError(f"profile: {text.strip()!r} is not 'all', a number of seconds or blank") from None
+    if not seconds > 0:
+        raise ValueError("profile: seconds must be positive")
+    return {"profile": True, "profile_seconds": seconds}
+
+
 class StartBenchModal(Dialog):
     """Benchmark a running engine with `vllm bench serve` flags, checked before anything starts."""
 
@@ -216,6 +233,8 @@ class StartBenchModal(Dialog):
             yield Input(value=DEFAULT_BENCH_FLAGS, id="flags")
             yield Label("name (optional)")
             yield Input(placeholder="bench-ENGINE", id="name")
+            yield Label("profile (optional: 'all' = the measured window, N = N seconds of it)")
+            yield Input(placeholder="off", id="profile")
             yield Static("", id="error", markup=False)
             with Horizontal():
                 yield Button("Cancel", id="cancel")
@@ -223,7 +242,42 @@ class StartBenchModal(Dialog):
 
     def answer(self) -> dict:
         q = self.query_one
-        return bench_payload(str(q("#engine", Select).value), q("#name", Input).value, q("#flags", Input).value)
+        body = bench_payload(str(q("#engine", Select).value), q("#name", Input).value, q("#flags", Input).value)
+        return {**body, **bench_profile(q("#profile", Input).value)}
+
+
+def profile_payload(engine: str, seconds: str) -> dict:
+    """The service's POST /v1/profiles body for the dialog's field (ValueError: the message)."""
+    try:
+        value = float(seconds.strip())
+    except ValueError:
+        raise ValueError(f"seconds: {seconds.strip()!r} is not a number") from None
+    if not 0 < value <= 3600:
+        raise ValueError("seconds: between 0 and 3600 (traces grow fast: a few seconds is plenty)")
+    return {"engine": engine, "seconds": value}
+
+
+class ProfileModal(Dialog):
+    """Profile a running engine for N seconds (a ``profile`` run, as `iejtui profile`)."""
+
+    DEFAULT_CSS = _FORM_CSS.format(cls="ProfileModal", width=64)
+
+    def __init__(self, engine: str):
+        super().__init__()
+        self.engine = engine
+
+    def compose(self):
+        with Vertical():
+            yield Static(f"[b]Profile {self.engine}[/b]   [$text-muted]ctrl+s starts · esc cancels[/]")
+            yield Label("seconds (the torch profiler's window over whatever it serves)")
+            yield Input(value="5", id="seconds")
+            yield Static("", id="error", markup=False)
+            with Horizontal():
+                yield Button("Cancel", id="cancel")
+                yield Button("Start", id="start", variant="primary")
+
+    def answer(self) -> dict:
+        return profile_payload(self.engine, self.query_one("#seconds", Input).value)
 
 
 class TextModal(Dialog):

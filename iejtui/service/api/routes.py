@@ -10,7 +10,7 @@ from typing import Awaitable, Callable, NamedTuple
 
 from aiohttp import web
 
-from iejtui.service.api import benches, engines, matrices, recordings, runs, status
+from iejtui.service.api import benches, engines, matrices, profiles, recordings, runs, status
 
 API = "/v1"
 
@@ -33,6 +33,8 @@ ROUTES: dict[str, Handler] = {
     "benches": Handler("GET", "/benches", benches.list_benches),
     "bench": Handler("GET", "/benches/{run_id}", benches.get_bench),
     "cancel_bench": Handler("POST", "/benches/{run_id}/cancel", benches.cancel_bench),
+    "start_profile": Handler("POST", "/profiles", profiles.start_profile),
+    "profile": Handler("GET", "/profiles/{run_id}", profiles.get_profile),
     "tag_run": Handler("POST", "/runs/{run_id}/tags", runs.tag_run),
     "start_recording": Handler("POST", "/recordings", recordings.start_recording),
     "stop_recording": Handler("POST", "/recordings/{run_id}/stop", recordings.stop_recording),

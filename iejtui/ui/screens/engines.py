@@ -12,7 +12,7 @@ from iejtui.config import load_config
 from iejtui.errors import ServiceError, UserError
 from iejtui.store.vocab import ENGINE_LIVE
 from iejtui.ui.feed import with_reader
-from iejtui.ui.modals import ConfirmModal, StartEngineModal
+from iejtui.ui.modals import ConfirmModal, ProfileModal, StartEngineModal
 from iejtui.ui.screens.polled import PolledScreen
 from iejtui.ui.widgets.cells import cell
 from iejtui.ui.widgets.footer import QuietFooter
@@ -58,6 +58,8 @@ class EnginesScreen(PolledScreen):
         Binding("R", "restart", "Restart", key_display="R", tooltip="Stop the selected engine and start it again"),
         Binding("f", "follow", "Follow log", tooltip="Follow the selected engine's log (on/off)"),
         Binding("enter", "open", "Open run", tooltip="Open the selected engine's run in the history view"),
+        Binding("p", "profile", "Profile", show=False,
+                tooltip="Profile the selected engine for N seconds (launched with profile = true)"),
     ]
 
     def __init__(self) -> None:
@@ -246,6 +248,15 @@ class EnginesScreen(PolledScreen):
         except (ServiceError, UserError) as exc:
             self.notify(str(exc), title=what, severity="error", timeout=8)
         self.load()
+
+    def action_profile(self) -> None:
+        e = self.selected
+        if e is None or e["status"] != "ready":
+            self.notify("select a ready engine first", severity="warning")
+            return
+        self.app.push_screen(ProfileModal(e["name"]),
+                             lambda body: body and self._send(lambda c: c.start_profile(body),
+                                                              f"profiling {body['engine']} for {body['seconds']:g} s"))
 
     def action_follow(self) -> None:
         self.follow = not self.follow

@@ -64,6 +64,7 @@ class RunScreen(PolledScreen):
         self._last_error: str | None = None
         self.load_cost_s: float | None = None
         self._checks: list[str] | None = None  # a finished bench run: client vs server, verdict, steady
+        self._profiled = False  # its profile's table (iejtui.profiling.render) is in _checks
         self.summary_text = ""  # iejtui.summary.run_summary on one line (summary_text.summary_line)
         self._summary_at: float | None = None
         self.advice: dict | None = None  # run_advice's result: "What the advisor saw"
@@ -109,6 +110,11 @@ class RunScreen(PolledScreen):
             snap, window, run = self.feed.history(self.run_id, window, follow)
             if self._checks is None and run["kind"] == "bench" and run.get("ended_at"):
                 self._checks = self.feed.bench_checks(run)
+            stored = run.get("summary") if run.get("ended_at") else None
+            if isinstance(stored, dict) and stored.get("profile") and not self._profiled:
+                from iejtui.profiling.render import profile_lines  # bench --profile, a profile run
+                self._checks = [*(self._checks or []), *profile_lines(stored["profile"], n=8)]
+                self._profiled = True
             error = None
         except Exception as exc:
             snap, run, error = None, None, f"{type(exc).__name__}: {exc}"
