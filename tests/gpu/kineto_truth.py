@@ -13,7 +13,9 @@ Definitions (the ones the truth file states):
   window, merged over all devices and streams (overlapping kernels on two streams count once).
   ``kernel`` events only for :func:`busy_us` with the default; ``gpu_memcpy`` / ``gpu_memset``
   can be added (``GPU_CATS``).
-- **GPU idle share** = 1 - busy / window.
+- **GPU idle share** = 1 - busy / window. Also recorded over the kernels' own span (first
+  kernel start to last kernel end), the "gaps between kernels" reading that leaves out the time
+  before the first launch and after the last.
 - **top kernels**: ``kernel`` events grouped by exact name, summed ``dur`` (not merged: two
   launches of one kernel overlapping on two streams count twice), share = time / window.
 """
@@ -82,6 +84,13 @@ def idle_share(doc: dict[str, Any], cats: tuple[str, ...] = KERNEL) -> float:
     return 1.0 - busy_us(doc, cats) / (hi - lo)
 
 
+def idle_share_over_kernel_span(doc: dict[str, Any]) -> float:
+    ks = kernels(doc)
+    lo, hi = min(float(e["ts"]) for e in ks), max(float(e["ts"]) + float(e["dur"]) for e in ks)
+    iv = [(float(e["ts"]), float(e["ts"]) + float(e["dur"])) for e in ks]
+    return 1.0 - union_us(iv, lo, hi) / (hi - lo)
+
+
 def kernels(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for e in complete_events(doc) if e.get("cat") == "kernel"]
 
@@ -110,6 +119,7 @@ def summary(doc: dict[str, Any]) -> dict[str, Any]:
         "gpu_busy_us": busy_us(doc),
         "gpu_idle_share": idle_share(doc),
         "gpu_idle_share_incl_memcpy_memset": idle_share(doc, GPU_CATS),
+        "gpu_idle_share_over_kernel_span": idle_share_over_kernel_span(doc),
         "top_kernels": top_kernels(doc),
         "event_count": len(doc["traceEvents"]),
     }

@@ -77,6 +77,8 @@ def test_truth_file_is_the_independent_reading_of_the_fixture(docs, name):
     assert got["kernel_count"] == want["kernel_count"]
     assert got["gpu_busy_us"] == pytest.approx(want["gpu_busy_us"], abs=1e-3)
     assert got["gpu_idle_share"] == pytest.approx(want["gpu_idle_share"], abs=1e-9)
+    assert got["gpu_idle_share_over_kernel_span"] == pytest.approx(want["gpu_idle_share_over_kernel_span"], abs=1e-9)
+    assert abs(got["gpu_idle_share_over_kernel_span"] - got["gpu_idle_share"]) < IDLE_TOL / 2
     assert [r["name"] for r in got["top_kernels"]] == [r["name"] for r in want["top_kernels"]]
     assert [r["time_us"] for r in got["top_kernels"]] == pytest.approx([r["time_us"] for r in want["top_kernels"]])
 
