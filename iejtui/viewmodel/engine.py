@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 from iejtui.derive import counters
 from iejtui.derive.engine import engine_figures
+from iejtui.derive.engine_extras import engine_extras
 from iejtui.derive.histograms import merge_series, quantile, window_delta
 from iejtui.derive.metric_map import HISTOGRAM_KEYS, EngineMetricMap, metric_map_for, unreported
 from iejtui.derive.series import SeriesGetter, first_present, histogram_series
@@ -98,6 +99,10 @@ def engine_panel(run: Mapping, get: SeriesGetter | None, t1: float, *, live: boo
             figs = dataclasses.replace(figs, kv_usage_pct_peak=kv.kv_usage_pct_peak)
             lat = figs if lat_w == rate_w else lat
     bounds = _bucket_bounds(labels_get or get, lat) if lat is not None else {}
+    # acceptance over 10 s of drafts is noise: the spec/LoRA/offload rows use the latency window
+    extras = None
+    if get is not None and mmap is not None and newest is not None:
+        extras = engine_extras(get, t1 - lat_w, t1, mmap)
     stale = None
     active_at_t1 = run["status"] in ENGINE_LIVE and (run.get("ended_at") is None or run["ended_at"] > t1)
     if active_at_t1 and run["status"] == RunStatus.READY and newest is not None and t1 - newest > stale_after(interval_s):
@@ -107,7 +112,7 @@ def engine_panel(run: Mapping, get: SeriesGetter | None, t1: float, *, live: boo
         phase=run.get("phase"), model=run.get("model"), url=run.get("url"), started_at=run["started_at"],
         ended_at=run.get("ended_at"), reason=run.get("reason"), newest=newest, stale_since=stale,
         rate_window_s=rate_w, latency_window_s=lat_w, figures=figs, latency=lat, latency_bounds=bounds,
-        unreported=unreported(kind))
+        unreported=unreported(kind), extras=extras)
 
 
 LATENCY_SHOWN = ("ttft", "itl", "e2e", "queue")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # type only: the widgets import these models before any maths is needed
     from iejtui.derive.engine import EngineFigures
+    from iejtui.derive.engine_extras import EngineExtras
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,9 @@ class EnginePanel:
     latency_bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     # canonical figures this engine kind does not report at all ("not reported", never 0)
     unreported: frozenset[str] = frozenset()
+    # spec-decode / LoRA / KV-offload figures, over the latency window; None or empty parts
+    # when the engine does not export them (rows appear only for what it reports)
+    extras: EngineExtras | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -211,8 +211,48 @@ def engine_fields(p: EnginePanel) -> list[Field]:
         Field("preempt", num(f.preemptions_per_s, 2, "/s"),
               "muted" if f.preemptions_per_s is None else ("warn" if f.preemptions_per_s > 0 else "")),
     ])
+    out += extra_fields(p.extras)
     if p.status not in ENGINE_LIVE:
         out.insert(0, Field("ended", p.reason or p.status, "bad" if p.status == RunStatus.CRASHED else "muted"))
+    return out
+
+
+def _bytes_s(v: float | None) -> str:
+    if v is None:
+        return NA
+    for unit, div in (("GB/s", 1e9), ("MB/s", 1e6), ("kB/s", 1e3)):
+        if v >= div:
+            return f"{v / div:.1f} {unit}"
+    return f"{v:.0f} B/s"
+
+
+def extra_fields(x) -> list[Field]:
+    """Rows for spec decoding, LoRA and KV offload: only those the engine reports."""
+    if x is None:
+        return []
+    out = []
+    if x.spec is not None:
+        s = x.spec
+        if s.drafts <= 0 and s.draft_tokens <= 0:
+            out.append(Field("spec acc", "no drafts", "muted"))
+        else:
+            out.append(Field("spec acc", pct(s.acceptance_pct, 0), "" if s.acceptance_pct is not None else "muted"))
+            out.append(Field("spec len", num(s.mean_accepted_len, 2), ""))
+            if s.per_position_pct:
+                out.append(Field("spec pos", " ".join("–" if v is None else f"{v:.0f}" for v in s.per_position_pct)
+                                 + " %", "muted"))
+    if x.lora is not None:
+        lo = x.lora
+        text = f"{len(lo.running)} run · {len(lo.waiting)} wait"
+        if lo.max_lora is not None:
+            text += f" / {lo.max_lora}"
+        out.append(Field("LoRA", text, "warn" if lo.waiting else ""))
+        if lo.running:
+            out.append(Field("adapters", ",".join(lo.running), "muted"))
+    if x.kv_offload is not None:
+        k = x.kv_offload
+        out.append(Field("KV load", _bytes_s(k.load_bytes_s), "" if k.load_bytes_s is not None else "muted"))
+        out.append(Field("KV store", _bytes_s(k.store_bytes_s), "" if k.store_bytes_s is not None else "muted"))
     return out
 
 
