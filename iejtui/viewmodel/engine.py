@@ -21,6 +21,8 @@ from iejtui.derive.metric_map import HISTOGRAM_KEYS, EngineMetricMap, metric_map
 from iejtui.derive.series import SeriesGetter, first_present, histogram_series
 from iejtui.store.vocab import ENGINE_LIVE, RunStatus
 from iejtui.viewmodel.models import EnginePanel
+from iejtui.viewmodel.procs import NAMES as PROC_NAMES
+from iejtui.viewmodel.procs import proc_panel
 
 RATE_WINDOW_S = 10.0
 LATENCY_WINDOW_S = 60.0
@@ -45,8 +47,9 @@ def panel_map(kind: str | None, part: str = "all") -> EngineMetricMap | None:
 
 
 def engine_names(mmap: EngineMetricMap) -> frozenset[str]:
-    """Every stored name the panel's figures and the plots ask for (read in one query)."""
-    out: set[str] = set()
+    """Every stored name the panel's figures and the plots ask for (read in one query),
+    the process-tree series (``proc``, ``iejtui.viewmodel.procs``) included."""
+    out: set[str] = set(PROC_NAMES)
     for key, names in mmap.aliases.items():
         if key in PANEL_SKIP:
             continue
@@ -103,6 +106,8 @@ def engine_panel(run: Mapping, get: SeriesGetter | None, t1: float, *, live: boo
     extras = None
     if get is not None and mmap is not None and newest is not None:
         extras = engine_extras(get, t1 - lat_w, t1, mmap)
+    procs = proc_panel(get, t1 - rate_w if live or t0 is None else t0, t1, live=live,
+                       stale_s=stale_after(interval_s))
     stale = None
     active_at_t1 = run["status"] in ENGINE_LIVE and (run.get("ended_at") is None or run["ended_at"] > t1)
     if active_at_t1 and run["status"] == RunStatus.READY and newest is not None and t1 - newest > stale_after(interval_s):
@@ -112,7 +117,7 @@ def engine_panel(run: Mapping, get: SeriesGetter | None, t1: float, *, live: boo
         phase=run.get("phase"), model=run.get("model"), url=run.get("url"), started_at=run["started_at"],
         ended_at=run.get("ended_at"), reason=run.get("reason"), newest=newest, stale_since=stale,
         rate_window_s=rate_w, latency_window_s=lat_w, figures=figs, latency=lat, latency_bounds=bounds,
-        unreported=unreported(kind), extras=extras)
+        unreported=unreported(kind), extras=extras, procs=procs)
 
 
 LATENCY_SHOWN = ("ttft", "itl", "e2e", "queue")

@@ -87,6 +87,25 @@ class EnginePanel:
     # spec-decode / LoRA / KV-offload figures, over the latency window; None or empty parts
     # when the engine does not export them (rows appear only for what it reports)
     extras: EngineExtras | None = None
+    # the engine's process tree (CPU, RSS, host memory) when the service launched it
+    procs: ProcPanel | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcPanel:
+    """An engine's process tree on the host (``collectors.host_procs``): live the newest
+    reading, for a past window the mean (CPU) and peaks (CPU, RSS)."""
+
+    cpu_pct: float | None  # % of one core (100 = one core busy)
+    cpu_pct_peak: float | None
+    cpus: float | None  # logical CPUs the host offers
+    rss_bytes: float | None
+    rss_bytes_peak: float | None
+    count: float | None  # processes in the tree
+    host_mem_used: float | None
+    host_mem_total: float | None
+    newest: float | None
+    mem_bw_pmu: bool = False  # a memory-controller PMU is exposed (bandwidth still not read)
 
 
 @dataclass(frozen=True, slots=True)

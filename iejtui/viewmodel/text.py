@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from iejtui.fmt import duration
 from iejtui.store.vocab import ENGINE_LIVE, RunStatus
-from iejtui.viewmodel.models import EnginePanel, Field, GpuPanel
+from iejtui.viewmodel.models import EnginePanel, Field, GpuPanel, ProcPanel
 
 if TYPE_CHECKING:
     from iejtui.derive.engine import LatencySummary
@@ -73,6 +73,33 @@ def _frac(v: float | None, top: float | None = 100.0) -> float | None:
     if v is None or not top:
         return None
     return max(0.0, min(1.0, v / top))
+
+
+# ---- engine process tree (CPU-only hosts) -------------------------------------------------------
+def _gib(v: float | None) -> str:
+    return NA if v is None else f"{v / GIB:.1f} GiB"
+
+
+def proc_fields(p: ProcPanel, live: bool = True) -> list[Field]:
+    """The engine's process tree on the host: CPU (100% = one core), RSS, host memory and
+    memory bandwidth, which is said to be unreadable rather than guessed."""
+    top = None if p.cpus is None else p.cpus * 100.0
+    cpu = pct(p.cpu_pct, 0)
+    if p.cpu_pct is not None and p.cpus:
+        cpu += f" of {p.cpus:.0f} cores"
+    frac = _frac(p.cpu_pct, top)
+    mem = NA
+    if p.host_mem_used is not None and p.host_mem_total:
+        mem = f"{p.host_mem_used / GIB:.1f}/{p.host_mem_total / GIB:.0f} GiB"
+    return [
+        Field("CPU" if live else "CPU mean", cpu, "" if frac is None else _lvl(frac * 100, 90, 98), frac),
+        Field("CPU peak", pct(p.cpu_pct_peak, 0), "" if p.cpu_pct_peak is not None else "muted"),
+        Field("RSS", _gib(p.rss_bytes if live else p.rss_bytes_peak), "" if p.rss_bytes is not None else "muted"),
+        Field("procs", num(p.count, 0), "muted" if p.count is None else ""),
+        Field("host mem", mem, _lvl(None if mem == NA else p.host_mem_used / p.host_mem_total * 100, 90, 97),
+              _frac(p.host_mem_used, p.host_mem_total)),
+        Field("mem BW", "PMU present, not read" if p.mem_bw_pmu else "not readable", "muted"),
+    ]
 
 
 # ---- GPU ---------------------------------------------------------------------------------------
