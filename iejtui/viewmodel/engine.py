@@ -21,7 +21,6 @@ from iejtui.derive.metric_map import HISTOGRAM_KEYS, EngineMetricMap, metric_map
 from iejtui.derive.series import SeriesGetter, first_present, histogram_series
 from iejtui.store.vocab import ENGINE_LIVE, RunStatus
 from iejtui.viewmodel.models import EnginePanel
-from iejtui.viewmodel.procs import NAMES as PROC_NAMES
 from iejtui.viewmodel.procs import proc_panel
 
 RATE_WINDOW_S = 10.0
@@ -47,9 +46,8 @@ def panel_map(kind: str | None, part: str = "all") -> EngineMetricMap | None:
 
 
 def engine_names(mmap: EngineMetricMap) -> frozenset[str]:
-    """Every stored name the panel's figures and the plots ask for (read in one query),
-    the process-tree series (``proc``, ``iejtui.viewmodel.procs``) included."""
-    out: set[str] = set(PROC_NAMES)
+    """Every stored name the panel's figures and the plots ask for (read in one query)."""
+    out: set[str] = set()
     for key, names in mmap.aliases.items():
         if key in PANEL_SKIP:
             continue
@@ -77,12 +75,13 @@ def stale_after(interval_s: float) -> float:
 
 def engine_panel(run: Mapping, get: SeriesGetter | None, t1: float, *, live: bool, interval_s: float,
                  newest: float | None, t0: float | None = None, kv_getter: SeriesGetter | None = None,
-                 labels_get: SeriesGetter | None = None) -> EnginePanel:
+                 labels_get: SeriesGetter | None = None, proc_get: SeriesGetter | None = None) -> EnginePanel:
     """The panel of engine run ``run`` at ``t1`` (live) or over ``[t0, t1]`` (a past window).
 
     ``kv_getter`` serves KV series whose peak is the window's (bucket maxima) when ``get``
     holds only the window's end samples; ``labels_get`` serves the same series unsliced
-    (only their labels are read: histogram bucket bounds).
+    (only their labels are read: histogram bucket bounds); ``proc_get`` the run's process-tree
+    series (source ``proc``: read apart, so they never make a silent /metrics look fresh).
     """
     kind = run.get("engine_kind")
     mmap = panel_map(kind)
@@ -106,7 +105,7 @@ def engine_panel(run: Mapping, get: SeriesGetter | None, t1: float, *, live: boo
     extras = None
     if get is not None and mmap is not None and newest is not None:
         extras = engine_extras(get, t1 - lat_w, t1, mmap)
-    procs = proc_panel(get, t1 - rate_w if live or t0 is None else t0, t1, live=live,
+    procs = proc_panel(proc_get, t1 - rate_w if live or t0 is None else t0, t1, live=live,
                        stale_s=stale_after(interval_s))
     stale = None
     active_at_t1 = run["status"] in ENGINE_LIVE and (run.get("ended_at") is None or run["ended_at"] > t1)

@@ -90,3 +90,18 @@ def test_cpu_box_snapshot(snap_compare, cpu_root):
         await settle(pilot, lambda: bool(pilot.app.screen.query(ProcPanelView)))
     app = make_app(JournalPaths(root), clock=lambda: FROZEN_NOW, refresh_s=3600.0)
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
+
+
+def test_process_samples_do_not_hide_a_silent_metrics_endpoint(cpu_root):
+    """/metrics stops answering while the processes live on: the engine panel still turns
+    stale (the proc series are read apart and never count as the engine's newest sample)."""
+    root, rid = cpu_root
+    w = Writer(root / "journal.db")
+    for k in range(1, 21):
+        w.add_frames(rid, [proc_frame(FROZEN_NOW + k, 0.5)])
+    w.flush()
+    w.close()
+    snap = dashboard_snapshot(Reader(root / "journal.db"), FROZEN_NOW + 20)
+    (panel,) = snap.engines
+    assert panel.stale_since is not None and panel.stale_since <= FROZEN_NOW
+    assert panel.procs is not None and panel.procs.newest == FROZEN_NOW + 20
