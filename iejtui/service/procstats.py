@@ -5,6 +5,7 @@ into the engine's own run (source ``proc``, ``collectors.host_procs``), so the d
 the run history and a replay read them like any engine series. Only engines this service
 launched are sampled (it knows their pids: the wrapper leads the process group, the tree
 below it is the engine and its workers); an attached engine is someone else's process.
+Sampled while ready, like the scrapes (a run's window is where its metrics lie).
 Reads run on one worker thread: psutil's /proc reads never block the event loop.
 """
 
@@ -15,7 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Mapping
 
-from iejtui.store.vocab import ENGINE_LIVE
+from iejtui.store.vocab import RunStatus
 
 if TYPE_CHECKING:
     from iejtui.service.context import ServiceContext
@@ -34,7 +35,7 @@ class ProcSampler:
     def _roots(self) -> list[tuple[int, int]]:
         out = []
         for h in self.engines.values():
-            if h.owned and h.pid is not None and h.status in ENGINE_LIVE and not h.final:
+            if h.owned and h.pid is not None and h.status == RunStatus.READY and not h.stopping:
                 out.append((h.run_id, h.pid.pgid))
         return out
 

@@ -63,6 +63,8 @@ def test_viewmodel_live_and_past(cpu_root):
     # ten minutes later the sampling has stopped: no frozen CPU figures live
     later = dashboard_snapshot(reader, FROZEN_NOW + 600, window_s=900)
     assert all(e.procs is None for e in later.engines)
+    # the run's window is where its engine metrics lie: the earlier proc frame does not widen it
+    assert reader.run_window(reader.run(rid), FROZEN_NOW)[0] == pytest.approx(FROZEN_NOW - 300 + 31, abs=1e-3)
 
 
 async def test_dashboard_shows_cpu_panel_at_80x24(cpu_root):
