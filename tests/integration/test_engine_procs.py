@@ -28,7 +28,7 @@ def test_engine_process_tree_is_recorded(shared_engine):
     reader = Reader(db)
     (cpu,) = reader.series(run_id, H.CPU, source=H.SOURCE)
     busy = [v for t, v in zip(cpu.ts, cpu.values) if out["t0"] + 1 <= t <= out["t1"]]
-    assert busy and max(busy) > 30.0  # generating keeps at least a third of a core busy
+    assert busy and max(busy) > 20.0  # generating keeps a good part of a core busy (idle: ~1%)
     assert all(0.0 <= v <= 100.0 * H.cpu_count() + 10.0 for v in cpu.values)
     (count,) = reader.series(run_id, H.COUNT)
     assert min(count.values[-5:]) >= 3  # wrapper, API server, engine core (and its workers)
