@@ -4,7 +4,10 @@
 when the engine does not export that family at all, so a panel shows a row only for what
 the engine reports (an engine without ``--speculative-config`` has no ``spec_decode``
 series; one without ``--enable-lora`` no ``lora_requests_info``; one without an offloading
-KV connector no ``kv_offload`` counters). Names come from the engine's ``EngineMetricMap``.
+KV connector no ``kv_offload`` counters). llama-server exports its draft counters at 0
+without a draft model: there, without a draft in the window, no row. vLLM's ``num_drafts``
+counter exists only with ``--speculative-config``: an idle window says "no drafts".
+Names come from the engine's ``EngineMetricMap``.
 
 Definitions follow vLLM 0.32's own (``vllm/v1/spec_decode/metrics.py``, ``SpecDecodingProm``
 docstring):
@@ -177,6 +180,8 @@ def engine_extras(get: SeriesGetter, t0: float, t1: float, mmap: EngineMetricMap
     drafts = find("spec_drafts")
     spec = spec_decode_figures(_increase(drafts, t0, t1), _increase(find("spec_draft_tokens"), t0, t1),
                                _increase(find("spec_accepted_tokens"), t0, t1), per_pos)
+    if spec is not None and drafts is None and not spec.draft_tokens:
+        spec = None  # draft counters exported at 0 by an engine that drafts nothing (llama.cpp)
     lora_found = find("lora_info")
     lora = lora_state(lora_found, t1) if lora_found else None
     load = find("kv_offload_load_bytes")

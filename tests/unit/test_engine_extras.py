@@ -136,3 +136,26 @@ def test_summary_section_and_text():
     assert rows["LoRA running / waiting"] == "sql-lora,chat-lora / math-lora  (max 4)"
     assert rows["KV offload load / store"] == "40.0 MB/s / 10.0 MB/s"
     assert "spec-decode acceptance" not in dict(engine_rows({"latency_s": {}}))
+
+
+def test_llamacpp_zero_draft_counters_are_no_row():
+    """llama-server b11434 exports its draft counters at 0 without a draft model (the real
+    page, tests/data/llamacpp-b11434-metrics.txt): no spec row; a vLLM spec engine's idle
+    window still says "no drafts" (its num_drafts counter exists only with spec decoding)."""
+    from iejtui.derive.metric_map import LLAMACPP
+    from collectors.engines import get_adapter
+    LC = get_adapter("llamacpp")
+    store = PageStore()
+    text = (DATA / "llamacpp-b11434-metrics.txt").read_text()
+    for ts in (0.0, 10.0):
+        for s in parse_text(text, LC.keep_family).samples:
+            labels = dict(s.labels)
+            _, t_l, v_l = store.data.setdefault(s.name, {}).setdefault(tuple(sorted(labels.items())), (labels, [], []))
+            t_l.append(ts)
+            v_l.append(s.value)
+    assert engine_extras(store, 0.0, 10.0, LLAMACPP).spec is None
+    vllm = PageStore()
+    vllm.add_page(SPEC.read_text(), 0.0)
+    vllm.add_page(SPEC.read_text(), 10.0)  # idle: no increase
+    s = engine_extras(vllm, 0.0, 10.0, VLLM).spec
+    assert s is not None and s.drafts == 0 and s.acceptance_pct is None
