@@ -10,7 +10,7 @@ from typing import Any
 
 from iejtui.errors import UserError
 
-ENGINE_KINDS = ("vllm", "trtllm", "sglang", "llamacpp", "openai")
+ENGINE_KINDS = ("vllm", "trtllm", "sglang", "llamacpp", "triton", "openai")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # a name the environment can hold: no '=', no NUL
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: temp journals, the CLI as a subprocess, the real CPU vLLM engine."""
+"""Shared fixtures: temp journals, the CLI as a subprocess, the real CPU vLLM engine, the real Triton."""
 
 from __future__ import annotations
 
@@ -73,6 +73,49 @@ def seqs2_engine(tmp_path_factory, demo_engine):
     stop_service(journal)
 
 
+
+@pytest.fixture(scope="session")
+def triton_install(demo_engine):
+    """Triton 2.51 from the nvidia-pytriton wheel, set up for the CPU engine venv (cached;
+    ``iejtui demo setup`` builds it). Under ``CI`` a missing or broken install FAILS."""
+    from iejtui.demo.triton_env import ensure_triton
+    env, model = demo_engine
+    try:
+        triton = ensure_triton(env, log=lambda line: None)
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"Triton not available: {exc}")
+    return env, model, triton
+
+
+@pytest.fixture(scope="session")
+def triton_server(tmp_path_factory, triton_install):
+    """One real tritonserver for the whole session, launched by the service (kind
+    ``triton``) in its own journal through ``iejtui demo serve-triton`` (what
+    ``iejtui demo --triton`` runs), serving every model folder of ``tests/data/triton_models/``
+    (the tiny-Llama ``ensemble``, and any other a test adds)."""
+    from iejtui.cli.demo import triton_demo_argv
+    from iejtui.demo.triton_env import build_model_repository, fixture_models
+    root = tmp_path_factory.mktemp("triton") / "journal"
+    assert cli(root, "init", str(root)).returncode == 0
+    models = fixture_models()
+    repo = build_model_repository(tmp_path_factory.mktemp("triton-repo") / "models", models)
+    http, grpc, metrics = free_port(), free_port(), free_port()
+    argv = triton_demo_argv(http, grpc, metrics) + ["--model-repository", str(repo)]
+    add_profile(root, f'\n[engines.triton]\nkind = "triton"\nargv = {json.dumps(argv)}\nstop_timeout = 20\n')
+    p = cli(root, "engine", "start", "triton", "--wait", timeout=600)
+    if p.returncode != 0:
+        log = next((root / ".iejtui" / "logs").glob("run-*-triton.log"), None)
+        stop_service(root)
+        pytest.fail(f"the shared tritonserver did not start: {p.stdout}\n{p.stderr}\n"
+                    f"{log.read_text()[-3000:] if log else ''}")
+    run_id = json.loads(cli(root, "engine", "list", "--json").stdout)[0]["run_id"]
+    yield {"journal": root, "name": "triton", "run_id": run_id, "url": f"http://127.0.0.1:{http}",
+           "http_port": http, "grpc_port": grpc, "metrics_port": metrics,
+           "metrics_url": f"http://127.0.0.1:{metrics}/metrics", "repo": repo,
+           "models": [m.name for m in models], "argv": argv}
+    stop_service(root)
 
 
 from users import scratch  # noqa: E402,F401  (the 0755 folder that spare uids reach)

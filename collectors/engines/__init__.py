@@ -11,6 +11,7 @@ from collectors.engines.base import EngineAdapter, LogFact, ReadyState, later_ph
 from collectors.engines.llamacpp import LlamaCppAdapter
 from collectors.engines.openai import OpenAIAdapter
 from collectors.engines.sglang import SGLangAdapter
+from collectors.engines.triton import TritonAdapter
 from collectors.engines.trtllm import TrtllmAdapter
 from collectors.engines.vllm import VLLMAdapter
 
@@ -53,6 +54,7 @@ register(VLLMAdapter())
 register(TrtllmAdapter())
 register(SGLangAdapter())
 register(LlamaCppAdapter())
+register(TritonAdapter())
 register(OpenAIAdapter())
 
 __all__ = [

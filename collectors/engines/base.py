@@ -62,6 +62,7 @@ class ReadyState:
     detail: str = ""
     status: int | None = None
     version: str | None = None  # the engine's version when the probe learnt it
+    models: tuple = ()  # per-model rows ({name, version, state, reason}) where the probe lists them (Triton)
 
     @property
     def ready(self) -> bool:

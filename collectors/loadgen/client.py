@@ -26,6 +26,7 @@ import aiohttp
 from yarl import URL
 
 from .sse import ParsedStream, parse_stream, split_events  # noqa: F401  (re-exported)
+from .triton import TRT, parse_trt_stream
 
 
 @dataclass(slots=True)
@@ -70,13 +71,17 @@ class RequestRecord:
         return self.send_time - self.ready_time
 
 
-def finish_record(rec: RequestRecord, times: list[float], reads: list[bytes], chat: bool,
+def finish_record(rec: RequestRecord, times: list[float], reads: list[bytes], chat: bool | str,
                   keep_text: bool = True) -> None:
-    """Fill ``rec`` from the raw reads of a 200 response whose stream ended cleanly."""
+    """Fill ``rec`` from the raw reads of a 200 response whose stream ended cleanly.
+
+    ``chat`` is the stream kind: True (chat chunks), False (completions chunks) or
+    ``triton.TRT`` (Triton ``generate_stream`` events, ``--backend tensorrt-llm``)."""
     if not reads:
         rec.error_kind, rec.error = "no_token", "empty response body"
         return
-    ps = parse_stream(times, reads, chat, keep_text)
+    ps = parse_trt_stream(times, reads, keep_text) if chat == TRT else \
+        parse_stream(times, reads, bool(chat), keep_text)
     rec.chunk_times = ps.chunk_times
     rec.generated_text = ps.text
     rec.output_tokens = ps.output_tokens
@@ -114,7 +119,7 @@ def classify_exception(exc: BaseException, got_bytes: bool) -> tuple[str, str]:
 class StreamClient:
     """A pooled session for one event loop.  ``async with StreamClient(...) as c``."""
 
-    def __init__(self, api_url: str, headers: dict[str, str], chat: bool, limit: int,
+    def __init__(self, api_url: str, headers: dict[str, str], chat: bool | str, limit: int,
                  request_timeout: float, read_timeout: float | None = None):
         self.url = URL(api_url)
         self.headers = {"Content-Type": "application/json", **headers}
@@ -193,7 +198,7 @@ class DeferredParser:
     ``submit`` waits while ``maxsize`` streams are already waiting (bounded memory; a
     lane blocked here shows up as send lag, i.e. as a client bottleneck)."""
 
-    def __init__(self, chat: bool, on_done: Callable[[RequestRecord], None], maxsize: int,
+    def __init__(self, chat: bool | str, on_done: Callable[[RequestRecord], None], maxsize: int,
                  keep_text: bool = True):
         self.chat, self.on_done, self.keep_text = chat, on_done, keep_text
         self.queue: asyncio.Queue = asyncio.Queue(max(1, maxsize))

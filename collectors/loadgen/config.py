@@ -19,7 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DATASETS = ("random", "prefix_repetition", "sharegpt", "custom")
-BACKENDS = {"openai": "completions", "vllm": "completions", "openai-chat": "chat"}
+#: backend -> request/stream format. ``tensorrt-llm``: Triton's generate_stream with
+#: TensorRT-LLM's ensemble body (vLLM's old benchmark_serving.py backend; see ``triton``).
+BACKENDS = {"openai": "completions", "vllm": "completions", "openai-chat": "chat",
+            "tensorrt-llm": "trt"}
 SLO_NAMES = ("ttft", "tpot", "e2el")
 PERCENTILE_METRICS = ("ttft", "tpot", "itl", "e2el", "client_queue_time",
                       "e2el_including_client_queue")
@@ -103,6 +106,17 @@ class BenchConfig:
     def chat(self) -> bool:
         return BACKENDS.get(self.backend) == "chat"
 
+    @property
+    def trt(self) -> bool:
+        """Triton ``generate_stream`` (``--backend tensorrt-llm``)."""
+        return BACKENDS.get(self.backend) == "trt"
+
+    @property
+    def stream_kind(self) -> bool | str:
+        """What the client parses: True chat chunks, False completions chunks, "trt"
+        Triton generate_stream events."""
+        return "trt" if self.trt else self.chat
+
     def model_name(self) -> str:
         return self.served_model_name or self.model or ""
 
@@ -153,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--base-url", default=None)
     a("--host", default="127.0.0.1")
     a("--port", type=int, default=8000)
-    a("--endpoint", default="/v1/completions")
+    a("--endpoint", default=None,
+      help="default /v1/completions; --backend tensorrt-llm: /v2/models/ensemble/generate_stream")
     a("--backend", default="openai", choices=sorted(BACKENDS))
     a("--model", default=None)
     a("--served-model-name", default=None)
@@ -292,6 +307,17 @@ def config_from_namespace(ns: argparse.Namespace) -> BenchConfig:
         raise BenchUsageError("--request-rate must be positive (inf: all at once)")
     if ns.num_workers < 1:
         raise BenchUsageError("--num-workers must be at least 1")
+    if ns.endpoint is None:
+        ns.endpoint = "/v2/models/ensemble/generate_stream" if BACKENDS[ns.backend] == "trt" \
+            else "/v1/completions"
+    if BACKENDS[ns.backend] == "trt" and not ns.endpoint.rstrip("/").endswith("generate_stream"):
+        raise BenchUsageError("--backend tensorrt-llm posts to Triton's generate_stream: use "
+                              "--endpoint /v2/models/MODEL/generate_stream")
+    if BACKENDS[ns.backend] != "trt" and "generate_stream" in ns.endpoint:
+        raise BenchUsageError(f"--endpoint {ns.endpoint} is Triton's: use --backend tensorrt-llm")
+    if BACKENDS[ns.backend] == "trt" and ns.tokenize_mode == "server":
+        raise BenchUsageError("--backend tensorrt-llm: Triton has no /tokenize; use --tokenize local "
+                              "with --tokenizer DIR")
     chat_endpoint = ns.endpoint.rstrip("/").endswith("chat/completions")
     if BACKENDS[ns.backend] == "chat" and not chat_endpoint:
         raise BenchUsageError(f"--backend {ns.backend} needs a */chat/completions --endpoint")

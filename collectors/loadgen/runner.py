@@ -39,6 +39,7 @@ from .metrics import BenchmarkMetrics, calculate_metrics, percentile
 from .report import format_errors, format_summary, result_json, save_result
 from .schedule import arrival_offsets
 from .tokenizer import LocalTokenizer, ServerTokenizer, open_tokenizer
+from .triton import model_from_endpoint, trt_payload
 from .workers import ExecStats, LoadSpec, execute, run_workers
 
 
@@ -74,7 +75,11 @@ class BenchResult:
 
 
 def build_body(cfg: BenchConfig, req: SampleRequest, model: str) -> bytes:
-    """The request JSON vLLM 0.32's request functions send."""
+    """The request JSON vLLM 0.32's request functions send (``--backend tensorrt-llm``:
+    the old ``async_request_trt_llm``'s, see ``triton``)."""
+    if cfg.trt:
+        return json.dumps(trt_payload(req.prompt, req.expected_output_len, cfg.ignore_eos,
+                                      cfg.sampling, cfg.extra_body)).encode()
     if cfg.chat:
         payload: dict[str, Any] = {
             "model": model,
@@ -93,7 +98,14 @@ def build_body(cfg: BenchConfig, req: SampleRequest, model: str) -> bytes:
 
 
 async def resolve_model(cfg: BenchConfig) -> tuple[str, str]:
-    """(model_id, name sent in requests); asks /v1/models when --model is absent."""
+    """(model_id, name sent in requests); asks /v1/models when --model is absent.
+
+    ``--backend tensorrt-llm``: the name is the model of the endpoint path (Triton has no
+    /v1/models, and the body names no model); ``--model`` (a tokenizer's id or folder, as
+    in vLLM's old script) only names the model in the result."""
+    if cfg.trt:
+        name = model_from_endpoint(cfg.endpoint) or "ensemble"
+        return cfg.model or name, name
     if cfg.model:
         return cfg.model, cfg.served_model_name or cfg.model
     url = cfg.base_url + "/v1/models"
@@ -188,7 +200,7 @@ def client_health(records: list[RequestRecord], stats: list[ExecStats], duration
 
 async def _ready_check(cfg: BenchConfig, body: bytes) -> None:
     deadline = perf_counter() + cfg_ready_timeout(cfg)
-    async with StreamClient(cfg.api_url, cfg.headers, cfg.chat, 1, 60.0) as c:
+    async with StreamClient(cfg.api_url, cfg.headers, cfg.stream_kind, 1, 60.0) as c:
         while True:
             rec = await c.send(RequestRecord(index=-1, warmup=True), body)
             if rec.success:
@@ -222,7 +234,7 @@ async def run_bench(config: BenchConfig, sink: BenchSink | None = None,
     tok = await open_tokenizer(cfg, model_name)
     try:
         ds = dataset or await load_dataset(cfg, tok)
-        if dataset is None and isinstance(tok, LocalTokenizer) and \
+        if dataset is None and isinstance(tok, LocalTokenizer) and not cfg.trt and \
                 cfg.dataset_name in ("random", "prefix_repetition"):
             server_tok = ServerTokenizer(cfg.base_url, model_name, cfg.headers)
             try:
@@ -240,7 +252,7 @@ async def run_bench(config: BenchConfig, sink: BenchSink | None = None,
                                   cfg.ramp_up_strategy, cfg.ramp_up_start_rps, cfg.ramp_up_end_rps)
         if cfg_ready_timeout(cfg) > 0:
             await _ready_check(cfg, bodies[0])
-        spec = LoadSpec(cfg.api_url, cfg.headers, cfg.chat, cfg.request_timeout,
+        spec = LoadSpec(cfg.api_url, cfg.headers, cfg.stream_kind, cfg.request_timeout,
                         cfg.read_timeout, records, bodies, offsets, cfg.max_concurrency,
                         cfg.num_warmups, bodies[0], cfg.save_detailed)
         progress = Progress(sink, len(records), clock)

@@ -187,6 +187,8 @@ async def open_tokenizer(cfg: BenchConfig, model: str) -> LocalTokenizer | Serve
                 raise BenchUsageError(f"cannot read tokenizer {path}: {exc}") from None
         if mode == "local":
             raise BenchUsageError(f"--tokenize local: {err}")
+        if cfg.trt:  # Triton has no /tokenize to fall back on
+            raise BenchUsageError(f"--backend tensorrt-llm needs a local tokenizer: {err}")
     st = ServerTokenizer(cfg.base_url, model, cfg.headers)
     try:
         await st.encode(["probe"])

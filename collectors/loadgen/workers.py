@@ -35,7 +35,7 @@ from .schedule import LoopLagMonitor, drive
 class LoadSpec:
     api_url: str
     headers: dict[str, str]
-    chat: bool
+    chat: bool | str  # stream kind: True chat, False completions, "trt" Triton generate_stream
     request_timeout: float
     read_timeout: float | None
     records: list[RequestRecord]

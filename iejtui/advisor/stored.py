@@ -6,7 +6,9 @@ for any run length, and exactly what was said live. A run without them (recorded
 advisor, imported, or the service was not running it) is replayed when it is short enough
 (``MAX_REPLAY_S``); a longer one says how to replay it (``iejtui advise rN``), since a replay
 reads every sample of the run. A bench run's validity verdict is always computed (its window
-is short).
+is short), and the service stores it in the run's summary when the bench ends
+(``bench_verdict``, under ``summary["iejtui"]["validity"]``): the Benchmarks screen and
+``runs show`` read it from there instead of reading the window again.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from iejtui.advisor.overrides import for_run
 from iejtui.advisor.run_inputs import read_inputs, run_window
 
 KINDS = ("advisor.firing", "advisor.resolved")
+#: event level of a firing finding → its severity (``iejtui.service.advising.LEVEL`` reversed)
+SEVERITY_OF_LEVEL = {"error": "critical", "warning": "warning", "info": "info"}
 MAX_REPLAY_S = 2 * 3600.0
 
 
@@ -38,6 +42,33 @@ def stored_findings(reader, run_id: int) -> list[dict[str, Any]]:
     return out
 
 
+def bench_verdict(reader, run: dict[str, Any]) -> dict[str, Any] | None:
+    """The validity verdict of a finished bench run, computed from its window (``None``: not
+    a single benchmark with a result — a sweep's points are runs of their own — or its
+    window could not be read: a verdict is optional, a broken series must not lose the run)."""
+    summary = run.get("summary")
+    if run.get("kind") != "bench" or not isinstance(summary, dict) or "sweep" in summary:
+        return None
+    try:
+        return run_validity(read_inputs(reader, run))
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def stored_verdict(run: dict[str, Any]) -> dict[str, Any] | None:
+    """The verdict the service stored with a bench run's result, if it did."""
+    summary = run.get("summary")
+    extra = summary.get("iejtui") if isinstance(summary, dict) else None
+    v = extra.get("validity") if isinstance(extra, dict) else None
+    return v if isinstance(v, dict) and "valid" in v else None
+
+
+def with_verdict(summary: dict[str, Any], verdict: dict[str, Any]) -> dict[str, Any]:
+    """``summary`` carrying ``verdict`` under ``"iejtui"`` (pure)."""
+    extra = summary.get("iejtui") if isinstance(summary.get("iejtui"), dict) else {}
+    return {**summary, "iejtui": {**extra, "validity": verdict}}
+
+
 def run_advice(reader, run: dict[str, Any], rules: Sequence[Rule] = RULES,
                max_replay_s: float = MAX_REPLAY_S) -> dict[str, Any]:
     """``advise``'s result for a run plus ``source``: ``live`` (stored findings), ``replay``,
@@ -45,10 +76,12 @@ def run_advice(reader, run: dict[str, Any], rules: Sequence[Rule] = RULES,
     stored = stored_findings(reader, run["id"])
     t0, t1 = run_window(run)
     if stored:
-        inp = read_inputs(reader, run) if run.get("kind") == "bench" else None
+        verdict = stored_verdict(run)
+        if verdict is None and run.get("kind") == "bench":
+            verdict = run_validity(read_inputs(reader, run))
         head = {"id": run["id"], "name": run.get("name"), "kind": run.get("kind"), "window": [t0, t1],
                 "ended": bool(run.get("ended_at"))}
-        return {"run": head, "source": "live", "validity": run_validity(inp) if inp else None,
+        return {"run": head, "source": "live", "validity": verdict,
                 "bottleneck": bottleneck(stored), "signals": ["(stored)"], "findings": stored}
     if t1 - t0 > max_replay_s:
         return {"run": {"id": run["id"], "name": run.get("name"), "kind": run.get("kind"), "window": [t0, t1],

@@ -69,6 +69,9 @@ def bench(ctx: click.Context, engine: str | None, name: str | None, detach: bool
           slo: str | None, tolerance: str | None, probe_seconds: float | None) -> None:
     """Benchmark an engine (--engine NAME or --base-url URL) with `vllm bench serve` flags.
 
+    --backend openai|vllm (completions), openai-chat, or tensorrt-llm (Triton's
+    /v2/models/MODEL/generate_stream with TensorRT-LLM's ensemble body; needs --tokenizer).
+
     Runs in the background under the service; Ctrl-C cancels it (completed requests are kept).
     With --find-max-load --slo NAME it searches the highest request rate whose probes meet the
     SLO (MLPerf's rule: p99 of each limit), each probe a bench run of the search.

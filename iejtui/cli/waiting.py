@@ -47,5 +47,7 @@ def describe_ready(e: dict) -> str:
         bits.append(f"max concurrency {f['max_concurrency']}x")
     if f.get("version"):
         bits.append(f"vLLM {f['version']}")
+    if f.get("models"):  # Triton: every model of its repository, ready
+        bits.append("models " + ", ".join(str(m.get("name")) for m in f["models"]))
     return f"engine {e['name']} ready at {e['url']} (run {e['run_id']}, pid {e['pid']})" + (
         f": {', '.join(bits)}" if bits else "")

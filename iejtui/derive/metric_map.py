@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["EngineMetricMap", "VLLM", "VLLM_ALIASES", "TRTLLM", "SGLANG", "LLAMACPP", "OPENAI",
+__all__ = ["EngineMetricMap", "VLLM", "VLLM_ALIASES", "TRTLLM", "SGLANG", "LLAMACPP", "OPENAI", "TRITON",
            "METRIC_MAPS", "metric_map_for", "COUNTER_KEYS", "GAUGE_KEYS", "HISTOGRAM_KEYS",
            "CANONICAL_FIGURES", "reports", "unreported"]
 
@@ -131,6 +131,10 @@ class EngineMetricMap:
     #: Latency keys the engine reports only as a (seconds counter, count counter) pair:
     #: the window mean, no percentiles (llama.cpp).
     mean_pairs: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    #: Whether what the engine reports depends on what it hosts (Triton: a TensorRT-LLM,
+    #: vLLM or plain Python backend): a figure none of whose names is stored once the
+    #: engine is scraped is then "not reported" (``iejtui.derive.triton.unreported_now``).
+    hosted: bool = False
 
     def names(self, key: str) -> tuple[str, ...]:
         """Candidate names for ``key``; empty when this engine has none."""
@@ -222,10 +226,47 @@ LLAMACPP = EngineMetricMap(
     kind="llamacpp", aliases=LLAMACPP_ALIASES, computed_prompt_filter={},
     mean_pairs={"tpot": ("llamacpp:tokens_predicted_seconds_total", "llamacpp:tokens_predicted_total")})
 
+#: Triton Inference Server (2.51 seen live). What it reports depends on the backend it
+#: hosts (``hosted``): the TensorRT-LLM backend's ``nv_trt_llm_*`` gauges select their
+#: figure by label, so ``collectors.triton_metrics`` copies them under ``triton:`` names
+#: (running = ``request_type="active"``, as ``trtllm:num_requests_running`` is the
+#: executor's active count; waiting; KV ``fraction``; capacity = ``max`` × ``tokens_per``
+#: blocks); its token counts are the ``_sum`` of the ``nv_llm_{input,output}_token_len``
+#: histograms (the backend has no token counters). The vLLM backend re-exports ``vllm:*``
+#: families (``triton-inference-server/vllm_backend`` ``src/utils/metrics.py``: V0 names such
+#: as ``gpu_cache_usage_perc``, no request_success, no cache_config_info), read as vLLM's.
+#: Triton's own ``nv_inference_*`` serve only waiting (``pending_request_count``, summed
+#: over models: a request waits in one model's queue at a time); its request counts and
+#: ``_us`` duration counters are per model (an ensemble counts each request once per
+#: composing model, so sums over models mean nothing) and feed the per-model Triton rows
+#: (``iejtui.derive.triton``), not these canonical ones. TTFT only ever from the vLLM
+#: backend: ``nv_inference_first_response_histogram_ms`` is *first response*, never TTFT.
+TRITON_ALIASES: dict[str, tuple[str, ...]] = {
+    "prompt_tokens": ("nv_llm_input_token_len_sum", "vllm:prompt_tokens_total"),
+    "generation_tokens": ("nv_llm_output_token_len_sum", "vllm:generation_tokens_total"),
+    "preemptions": ("vllm:num_preemptions_total",),
+    "request_success": ("vllm:request_success_total",),
+    "running": ("triton:num_requests_running", "vllm:num_requests_running"),
+    "waiting": ("triton:num_requests_waiting", "vllm:num_requests_waiting",
+                "nv_inference_pending_request_count"),
+    "kv_usage": ("triton:kv_cache_utilization", "vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
+    "cache_config_info": ("vllm:cache_config_info",),
+    "kv_capacity_tokens": ("triton:kv_capacity_tokens",),
+    "ttft": ("vllm:time_to_first_token_seconds",),
+    "itl": ("vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"),
+    "tpot": ("vllm:request_time_per_output_token_seconds",),
+    "e2e": ("vllm:e2e_request_latency_seconds",),
+    "queue": ("vllm:request_queue_time_seconds",),
+    "prefill": ("vllm:request_prefill_time_seconds",),
+    "decode": ("vllm:request_decode_time_seconds",),
+}
+TRITON = EngineMetricMap(kind="triton", aliases=TRITON_ALIASES, computed_prompt_filter={},
+                         engine_label="model", hosted=True)
+
 #: Any OpenAI-compatible endpoint: no engine metrics at all (benchmarks measure latency).
 OPENAI = EngineMetricMap(kind="openai", aliases={})
 
-METRIC_MAPS: dict[str, EngineMetricMap] = {m.kind: m for m in (VLLM, TRTLLM, SGLANG, LLAMACPP, OPENAI)}
+METRIC_MAPS: dict[str, EngineMetricMap] = {m.kind: m for m in (VLLM, TRTLLM, SGLANG, LLAMACPP, OPENAI, TRITON)}
 
 
 def metric_map_for(kind: str | None) -> EngineMetricMap | None:

@@ -28,6 +28,15 @@ argv = ["iejtui", "demo", "serve", "--port", "8011"]
 # ready_timeout = 900                    # seconds to wait for /health
 # stop_timeout = 30                      # SIGTERM grace before SIGKILL
 
+# Triton Inference Server (TensorRT-LLM, vLLM or Python backends); the URL is the HTTP
+# port, metrics come from --metrics-port; keep every listener on loopback:
+# [engines.trtllm-triton]
+# kind = "triton"
+# argv = ["tritonserver", "--model-repository=/models/triton_repo",
+#         "--http-address", "127.0.0.1", "--http-port", "8000",
+#         "--grpc-address", "127.0.0.1", "--grpc-port", "8001",
+#         "--metrics-address", "127.0.0.1", "--metrics-port", "8002"]
+
 # Any OpenAI-compatible endpoint you did not start (benchmarks and latency only):
 # [engines.remote]
 # kind = "openai"

@@ -191,6 +191,30 @@ class BenchRunner:
                      reason=reason, summary=job.result)
         await ctx.event(job.run_id, status, f"{job.name}: benchmark {status}" + (f" ({reason})" if reason else ""),
                         "info" if status == RunStatus.STOPPED else "warning")
+        if isinstance(job.result, dict) and status != RunStatus.FAILED:
+            await self._store_verdict(job)
+
+    async def _store_verdict(self, job: BenchJob) -> None:
+        """The advisor's validity verdict of the finished bench, computed once from its window
+        (on its own read connection, off the event loop) and kept in the run's summary, so the
+        Benchmarks screen marks the row without reading the window on every refresh."""
+        from iejtui.advisor.stored import bench_verdict, with_verdict
+        from iejtui.store import Reader
+
+        def compute() -> dict[str, Any] | None:
+            reader = Reader(self.ctx.paths.db)
+            try:
+                run = reader.run(job.run_id)
+                return bench_verdict(reader, run) if run else None
+            finally:
+                reader.close()
+        try:
+            verdict = await asyncio.to_thread(compute)
+        except Exception:  # noqa: BLE001 - the result is stored already; the verdict is extra
+            return
+        if verdict is not None and isinstance(job.result, dict):
+            job.result = with_verdict(job.result, verdict)
+            await self.ctx.db(self.ctx.writer.update_run, job.run_id, summary=job.result)
 
     async def cancel(self, run_id: int, reason: str = "cancelled by the user") -> BenchJob:
         job = self.jobs.get(run_id)

@@ -54,6 +54,10 @@ async def _recover_owned(ctx: ServiceContext, supervisor: EngineSupervisor, run:
                      status=run["status"], phase=run["phase"] or "launching", pid=rec,
                      started_at=run["started_at"], facts=json.loads(run["facts"] or "{}"),
                      fingerprints=load_fingerprints(ctx.paths, rid))
+    try:  # what the adapter learns from the launch argv (Triton's metrics port, llama.cpp's KV layout)
+        h.adapter.default_url(json.loads(run["argv"] or "[]"))
+    except (ValueError, TypeError):
+        pass
     if procs.engine_is_ours(rec):
         try:
             size = Path(rec.log_path).stat().st_size

@@ -279,6 +279,9 @@ class EngineSupervisor:
             if state.version:
                 versions["engine"] = state.version
             fields = {"model": model} if (model := await self._served_model(h)) else {}
+            if state.models:  # per-model rows (Triton): the run names the models it serves
+                h.facts["models"] = [dict(m) for m in state.models]
+                fields.setdefault("model", ", ".join(m["name"] for m in state.models)[:200])
             await self._first_scrape(h)
             if h.final or h.stopping:
                 return  # stopped while we scraped

@@ -138,6 +138,20 @@ class Reader:
                 r["data"] = json.loads(r["data"])
         return rows
 
+    def event_levels(self, run_ids: Iterable[int], kind: str) -> dict[int, dict[str, int]]:
+        """How many events of ``kind`` each run has, by level, in one query (e.g. the
+        advisor's findings of every row of the Benchmarks screen): ``{run_id: {level: n}}``."""
+        ids = [int(r) for r in run_ids]
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        out: dict[int, dict[str, int]] = {}
+        for run_id, level, n in self.conn.execute(
+                f"SELECT run_id, level, COUNT(*) FROM events WHERE kind = ? AND run_id IN ({marks}) "
+                "GROUP BY run_id, level", [kind, *ids]):
+            out.setdefault(run_id, {})[level] = n
+        return out
+
     # ---- samples -----------------------------------------------------------------------
     def data_version(self) -> int:
         """SQLite's ``data_version``: changes whenever another connection commits (unchanged:

@@ -106,6 +106,7 @@ class Feed:
         self.interval_s = scrape_interval(paths)
         self._reader: Reader | None = None
         self.error: str | None = None
+        self._bench_findings: dict[int, dict[str, int]] = {}  # finished bench runs' advisor findings
 
     def reader(self) -> Reader | None:
         """The read-only connection, opened on first use (None while journal.db is missing)."""
@@ -162,6 +163,15 @@ class Feed:
         return summary_line(run_summary(reader, run)) if run else ""
 
     @reading
+    def advice(self, run_id: int) -> dict | None:
+        """The run view's "What the advisor saw": ``iejtui.advisor.stored.run_advice`` (the
+        findings stored live, or a replay of a short run), what ``runs show`` prints."""
+        from iejtui.advisor.stored import run_advice
+        reader = self.reader()
+        run = reader.run(run_id) if reader is not None else None
+        return run_advice(reader, run) if run else None
+
+    @reading
     def runs(self, headlines: dict[int, str]) -> list[RunRow]:
         from iejtui.viewmodel.runs import run_rows
         reader = self.reader()
@@ -172,7 +182,7 @@ class Feed:
         """The Benchmark screen's rows (``iejtui.viewmodel.bench.BenchRow``), newest first."""
         from iejtui.viewmodel.bench import bench_rows
         reader = self.reader()
-        return [] if reader is None else bench_rows(reader)
+        return [] if reader is None else bench_rows(reader, known_findings=self._bench_findings)
 
     @reading
     def bench_checks(self, run: dict) -> list[str]:

@@ -67,3 +67,54 @@ def detail_text(lines: Sequence[AdviceLine]) -> str:
             out.append(f"  knob: {a.knob}")
         out += [f"  why: {a.why}", ""]
     return "\n".join(out).rstrip()
+
+
+RUN_SECTION = "What the advisor saw"
+
+
+def run_advice_lines(result: dict[str, Any] | None) -> list[str]:
+    """A run's ``run_advice`` in full (the run view's ``a``): the same lines ``runs show`` and
+    ``iejtui advise`` print (verdict, bottleneck, each finding with its window, message, knob,
+    why), headed; empty when the run has no signals to advise on."""
+    from iejtui.advisor.text import result_lines
+    if not result:
+        return []
+    if result.get("source") == "none":
+        return [RUN_SECTION, "  " + str(result.get("note") or "")]
+    if not result.get("signals"):
+        return []
+    head = RUN_SECTION + (" (as found live)" if result.get("source") == "live" else " (replayed)")
+    return [head, *result_lines(result, indent="  ")]
+
+
+def run_advice_short(result: dict[str, Any] | None, limit: int = 4) -> list[str]:
+    """The run view's section: a heading with the bench verdict and the bottleneck, then one
+    line per finding, most severe first (severity, rule, window, the knob with a value to
+    try), at most ``limit``; the rest and each finding's why are behind ``a``."""
+    from iejtui.advisor.text import SEV, span_text
+    if not result:
+        return []
+    if result.get("source") == "none":
+        return [f"{RUN_SECTION}: {result.get('note') or ''}"]
+    if not result.get("signals"):
+        return []
+    head = [RUN_SECTION + (" (live)" if result.get("source") == "live" else "")]
+    v = result.get("validity")
+    if v is not None:
+        head.append("benchmark " + ("valid" if v["valid"] else "INVALID: " + "; ".join(v["invalid_reasons"])[:60])
+                    + (f" ({len(v['caveats'])} caveat(s))" if v.get("caveats") else ""))
+    b = result.get("bottleneck")
+    head.append(f"bottleneck: {b['kind']} ({b['seconds']:.0f} s)" if b else "bottleneck: none classified")
+    findings = result.get("findings") or []
+    ended = bool((result.get("run") or {}).get("ended"))
+    out = [" · ".join(head)]
+    for f in findings[:limit]:
+        k = f.get("knob") or {}
+        knob = f"  {k['flag']} {k.get('current') or ''}" + (f" → {k['suggested']}" if k.get("suggested") else "") if k else ""
+        out.append(f"  {SEV.get(f['severity'], f['severity']):<8}  {f['rule']}  {span_text(f, ended)}{knob}")
+    if not findings:
+        out.append("  no findings")
+    more = len(findings) - limit
+    out.append(f"  … {more} more; a: all of them with message, knob and why" if more > 0
+               else "  a: each finding's message and why" if findings else "")
+    return [ln for ln in out if ln]

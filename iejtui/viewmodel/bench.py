@@ -41,10 +41,22 @@ class BenchRow:
     progress_at: float | None  # when the live figures were stored
     reason: str | None
     workload: str  # the flags that define the load, shortened
+    # the advisor: the validity verdict stored with the result (None: none stored) and the
+    # findings that fired during the run, by severity ({"critical": 1, "warning": 2})
+    validity: Mapping[str, Any] | None = None
+    findings: Mapping[str, int] | None = None
 
     @property
     def live(self) -> bool:
         return self.status in BENCH_LIVE
+
+    @property
+    def marks(self) -> str:
+        """The row's advisor marks: ``⚠`` invalid benchmark, ``~`` valid with caveats, then
+        ``✗`` a critical / ``!`` a warning finding fired during it (empty: nothing to say)."""
+        v, f = self.validity, self.findings or {}
+        out = ("⚠" if not v.get("valid", True) else "~" if v.get("caveats") else "") if v else ""
+        return out + ("✗" if f.get("critical") else "!" if f.get("warning") else "")
 
     @property
     def fraction(self) -> float | None:
@@ -107,15 +119,19 @@ def progress_values(latest: tuple[float, Mapping[tuple[str, str], float]] | None
     return out
 
 
-def bench_row(run: Mapping[str, Any], progress: Mapping[str, float], parent: Mapping[str, Any] | None) -> BenchRow:
+def bench_row(run: Mapping[str, Any], progress: Mapping[str, float], parent: Mapping[str, Any] | None,
+              findings: Mapping[str, int] | None = None) -> BenchRow:
     """The row of bench run ``run``; ``progress``: its newest stored progress (may be empty);
-    ``parent``: the engine run it targeted (or None)."""
+    ``parent``: the engine run it targeted (or None); ``findings``: the advisor's firing
+    findings during it by severity."""
     argv = run.get("argv") if isinstance(run.get("argv"), list) else None
     summary = run.get("summary") if isinstance(run.get("summary"), dict) else None
     target = f"r{parent['id']} {parent['name']}" if parent else (run.get("url") or "")
+    from iejtui.advisor.stored import stored_verdict
     common = dict(id=run["id"], name=run["name"], target=target, status=run["status"],
                   started_at=run["started_at"], ended_at=run.get("ended_at"), reason=run.get("reason"),
-                  workload=workload_text(argv), progress_at=progress.get("ts"))
+                  workload=workload_text(argv), progress_at=progress.get("ts"), validity=stored_verdict(run),
+                  findings=findings)
     if summary is not None and run["status"] not in BENCH_LIVE:
         done = _i(summary.get("completed"))
         failed = _i(summary.get("failed"))
@@ -134,11 +150,40 @@ def bench_row(run: Mapping[str, Any], progress: Mapping[str, float], parent: Map
                     tpot_p50_ms=None, itl_p50_ms=None)
 
 
-def bench_rows(reader, limit: int = 200) -> list[BenchRow]:
+def bench_findings(reader, runs: list[Mapping[str, Any]],
+                   known: dict[int, dict[str, int]] | None = None) -> dict[int, dict[str, int]]:
+    """The advisor's findings that fired during each bench run, by severity: the service
+    evaluates a running benchmark as a run of its own and stores each firing as an
+    ``advisor.firing`` event of it (level ``error`` for critical). One query for the runs not
+    in ``known``; a finished run's counts cannot change, so they are added to ``known``
+    (pass the same dict on every refresh: only live and new runs are read again)."""
+    from iejtui.advisor.stored import SEVERITY_OF_LEVEL
+    known = {} if known is None else known
+    todo = [r["id"] for r in runs if r["id"] not in known or r["status"] in BENCH_LIVE]
+    levels = reader.event_levels(todo, "advisor.firing") if todo else {}
+    out = {}
+    for r in runs:
+        if r["id"] in todo:
+            counts: dict[str, int] = {}
+            for level, n in levels.get(r["id"], {}).items():
+                sev = SEVERITY_OF_LEVEL.get(level, "info")
+                counts[sev] = counts.get(sev, 0) + n
+            if r["status"] not in BENCH_LIVE:
+                known[r["id"]] = counts
+            out[r["id"]] = counts
+        else:
+            out[r["id"]] = known[r["id"]]
+    return out
+
+
+def bench_rows(reader, limit: int = 200, known_findings: dict[int, dict[str, int]] | None = None) -> list[BenchRow]:
     """Every bench run of the journal, newest first (progress read only for live ones,
-    and for ended ones that have no result: cancelled or failed mid-way)."""
+    and for ended ones that have no result: cancelled or failed mid-way). The advisor's
+    marks: the verdict stored with the result (``runs()`` reads it anyway) and the findings
+    (``bench_findings``, cached in ``known_findings`` for finished runs)."""
     runs = reader.runs("bench", limit=limit)
     parents: dict[int, dict | None] = {}
+    found = bench_findings(reader, runs, known_findings)
     out = []
     for run in runs:
         pid = run.get("parent_id")
@@ -146,7 +191,7 @@ def bench_rows(reader, limit: int = 200) -> list[BenchRow]:
             parents[pid] = reader.run(pid)
         need = run["status"] in BENCH_LIVE or not isinstance(run.get("summary"), dict)
         progress = progress_values(reader.latest(run["id"], "bench")) if need else {}
-        out.append(bench_row(run, progress, parents.get(pid) if pid is not None else None))
+        out.append(bench_row(run, progress, parents.get(pid) if pid is not None else None, found.get(run["id"])))
     return out
 
 
@@ -174,7 +219,28 @@ def detail_lines(row: BenchRow, now: float) -> list[tuple[str, str]]:
     if not row.live:
         lines += [("TPOT p50", ms(None if row.tpot_p50_ms is None else row.tpot_p50_ms / 1000)),
                   ("ITL p50", ms(None if row.itl_p50_ms is None else row.itl_p50_ms / 1000))]
+    if row.validity is not None:
+        lines.append(("validity", validity_text(row.validity)))
+    if row.findings is not None:
+        lines.append(("advisor", findings_text(row.findings, row.live)))
     return lines
+
+
+def validity_text(v: Mapping[str, Any]) -> str:
+    """``INVALID: client-bound …`` / ``valid · caveat: p99 from 40 requests …`` / ``valid``."""
+    if not v.get("valid", True):
+        why = list(v.get("invalid_reasons") or [])
+        return "⚠ INVALID: " + (why[0] if why else "see the run view") + (f" (+{len(why) - 1} more)" if len(why) > 1 else "")
+    cav = list(v.get("caveats") or [])
+    return "valid" + (f" · caveat: {cav[0]}" + (f" (+{len(cav) - 1} more)" if len(cav) > 1 else "") if cav else "")
+
+
+def findings_text(counts: Mapping[str, int], live: bool) -> str:
+    """``1 critical, 2 warning findings (enter: what the advisor saw)`` or ``nothing fired``."""
+    parts = [f"{counts[s]} {s}" for s in ("critical", "warning", "info") if counts.get(s)]
+    if not parts:
+        return "nothing fired" + (" yet" if live else "")
+    return ", ".join(parts) + " finding(s) fired" + (" so far" if live else "") + " (enter: what the advisor saw)"
 
 
 def check_lines(reader, run: Mapping[str, Any]) -> list[str]:

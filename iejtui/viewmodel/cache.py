@@ -139,6 +139,8 @@ class SnapshotCache:
         self.events: list[dict] = []
         self.last_event_id: int | None = None
         self.gpu_note: str | None = None
+        self.advice_key: tuple | None = None  # (last event id, live run ids) the strip was built for
+        self.advice: tuple = ()
         self.lines: dict[tuple, list] = {}
         self.dirty = True
         self._version: int | None = None

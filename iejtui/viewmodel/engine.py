@@ -19,8 +19,10 @@ from iejtui.derive.engine_extras import engine_extras
 from iejtui.derive.histograms import merge_series, quantile, window_delta
 from iejtui.derive.metric_map import HISTOGRAM_KEYS, EngineMetricMap, metric_map_for, unreported
 from iejtui.derive.series import SeriesGetter, first_present, histogram_series
+from iejtui.derive.triton import STORED_NAMES as TRITON_NAMES
+from iejtui.derive.triton import busiest, host_figures, hosted_backend, triton_figures, unreported_now
 from iejtui.store.vocab import ENGINE_LIVE, RunStatus
-from iejtui.viewmodel.models import EnginePanel
+from iejtui.viewmodel.models import EnginePanel, TritonView
 from iejtui.viewmodel.procs import proc_panel
 
 RATE_WINDOW_S = 10.0
@@ -56,6 +58,8 @@ def engine_names(mmap: EngineMetricMap) -> frozenset[str]:
                 out.update((name + "_bucket", name + "_sum", name + "_count"))
             else:
                 out.add(name)
+    if mmap.hosted:  # Triton: its own per-model and host families too
+        out |= TRITON_NAMES
     return frozenset(out)
 
 
@@ -107,6 +111,12 @@ def engine_panel(run: Mapping, get: SeriesGetter | None, t1: float, *, live: boo
         extras = engine_extras(get, t1 - lat_w, t1, mmap)
     procs = proc_panel(proc_get, t1 - rate_w if live or t0 is None else t0, t1, live=live,
                        stale_s=stale_after(interval_s))
+    unrep, triton = unreported(kind), None
+    if mmap is not None and mmap.hosted and get is not None and newest is not None:
+        unrep = unreported_now(get, mmap) or unrep
+        models = triton_figures(get, t1 - lat_w, t1)
+        triton = TritonView(backend=hosted_backend(get), model=busiest(models, run.get("model")),
+                            models=len(models), host=host_figures(get, t1 - rate_w, t1))
     stale = None
     active_at_t1 = run["status"] in ENGINE_LIVE and (run.get("ended_at") is None or run["ended_at"] > t1)
     if active_at_t1 and run["status"] == RunStatus.READY and newest is not None and t1 - newest > stale_after(interval_s):
@@ -116,7 +126,7 @@ def engine_panel(run: Mapping, get: SeriesGetter | None, t1: float, *, live: boo
         phase=run.get("phase"), model=run.get("model"), url=run.get("url"), started_at=run["started_at"],
         ended_at=run.get("ended_at"), reason=run.get("reason"), newest=newest, stale_since=stale,
         rate_window_s=rate_w, latency_window_s=lat_w, figures=figs, latency=lat, latency_bounds=bounds,
-        unreported=unreported(kind), extras=extras, procs=procs)
+        unreported=unrep, triton=triton, extras=extras, procs=procs)
 
 
 LATENCY_SHOWN = ("ttft", "itl", "e2e", "queue")

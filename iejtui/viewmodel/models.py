@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # type only: the widgets import these models before any maths is needed
     from iejtui.derive.engine import EngineFigures
     from iejtui.derive.engine_extras import EngineExtras
+    from iejtui.derive.triton import Agreement, HostFigures, ModelFigures
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ class EnginePanel:
     extras: EngineExtras | None = None
     # the engine's process tree (CPU, RSS, host memory) when the service launched it
     procs: ProcPanel | None = None
+    triton: TritonView | None = None  # Triton's own rows (engine kind "triton" only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,19 @@ class ProcPanel:
     host_mem_total: float | None
     newest: float | None
     mem_bw_pmu: bool = False  # a memory-controller PMU is exposed (bandwidth still not read)
+
+
+@dataclass(frozen=True, slots=True)
+class TritonView:
+    """What a Triton engine panel adds to the canonical rows: what it hosts, one model's
+    request figures (the served model, else the busiest), host readings, and Triton's GPU
+    readings checked against iejtui's NVML ones (empty without GPU panels)."""
+
+    backend: str | None  # tensorrt-llm | vllm | python; None before the first scrape
+    model: ModelFigures | None
+    models: int  # how many models Triton reports
+    host: HostFigures | None
+    gpu_check: tuple[tuple[str, tuple[Agreement, ...]], ...] = ()  # (gpu uuid, agreements)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,10 +9,12 @@ thinned at query time (``iejtui.viewmodel.thin``) so a 24 h run opens fast.
 
 from __future__ import annotations
 
+import dataclasses
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 
 from iejtui.derive.downsample import downsample
+from iejtui.derive.triton import GpuReading, gpu_crosscheck
 from iejtui.store import Reader
 from iejtui.store.vocab import BENCH_LIVE, ENGINE_LIVE, RunKind
 from iejtui.viewmodel import engine as eng
@@ -20,7 +22,7 @@ from collectors import host_procs
 from iejtui.viewmodel import gpu as gpus
 from iejtui.viewmodel import procs
 from iejtui.viewmodel.cache import SnapshotCache
-from iejtui.viewmodel.models import EventRow, Line, Plot, Snapshot
+from iejtui.viewmodel.models import EnginePanel, EventRow, Line, Plot, Snapshot
 from iejtui.viewmodel.thin import ThinGetter, read_thinned
 
 MAX_EVENTS = 200
@@ -171,6 +173,8 @@ def build_snapshot(reader: Reader, engines: list[dict], gpu_run: dict | None, t0
                            gget, t0, t1, max_points, "mean", gpu_newest)
             if ts:
                 activity.append(Line(label, tuple(ts), tuple(vs)))
+    if gpu_panels and any(isinstance(p, EnginePanel) and p.triton is not None for p in panels):
+        panels = [_triton_gpu_check(p, gpu_panels) for p in panels]
     if cache is not None:
         keys = [(r["id"], ENGINE_SOURCES) for r in engines] + ([(gpu_run["id"], None)] if gpu_run else [])
         keys += [(r["id"], PROC_SOURCE) for r in engines if r.get("owned")]
@@ -181,6 +185,16 @@ def build_snapshot(reader: Reader, engines: list[dict], gpu_run: dict | None, t0
     return Snapshot(t0=t0, t1=t1, live=live, gpus=tuple(gpu_panels), engines=tuple(panels), plots=plots,
                     events=rows, title=title,
                     gpu_note=None if gpu_run is not None else (gpu_note or "no GPU recording in this window"))
+
+
+def _triton_gpu_check(p, gpu_panels):
+    """A Triton panel with its GPU readings (DCGM) checked against our NVML GPU panels."""
+    if not isinstance(p, EnginePanel) or p.triton is None or p.triton.host is None or not p.triton.host.gpus:
+        return p
+    nvml = {g.uuid: GpuReading(util_pct=g.kernel_active, mem_used_bytes=g.mem_used, mem_total_bytes=g.mem_total,
+                               power_w=g.power_w) for g in gpu_panels}
+    checks = tuple((u, tuple(gpu_crosscheck(r, nvml[u]))) for u, r in p.triton.host.gpus.items() if u in nvml)
+    return dataclasses.replace(p, triton=dataclasses.replace(p.triton, gpu_check=checks)) if checks else p
 
 
 def _plots(lines: dict[str, list[Line]], have_engine: bool, activity: list[Line], n_gpu: int, t0: float,
@@ -223,7 +237,15 @@ def dashboard_snapshot(reader: Reader, now: float, window_s: float = 300.0, *, c
     from iejtui.viewmodel.advice import firing_now
     live_ids = [r["id"] for r in engines if r["status"] in ENGINE_LIVE]
     live_ids += [r["id"] for r in reader.runs(kind=RunKind.BENCH, limit=10) if r["status"] in BENCH_LIVE]
-    advice = firing_now(events, live_ids)
+    # the strip changes only with a new event or a run going live/ending: keyed on both, a
+    # poll that brought neither (most polls) does not walk the events again
+    key = (cache.last_event_id if cache is not None else None, tuple(live_ids))
+    if cache is not None and key[0] is not None and cache.advice_key == key:
+        advice = cache.advice
+    else:
+        advice = firing_now(events, live_ids)
+        if cache is not None:
+            cache.advice_key, cache.advice = key, advice
     return replace(snap, advice=advice) if advice else snap
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from iejtui.fmt import duration
 from iejtui.store.vocab import ENGINE_LIVE, RunStatus
-from iejtui.viewmodel.models import EnginePanel, Field, GpuPanel, ProcPanel
+from iejtui.viewmodel.models import EnginePanel, Field, GpuPanel, ProcPanel, TritonView
 
 if TYPE_CHECKING:
     from iejtui.derive.engine import LatencySummary
@@ -239,6 +239,8 @@ def engine_fields(p: EnginePanel) -> list[Field]:
               "muted" if f.preemptions_per_s is None else ("warn" if f.preemptions_per_s > 0 else "")),
     ])
     out += extra_fields(p.extras)
+    if p.triton is not None:
+        out += triton_fields(p.triton)
     if p.status not in ENGINE_LIVE:
         out.insert(0, Field("ended", p.reason or p.status, "bad" if p.status == RunStatus.CRASHED else "muted"))
     return out
@@ -280,6 +282,50 @@ def extra_fields(x) -> list[Field]:
         k = x.kv_offload
         out.append(Field("KV load", _bytes_s(k.load_bytes_s), "" if k.load_bytes_s is not None else "muted"))
         out.append(Field("KV store", _bytes_s(k.store_bytes_s), "" if k.store_bytes_s is not None else "muted"))
+    return out
+
+
+def _ms_short(seconds: float | None) -> str:
+    return NA if seconds is None else f"{seconds * 1000:.1f}"
+
+
+def triton_fields(t: TritonView) -> list[Field]:
+    """Triton's own rows under the canonical ones: the model shown, its requests, the batch
+    Triton formed, per-request queue / compute means, first response (never "TTFT": for a
+    decoupled streaming model it is the first chunk), the host CPU and the GPU cross-check."""
+    m = t.model
+    shown = (m.model if m else NA) + (f" (+{t.models - 1})" if t.models > 1 else "")
+    out = [Field("triton", f"{t.backend or NA} · {shown}", "muted" if t.backend is None else "")]
+    if m is not None:
+        failed = sum(m.failures.values())
+        by = " ".join(f"{r} {v:.0f}" for r, v in m.failures.items() if v > 0)
+        req = f"{num(m.success_per_s, 1, '/s')} ok · {failed:.0f} failed" + (f" ({by})" if by else "")
+        out.append(Field("requests", req, "warn" if failed > 0 else ("" if m.success is not None else "muted")))
+        out.append(Field("batch", num(m.batch_size, 2), "" if m.batch_size is not None else "muted"))
+        mean = m.mean_s
+        out.append(Field("q/infer", f"{_ms_short(mean.get('queue'))} / {_ms_short(mean.get('compute_infer'))} ms",
+                         "" if mean.get("compute_infer") is not None else "muted"))
+        out.append(Field("in/out", f"{_ms_short(mean.get('compute_input'))} / "
+                                   f"{_ms_short(mean.get('compute_output'))} ms",
+                         "" if mean.get("compute_input") is not None else "muted"))
+        q = m.summary_s.get("request", {})
+        if q:
+            out.append(Field("req p99", f"{ms(q.get(0.99))} (Triton's own)"))
+        out.append(_lat("1st resp", m.first_response) if m.first_response is not None
+                   else Field("1st resp", NOT_REPORTED, "muted"))
+    h = t.host
+    if h is not None and h.cpu_util_pct is not None:
+        mem = ""
+        if h.cpu_mem_used_bytes is not None and h.cpu_mem_total_bytes:
+            mem = f" · mem {h.cpu_mem_used_bytes / GIB:.1f}/{h.cpu_mem_total_bytes / GIB:.0f} GiB"
+        out.append(Field("host CPU", f"{h.cpu_util_pct:.0f}%{mem}"))
+    for uuid, checks in t.gpu_check:
+        bad = [a.figure for a in checks if a.agree is False]
+        known = [a for a in checks if a.agree is not None]
+        if not known:
+            continue
+        verdict = "disagree on " + ", ".join(bad) if bad else "agree"
+        out.append(Field(f"GPU {uuid[4:12]}", f"Triton vs NVML: {verdict}", "warn" if bad else "good"))
     return out
 
 

@@ -106,6 +106,13 @@ def test_truncation_is_a_length_cut_with_the_observed_share(small_kv):
     assert f["peak"] == pytest.approx(100.0 * short / done)
     assert f["knob"]["flag"] == "--max-model-len" and f["knob"]["current"] == "512"
     assert any("cut short" in c for c in res["validity"]["caveats"])
+    # the service stored the verdict with the result when the bench ended (the Benchmarks
+    # screen marks the row from it without reading the window again)
+    deadline = time.monotonic() + 30
+    while (stored := (reader.run(run["id"])["summary"].get("iejtui") or {}).get("validity")) is None:
+        assert time.monotonic() < deadline, "no verdict stored with the bench result"
+        time.sleep(0.5)
+    assert stored["valid"] == res["validity"]["valid"] and any("cut short" in c for c in stored["caveats"])
 
 
 def test_queueing_names_max_num_seqs_with_the_waiting_count(seqs2_engine):

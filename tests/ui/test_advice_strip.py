@@ -78,3 +78,33 @@ def test_an_engine_row_names_what_fires_on_it():
                      {"rule": "queue-backlog", "severity": "warning", "title": "Requests queueing"}]}
     assert str(engine_cells(e)["note"]).startswith("✗ Preempting (+1)")
     assert str(engine_cells({**e, "advisor": []})["note"]) == ""
+
+
+async def test_the_run_view_says_what_the_advisor_saw(app_factory, journal):
+    """A run with stored findings: the run view's section names each with its window and knob
+    (read after the history is drawn), and `a` opens the full lines `runs show` prints."""
+    from iejtui.store import Reader
+    from iejtui.ui.screens.run_view import RunScreen
+    knob = {"flag": "--max-num-seqs", "current": "256", "suggested": "64", "note": "fewer sequences"}
+    reader = Reader(journal.db)
+    run = reader.run(2)
+    reader.close()
+    t = run["started_at"] + 60
+    _write(journal, 2, "advisor.firing", _finding("preemptions", "critical", t, title="Preempting",
+                                                   message="2.10 preemptions/s", knob=knob))
+    _write(journal, 2, "advisor.resolved", _finding("preemptions", "critical", t, state="resolved", end=t + 40,
+                                                     message="2.10 preemptions/s", knob=knob))
+    _write(journal, 2, "advisor.firing", _finding("kv-bound", "critical", t + 5, title="KV-bound"))
+    app = app_factory()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_run(2)
+        await settle(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.advice_read)
+        box = app.screen.query_one("#run-advice")
+        lines = str(box.render()).splitlines()
+        assert box.display and lines[0].startswith("What the advisor saw (live) · bottleneck: KV-bound")
+        assert lines[1].split()[:2] == ["CRITICAL", "preemptions"] and "--max-num-seqs 256 → 64" in lines[1]
+        assert lines[2].split()[:2] == ["CRITICAL", "kv-bound"] and "(until the run ended)" in lines[2]
+        await pilot.press("a")
+        assert isinstance(app.screen, TextModal)
+        assert "knob: --max-num-seqs 256 → 64" in app.screen.text and "why preemptions" in app.screen.text
+        await pilot.press("escape")

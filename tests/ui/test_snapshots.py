@@ -18,7 +18,8 @@ SIZES = [(80, 24), (160, 48)]
 def _loaded(pilot) -> bool:
     views = pilot.app.screen.query(SnapshotView)
     summary = getattr(pilot.app.screen, "summary_text", None)  # the run view reads it after drawing
-    return all(v.snapshot is not None for v in views) and summary != ""
+    advice = getattr(pilot.app.screen, "advice_read", True)  # and what the advisor saw
+    return all(v.snapshot is not None for v in views) and summary != "" and advice
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

@@ -98,7 +98,7 @@ def test_registry_of_maps():
     assert metric_map_for("vllm") is VLLM and VLLM.aliases is VLLM_ALIASES  # unchanged
     assert metric_map_for(" SGLang ").kind == "sglang" and metric_map_for("tgi") is None
     assert metric_map_for("openai") is OPENAI and not OPENAI.aliases
-    assert set(kinds()) <= {m for m in ("vllm", "trtllm", "sglang", "llamacpp", "openai")
+    assert set(kinds()) <= {m for m in ("vllm", "trtllm", "sglang", "llamacpp", "openai", "triton")
                             if metric_map_for(m) is not None}
 
 

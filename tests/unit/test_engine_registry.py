@@ -27,11 +27,11 @@ from collectors.engines.base import (
 
 
 def test_registry_and_errors():
-    assert kinds() == ["llamacpp", "openai", "sglang", "trtllm", "vllm"]
+    assert kinds() == ["llamacpp", "openai", "sglang", "triton", "trtllm", "vllm"]
     assert get_adapter("vllm").kind == "vllm" and get_adapter(" VLLM ").kind == "vllm"
     assert get_adapter("openai").metrics_path is None
     with pytest.raises(UnknownEngineKind, match=r"unknown engine kind 'tgi'; valid kinds: "
-                                                r"llamacpp, openai, sglang, trtllm, vllm"):
+                                                r"llamacpp, openai, sglang, triton, trtllm, vllm"):
         get_adapter("tgi")
     assert PLANNED_KINDS == ()
 

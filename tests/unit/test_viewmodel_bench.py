@@ -68,3 +68,64 @@ def test_start_dialog_checks_flags_like_the_cli():
         bench_payload("tiny", "", "--dataset-name 'random")
     with pytest.raises(ValueError, match="base-url"):
         bench_payload("tiny", "", "--base-url http://x")
+
+
+def test_rows_carry_the_advisors_marks_and_finished_runs_are_read_once(tmp_path):
+    """A bench run's row shows the validity verdict stored with its result and the advisor's
+    findings fired during it (its ``advisor.firing`` events); a finished run's findings are
+    read once and kept, a live run's again on each refresh."""
+    from collectors.records import Event
+    from iejtui.advisor.stored import with_verdict
+    from iejtui.viewmodel.bench import validity_text
+    w = Writer(tmp_path / "journal.db")
+    eng = w.create_run(kind="engine", name="tiny", engine_kind="vllm", status="ready", started_at=NOW - 300)
+    bad = with_verdict({"completed": 40, "failed": 0}, {
+        "valid": False, "caveats": ["p99 from 40 requests (< 100): the tail is one or two requests"],
+        "invalid_reasons": ["client-bound: the load generator, not the engine, set the pace (event loop lag)"]})
+    ok = with_verdict({"completed": 40, "failed": 0}, {"valid": True, "invalid_reasons": [],
+                                                      "caveats": ["no steady state: warm-up is inside the measured window"]})
+    b1 = w.create_run(kind="bench", name="starved", status="stopped", started_at=NOW - 200, ended_at=NOW - 150,
+                      parent_id=eng, summary=bad)
+    b2 = w.create_run(kind="bench", name="fine", status="stopped", started_at=NOW - 140, ended_at=NOW - 100,
+                      parent_id=eng, summary=ok)
+    b3 = w.create_run(kind="bench", name="live", status="running", started_at=NOW - 20, parent_id=eng)
+    b4 = w.create_run(kind="bench", name="old", status="stopped", started_at=NOW - 400, ended_at=NOW - 350,
+                      summary={"completed": 200, "failed": 0})  # recorded before verdicts were stored
+    for run, level in ((b1, "error"), (b1, "warning"), (b2, "info"), (b3, "warning")):
+        w.add_event(run, Event(NOW - 10, "advisor.firing", "x", level, {"finding": {"rule": "r"}}))
+    w.add_event(b2, Event(NOW - 10, "advisor.resolved", "x", "info", {"finding": {"rule": "r"}}))
+    w.flush()
+    reader = Reader(tmp_path / "journal.db")
+    known: dict = {}
+    rows = {r.name: r for r in bench_rows(reader, known_findings=known)}
+    assert rows["starved"].marks == "⚠✗" and rows["starved"].findings == {"critical": 1, "warning": 1}
+    assert rows["fine"].marks == "~" and rows["fine"].findings == {"info": 1}  # info is not a mark
+    assert rows["live"].marks == "!" and rows["old"].marks == "" and rows["old"].validity is None
+    text = dict(detail_lines(rows["starved"], NOW))
+    assert text["validity"].startswith("⚠ INVALID: client-bound") and "(+" not in text["validity"]
+    assert text["advisor"].startswith("1 critical, 1 warning finding(s) fired")
+    assert validity_text(ok["iejtui"]["validity"]).startswith("valid · caveat: no steady state")
+    assert dict(detail_lines(rows["live"], NOW))["advisor"].startswith("1 warning finding(s) fired so far")
+    assert set(known) == {b1, b2, b4}  # finished runs only
+    # new findings: a live run's show on the next refresh; a finished run's counts are kept as read
+    w.add_event(b3, Event(NOW - 5, "advisor.firing", "x", "error", {"finding": {"rule": "q"}}))
+    w.add_event(b4, Event(NOW - 5, "advisor.firing", "x", "error", {"finding": {"rule": "q"}}))
+    w.flush()
+    w.close()
+    rows = {r.name: r for r in bench_rows(reader, known_findings=known)}
+    assert rows["live"].marks == "✗" and rows["old"].marks == ""
+    assert {r.name: r.marks for r in bench_rows(reader)}["old"] == "✗"  # without the cache: read afresh
+    reader.close()
+
+
+def test_the_marked_row_fits_80_columns():
+    from iejtui.ui.screens.bench import NARROW, bench_cells
+    from rich.cells import cell_len
+    run = {"id": 12345, "name": "bench-tiny", "status": "interrupted", "started_at": NOW - 60, "ended_at": NOW,
+           "argv": [], "summary": {"num_prompts": 1000, "completed": 999, "failed": 1, "output_throughput": 12345.6,
+                                   "median_ttft_ms": 1234.5, "p99_ttft_ms": 12345.6,
+                                   "iejtui": {"validity": {"valid": False, "invalid_reasons": ["x"], "caveats": []}}}}
+    r = bench_row(run, {}, None, {"critical": 2})
+    cells = bench_cells(r)
+    width = sum(cell_len(str(cells[k])) for k in NARROW) + 2 * len(NARROW)  # DataTable pads each cell by 1 a side
+    assert r.marks == "⚠✗" and "⚠✗" in str(cells["status"]) and width <= 80, width

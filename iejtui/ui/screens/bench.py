@@ -40,7 +40,11 @@ def bench_cells(r: BenchRow) -> dict:
     if r.failed:
         prog = Cell.assemble(prog + " ", (f"✗{r.failed}", "$error"))
     ttft = "—" if r.ttft_p50_ms is None else f"{num(r.ttft_p50_ms, 1)} / {num(r.ttft_p99_ms, 1)}"
-    return {"id": f"r{r.id}", "name": cell(r.name, "bold"), "status": cell(r.status, STATUS_STYLE.get(r.status, "")),
+    status = cell(r.status, STATUS_STYLE.get(r.status, ""))
+    if r.marks:  # the advisor: ⚠ invalid / ~ caveats, ✗ critical / ! warning findings (the pane says which)
+        style = "$error" if "⚠" in r.marks or "✗" in r.marks else "$warning"
+        status = Cell.assemble((r.status, STATUS_STYLE.get(r.status, "")), " ", (r.marks, style))
+    return {"id": f"r{r.id}", "name": cell(r.name, "bold"), "status": status,
             "progress": prog, "tok": num(r.out_tok_s, 1) if r.out_tok_s is not None else "—", "ttft": ttft,
             "target": r.target, "started": time.strftime("%m-%d %H:%M", time.localtime(r.started_at)),
             "workload": cell(r.workload, "dim")}

@@ -14,6 +14,7 @@ from iejtui.ui.feed import HISTORY_POINTS, Feed, FeedClosed
 from iejtui.ui.screens.polled import PolledScreen
 from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.ui.widgets.snapshot_view import SnapshotView
+from iejtui.viewmodel.advice import run_advice_lines, run_advice_short
 from iejtui.viewmodel.models import Snapshot
 from iejtui.viewmodel.text import clock, span
 from iejtui.viewmodel.windows import ZOOMS, Window, seek, zoom
@@ -51,6 +52,8 @@ class RunScreen(PolledScreen):
                 tooltip="Move the window forward by half its width"),
         Binding("home", "edge(-1)", "Start", priority=True, tooltip="Jump to the run's start"),
         Binding("end", "edge(1)", "End", priority=True, tooltip="Jump to the run's end (follows a live run)"),
+        Binding("a", "advice", "Advice", show=False,
+                tooltip="What the advisor saw in this run: each finding with its window, knob and why"),
     ]
 
     def __init__(self, run_id: int):
@@ -63,6 +66,8 @@ class RunScreen(PolledScreen):
         self._checks: list[str] | None = None  # a finished bench run: client vs server, verdict, steady
         self.summary_text = ""  # iejtui.summary.run_summary on one line (summary_text.summary_line)
         self._summary_at: float | None = None
+        self.advice: dict | None = None  # run_advice's result: "What the advisor saw"
+        self.advice_read = False
 
     def compose(self):
         yield Header()
@@ -71,6 +76,9 @@ class RunScreen(PolledScreen):
         checks = Static("", id="bench-checks")
         checks.display = False
         yield checks
+        advice = Static("", id="run-advice")
+        advice.display = False
+        yield advice
         yield SnapshotView(id="view")
         yield QuietFooter()
 
@@ -134,6 +142,7 @@ class RunScreen(PolledScreen):
         if self._summary_at is None or (self.following and now - self._summary_at >= self.SUMMARY_EVERY_S):
             self._summary_at = now
             self._read_summary()
+            self._read_advice()
 
     @work(thread=True, exit_on_error=False, group="summary", exclusive=True)
     def _read_summary(self) -> None:
@@ -148,6 +157,34 @@ class RunScreen(PolledScreen):
     def _show_summary(self, text: str) -> None:
         self.summary_text = text
         self.query_one("#run-summary", Static).update(Content(text))
+
+    @work(thread=True, exit_on_error=False, group="advice", exclusive=True)
+    def _read_advice(self) -> None:
+        """The advisor's findings (stored live, or replayed for a short run), read after the
+        history is drawn and with the summary's rhythm (a followed run: every 10 s)."""
+        try:
+            result = self.feed.advice(self.run_id)
+        except FeedClosed:
+            return
+        except Exception as exc:
+            result = {"source": "none", "note": f"unavailable: {type(exc).__name__}: {exc}"}
+        self.hand_back(self._show_advice, result)
+
+    def _show_advice(self, result: dict | None) -> None:
+        self.advice, self.advice_read = result, True
+        box = self.query_one("#run-advice", Static)
+        short = run_advice_short(result, 2 if self.app.size.height < 40 else 4)  # 80×24 keeps its plots
+        box.update(Content("\n".join(short)))
+        box.display = bool(short)
+
+    def action_advice(self) -> None:
+        from iejtui.ui.modals import TextModal
+        if not self.advice_read:
+            self.notify("still reading what the advisor saw", title=f"run r{self.run_id}")
+            return
+        lines = run_advice_lines(self.advice)
+        self.app.push_screen(TextModal("\n".join(lines) if lines
+                                       else "No signals recorded for this run: nothing to advise on."))
 
     # ---- actions ------------------------------------------------------------------------------
     def action_back(self) -> None:
