@@ -51,6 +51,7 @@ from typing import Any
 from iejtui.bench_sections import bench_sections
 from iejtui.derive import counters, gauges
 from iejtui.derive.engine import pad_lazy, scrape_times, engine_figures
+from iejtui.derive.engine_extras import engine_extras
 from iejtui.derive.gpu import gpu_window_summary
 from iejtui.derive.gpu_window import aggregate_ticks, gpu_block, token_rate
 from iejtui.derive.metric_map import metric_map_for, unreported
@@ -158,7 +159,7 @@ def engine_section(reader: Reader, run: dict) -> dict[str, Any]:
     wait_peak, wait_mean = _gauge_peak_mean(get, mmap.names("waiting"), t0, t1)
     kv_pct = _finite(figs.kv_usage_pct_peak)
     kv_cap = _finite(figs.kv_capacity_tokens) or _finite(facts.get("kv_cache_tokens"))
-    return {
+    section = {
         "window": [t0, t1],
         "counting_from": _finite(facts.get("counting_from")),
         "tokens": tokens,
@@ -182,6 +183,23 @@ def engine_section(reader: Reader, run: dict) -> dict[str, Any]:
         "prefix_cache_hit_pct": _finite(figs.prefix_cache_hit_pct),
         "not_reported": sorted(unreported(kind)),
     }
+    section.update(extras_section(get, t0, t1, mmap))
+    return section
+
+
+def extras_section(get, t0: float, t1: float, mmap) -> dict[str, Any]:
+    """``spec_decode`` {drafts, draft_tokens, accepted_tokens, acceptance_pct,
+    mean_accepted_len, per_position_pct}, ``lora`` {running, waiting, max_lora, at} and
+    ``kv_offload`` {load_bytes_s, store_bytes_s, load_speed_bytes_s, store_speed_bytes_s}:
+    each key present only when the engine exported that family
+    (``iejtui.derive.engine_extras``)."""
+    ex = engine_extras(get, t0, t1, mmap)
+    out: dict[str, Any] = {}
+    for key, part in (("spec_decode", ex.spec), ("lora", ex.lora), ("kv_offload", ex.kv_offload)):
+        if part is not None:
+            d = asdict(part)
+            out[key] = {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+    return out
 
 
 _LAT0 = dict(NO_LATENCY)

@@ -67,8 +67,28 @@ def engine_rows(e: dict) -> list[tuple[str, str]]:
         ("prefix-cache hit", _n(e.get("prefix_cache_hit_pct"), 1, "%")),
     ]
     rows += _latency_rows(e.get("latency_s") or {})
+    rows += _extra_rows(e)
     if e.get("not_reported"):
         rows.append(("not reported", ", ".join(e["not_reported"])))
+    return rows
+
+
+def _extra_rows(e: dict) -> list[tuple[str, str]]:
+    """Spec decoding, LoRA, KV offload: rows only for the families the engine reported."""
+    rows = []
+    if (s := e.get("spec_decode")) is not None:
+        pos = " ".join("–" if v is None else f"{v:.0f}" for v in s.get("per_position_pct") or [])
+        rows.append(("spec-decode acceptance", f"{_n(s.get('acceptance_pct'), 1, '%')}  mean accepted length "
+                     f"{_n(s.get('mean_accepted_len'), 2)}  ({_n(s.get('accepted_tokens'), 0)} of "
+                     f"{_n(s.get('draft_tokens'), 0)} draft tokens, {_n(s.get('drafts'), 0)} drafts)"))
+        if pos:
+            rows.append(("spec-decode by position", pos + " %"))
+    if (lo := e.get("lora")) is not None:
+        rows.append(("LoRA running / waiting", f"{','.join(lo.get('running') or []) or '—'} / "
+                     f"{','.join(lo.get('waiting') or []) or '—'}  (max {_n(lo.get('max_lora'), 0)})"))
+    if (k := e.get("kv_offload")) is not None:
+        mb = lambda v: _n(None if v is None else v / 1e6, 1, "MB/s")  # noqa: E731
+        rows.append(("KV offload load / store", f"{mb(k.get('load_bytes_s'))} / {mb(k.get('store_bytes_s'))}"))
     return rows
 
 

@@ -29,6 +29,12 @@ COUNTER_KEYS = (
     "request_success",  # finished requests, label `finished_reason`
     "spec_draft_tokens",  # speculative decoding: draft tokens proposed (only with a draft model)
     "spec_accepted_tokens",  # ... and accepted by the target model
+    "spec_drafts",  # speculative decoding: drafts proposed (one per request per step)
+    "spec_accepted_per_pos",  # accepted tokens by draft position, label `position`
+    "kv_offload_load_bytes",  # KV connector offload: bytes loaded back (offload medium → device)
+    "kv_offload_store_bytes",  # ... bytes stored (device → offload medium)
+    "kv_offload_load_time",  # ... seconds spent loading
+    "kv_offload_store_time",  # ... seconds spent storing
 )
 #: Canonical gauge keys (latest / peak reading).
 GAUGE_KEYS = (
@@ -37,6 +43,7 @@ GAUGE_KEYS = (
     "kv_usage",  # KV-cache usage (unit: see EngineMetricMap.kv_usage_scale)
     "cache_config_info",  # info gauge: KV capacity in its labels
     "kv_capacity_tokens",  # plain gauge: KV capacity in tokens (when no info gauge)
+    "lora_info",  # info gauge: running/waiting LoRA adapters and max_lora in its labels
 )
 #: Canonical histogram keys (seconds).
 HISTOGRAM_KEYS = (
@@ -60,10 +67,21 @@ VLLM_ALIASES: dict[str, tuple[str, ...]] = {
     "request_success": ("vllm:request_success_total",),
     "spec_draft_tokens": ("vllm:spec_decode_num_draft_tokens_total",),
     "spec_accepted_tokens": ("vllm:spec_decode_num_accepted_tokens_total",),
+    # vllm/v1/spec_decode/metrics.py (SpecDecodingProm), only with --speculative-config
+    "spec_drafts": ("vllm:spec_decode_num_drafts_total",),
+    "spec_accepted_per_pos": ("vllm:spec_decode_num_accepted_tokens_per_pos_total",),
+    # vllm/distributed/kv_transfer/kv_connector/v1/offloading/metrics.py (OffloadingConnector),
+    # then the deprecated 0.1x spelling with a `transfer_type` label is not read
+    "kv_offload_load_bytes": ("vllm:kv_offload_load_bytes_total",),
+    "kv_offload_store_bytes": ("vllm:kv_offload_store_bytes_total",),
+    "kv_offload_load_time": ("vllm:kv_offload_load_time_total",),
+    "kv_offload_store_time": ("vllm:kv_offload_store_time_total",),
     "running": ("vllm:num_requests_running",),
     "waiting": ("vllm:num_requests_waiting",),
     "kv_usage": ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
     "cache_config_info": ("vllm:cache_config_info",),
+    # vllm/v1/metrics/loggers.py: one child per label set, value = when it was last set
+    "lora_info": ("vllm:lora_requests_info",),
     "ttft": ("vllm:time_to_first_token_seconds",),
     "itl": ("vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"),
     "tpot": ("vllm:request_time_per_output_token_seconds",),

@@ -30,6 +30,7 @@ from iejtui.store.writer import Writer
 
 if TYPE_CHECKING:
     from iejtui.service.gpus import GpuSampler
+    from iejtui.service.procstats import ProcSampler
 
 log = logging.getLogger("iejtui.service")
 
@@ -42,6 +43,7 @@ class ServiceContext:
         self.scraper: Scraper | None = None
         self.http: aiohttp.ClientSession | None = None
         self.gpus: GpuSampler | None = None  # set by the Service (it needs the engine table)
+        self.procs: ProcSampler | None = None  # engines' process trees (set by the Service too)
         self.stopping = asyncio.Event()  # the service is shutting down
         self.loops_started = asyncio.Event()  # the supervise and sample loops run
         self.write_error: str | None = None  # why journal.db cannot be written now (None: it can)

@@ -11,6 +11,7 @@ versions, background tasks, stop flag) and the collaborators it talks to:
 - ``EngineSupervisor`` (``supervisor.py``): the engine table; start, attach, probe, stop, finish;
 - ``Sampler`` (``sampler.py``): scrapes, GPU ticks, writer flushes;
 - ``GpuSampler`` (``gpus.py``): NVML and the host's ``gpu@HOST`` run;
+- ``ProcSampler`` (``procstats.py``): launched engines' process trees (CPU, RSS) into their runs;
 - ``BenchRunner`` (``bench.py``): benchmark jobs; stops those whose engine ends;
 - ``MatrixRunner`` (``matrices.py``, ``matrix_job.py``): grids of engines × benches;
 - ``Recordings`` (``recordings.py``) and ``recover`` (``recovery.py``, once at start);
@@ -36,6 +37,7 @@ from iejtui.service.profiling import ProfileRunner
 from iejtui.service.context import ServiceContext
 from iejtui.service.engines import EngineHandle
 from iejtui.service.gpus import GpuSampler
+from iejtui.service.procstats import ProcSampler
 from iejtui.service.matrices import MatrixRunner
 from iejtui.service.matrix_job import MatrixJob
 from iejtui.service.recordings import Recordings
@@ -52,6 +54,7 @@ class Service:
         self.ctx = ServiceContext(paths, config or load_config(paths.config))
         self.supervisor = EngineSupervisor(self.ctx)
         self.gpus = self.ctx.gpus = GpuSampler(self.ctx, self.supervisor.engines)
+        self.procs = self.ctx.procs = ProcSampler(self.ctx, self.supervisor.engines)
         self.sampler = Sampler(self.ctx, self.supervisor)
         self.bench_runner = BenchRunner(self.ctx, self.supervisor.engines)
         self.supervisor.on_finish.append(self.bench_runner.engine_ended)
@@ -148,6 +151,7 @@ class Service:
         await ctx.cancel_tasks()
         self.advising.close()
         await self.gpus.close()
+        self.procs.close()
         await ctx.event(None, "service", "service stopped")
         await ctx.close_clients()
         await ctx.close_writer()

@@ -53,6 +53,8 @@ class GpuSampler:
             await self.ctx.db(self.ctx.writer.add_event, None, ev)
             if not self.available:
                 self.reason = ev.message
+        if not self.available and self.backend is None:
+            await self._try_amd()
         if not self.available:
             self.reason = self.reason or "NVML not available"
             return
@@ -62,6 +64,21 @@ class GpuSampler:
             self.ctx.writer.create_run, kind=RunKind.RECORD, name=f"gpu@{host}", status=RunStatus.READY,
             ready_at=time.time(), gpus=self.uuids(), versions=self.versions(),
             facts={"gpus": self.static})
+
+    async def _try_amd(self) -> None:
+        """No NVIDIA driver: AMD GPUs through amdsmi when it is installed (with ROCm), the
+        same canonical rows (``collectors.gpu_amd``; untested on real AMD hardware)."""
+        import importlib.util
+        if importlib.util.find_spec("amdsmi") is None:
+            return
+        from collectors.gpu_amd import AmdGpuCollector
+        amd = AmdGpuCollector()
+        events = await self._nvml(amd.open)
+        for ev in events:
+            await self.ctx.db(self.ctx.writer.add_event, None, ev)
+        if amd.available:
+            await self._nvml(self.collector.close)
+            self.collector, self.available, self.reason = amd, True, None
 
     def uuids(self) -> list[str]:
         return [g.get("uuid") for g in self.static]

@@ -88,6 +88,8 @@ class Sampler:
                 h.last_probe = now  # attached engines: come back to life
                 ctx.spawn(f"probe:{h.name}", self.supervisor.probe(h))
         ctx.spawn("gpu", ctx.gpus.tick())
+        if ctx.procs is not None:
+            ctx.spawn("procs", ctx.procs.tick())
         try:
             wrote = await ctx.db(ctx.writer.flush)
             if ctx.write_error and wrote:

@@ -275,10 +275,13 @@ class Reader:
         return counts
 
     def time_range(self, run_id: int) -> tuple[float, float] | None:
+        """Where the run's samples lie; an engine's process-tree frames (source ``proc``,
+        sampled beside the scrapes) do not widen its window."""
         row = self.conn.execute(
             "SELECT MIN(t0), MAX(t1) FROM (SELECT c.t0 AS t0, c.t1 AS t1 FROM chunks c JOIN frames f ON f.id = c.frame_id"
-            " WHERE f.run_id = ? UNION ALL SELECT r.ts, r.ts FROM recent r JOIN frames f ON f.id = r.frame_id"
-            " WHERE f.run_id = ?)", (run_id, run_id)).fetchone()
+            " WHERE f.run_id = ? AND f.source != 'proc' UNION ALL SELECT r.ts, r.ts FROM recent r"
+            " JOIN frames f ON f.id = r.frame_id WHERE f.run_id = ? AND f.source != 'proc')",
+            (run_id, run_id)).fetchone()
         if not row or row[0] is None:
             return None
         # journals written before ticks were kept to the ms hold a chunk's t0/t1 unrounded while

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 from iejtui.derive import counters
 from iejtui.derive.engine import engine_figures
+from iejtui.derive.engine_extras import engine_extras
 from iejtui.derive.histograms import merge_series, quantile, window_delta
 from iejtui.derive.metric_map import HISTOGRAM_KEYS, EngineMetricMap, metric_map_for, unreported
 from iejtui.derive.series import SeriesGetter, first_present, histogram_series
@@ -22,6 +23,7 @@ from iejtui.derive.triton import STORED_NAMES as TRITON_NAMES
 from iejtui.derive.triton import busiest, host_figures, hosted_backend, triton_figures, unreported_now
 from iejtui.store.vocab import ENGINE_LIVE, RunStatus
 from iejtui.viewmodel.models import EnginePanel, TritonView
+from iejtui.viewmodel.procs import proc_panel
 
 RATE_WINDOW_S = 10.0
 LATENCY_WINDOW_S = 60.0
@@ -77,12 +79,13 @@ def stale_after(interval_s: float) -> float:
 
 def engine_panel(run: Mapping, get: SeriesGetter | None, t1: float, *, live: bool, interval_s: float,
                  newest: float | None, t0: float | None = None, kv_getter: SeriesGetter | None = None,
-                 labels_get: SeriesGetter | None = None) -> EnginePanel:
+                 labels_get: SeriesGetter | None = None, proc_get: SeriesGetter | None = None) -> EnginePanel:
     """The panel of engine run ``run`` at ``t1`` (live) or over ``[t0, t1]`` (a past window).
 
     ``kv_getter`` serves KV series whose peak is the window's (bucket maxima) when ``get``
     holds only the window's end samples; ``labels_get`` serves the same series unsliced
-    (only their labels are read: histogram bucket bounds).
+    (only their labels are read: histogram bucket bounds); ``proc_get`` the run's process-tree
+    series (source ``proc``: read apart, so they never make a silent /metrics look fresh).
     """
     kind = run.get("engine_kind")
     mmap = panel_map(kind)
@@ -102,6 +105,12 @@ def engine_panel(run: Mapping, get: SeriesGetter | None, t1: float, *, live: boo
             figs = dataclasses.replace(figs, kv_usage_pct_peak=kv.kv_usage_pct_peak)
             lat = figs if lat_w == rate_w else lat
     bounds = _bucket_bounds(labels_get or get, lat) if lat is not None else {}
+    # acceptance over 10 s of drafts is noise: the spec/LoRA/offload rows use the latency window
+    extras = None
+    if get is not None and mmap is not None and newest is not None:
+        extras = engine_extras(get, t1 - lat_w, t1, mmap)
+    procs = proc_panel(proc_get, t1 - rate_w if live or t0 is None else t0, t1, live=live,
+                       stale_s=stale_after(interval_s))
     unrep, triton = unreported(kind), None
     if mmap is not None and mmap.hosted and get is not None and newest is not None:
         unrep = unreported_now(get, mmap) or unrep
@@ -117,7 +126,7 @@ def engine_panel(run: Mapping, get: SeriesGetter | None, t1: float, *, live: boo
         phase=run.get("phase"), model=run.get("model"), url=run.get("url"), started_at=run["started_at"],
         ended_at=run.get("ended_at"), reason=run.get("reason"), newest=newest, stale_since=stale,
         rate_window_s=rate_w, latency_window_s=lat_w, figures=figs, latency=lat, latency_bounds=bounds,
-        unreported=unrep, triton=triton)
+        unreported=unrep, triton=triton, extras=extras, procs=procs)
 
 
 LATENCY_SHOWN = ("ttft", "itl", "e2e", "queue")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # type only: the widgets import these models before any maths is needed
     from iejtui.derive.engine import EngineFigures
+    from iejtui.derive.engine_extras import EngineExtras
     from iejtui.derive.triton import Agreement, HostFigures, ModelFigures
 
 
@@ -84,7 +85,29 @@ class EnginePanel:
     latency_bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     # canonical figures this engine kind does not report at all ("not reported", never 0)
     unreported: frozenset[str] = frozenset()
+    # spec-decode / LoRA / KV-offload figures, over the latency window; None or empty parts
+    # when the engine does not export them (rows appear only for what it reports)
+    extras: EngineExtras | None = None
+    # the engine's process tree (CPU, RSS, host memory) when the service launched it
+    procs: ProcPanel | None = None
     triton: TritonView | None = None  # Triton's own rows (engine kind "triton" only)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcPanel:
+    """An engine's process tree on the host (``collectors.host_procs``): live the newest
+    reading, for a past window the mean (CPU) and peaks (CPU, RSS)."""
+
+    cpu_pct: float | None  # % of one core (100 = one core busy)
+    cpu_pct_peak: float | None
+    cpus: float | None  # logical CPUs the host offers
+    rss_bytes: float | None
+    rss_bytes_peak: float | None
+    count: float | None  # processes in the tree
+    host_mem_used: float | None
+    host_mem_total: float | None
+    newest: float | None
+    mem_bw_pmu: bool = False  # a memory-controller PMU is exposed (bandwidth still not read)
 
 
 @dataclass(frozen=True, slots=True)

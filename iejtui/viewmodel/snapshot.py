@@ -18,7 +18,9 @@ from iejtui.derive.triton import GpuReading, gpu_crosscheck
 from iejtui.store import Reader
 from iejtui.store.vocab import BENCH_LIVE, ENGINE_LIVE, RunKind
 from iejtui.viewmodel import engine as eng
+from collectors import host_procs
 from iejtui.viewmodel import gpu as gpus
+from iejtui.viewmodel import procs
 from iejtui.viewmodel.cache import SnapshotCache
 from iejtui.viewmodel.models import EnginePanel, EventRow, Line, Plot, Snapshot
 from iejtui.viewmodel.thin import ThinGetter, read_thinned
@@ -43,6 +45,7 @@ def host_gpu_run(reader: Reader, t0: float, t1: float) -> dict | None:
 #: An engine run's frames: "engine" (its /metrics scrapes) and, for TRT-LLM, "engine-iter"
 #: (the JSON iteration records); the names asked for pick the series, whatever the source.
 ENGINE_SOURCES = None
+PROC_SOURCE = host_procs.SOURCE  # the engine's process tree (read in its own buffer)
 
 
 def _thin(reader: Reader, t0: float, t1: float, max_points: int, interval_s: float, cache) -> bool:
@@ -73,6 +76,24 @@ def _engine_data(reader: Reader, run: dict, t0: float, t1: float, live: bool, ca
     plot = ThinGetter(read_thinned(reader, run["id"], eng.plot_names(mmap), t0 - LEAD_S, t1, max_points,
                                    ENGINE_SOURCES, {n: "max" for n in kv_names}))
     return (ends, plot), plot, ends.newest(), True
+
+
+def _proc_data(reader: Reader, run: dict, t0: float, t1: float, cache: SnapshotCache | None, max_points: int,
+               interval_s: float):
+    """The engine run's process-tree series (source ``proc``), in their own buffer: their
+    samples keep coming while /metrics is silent, so they must not set the engine's newest."""
+    names = procs.NAMES
+    if not _thin(reader, t0, t1, max_points, interval_s, cache):
+        if cache is not None:
+            buf = cache.buffer(run["id"], names, PROC_SOURCE)
+            buf.ensure(reader, t0 - LEAD_S, t1, cache.dirty)
+        else:
+            from iejtui.viewmodel.cache import SeriesBuffer
+            buf = SeriesBuffer(run["id"], names, PROC_SOURCE)
+            buf.ensure(reader, t0 - LEAD_S, t1)
+        return buf.get
+    how = {n: "max" for n in names} | {host_procs.CPU: "mean"}
+    return ThinGetter(read_thinned(reader, run["id"], names, t0, t1, max_points, PROC_SOURCE, how))
 
 
 def _gpu_data(reader: Reader, gpu_run: dict, t0: float, t1: float, cache: SnapshotCache | None,
@@ -128,8 +149,10 @@ def build_snapshot(reader: Reader, engines: list[dict], gpu_run: dict | None, t0
         (get, plot_get), kv_get, newest, thinned = _engine_data(reader, run, t0, t1, live, cache, max_points,
                                                                 interval_s)
         fig_get = sliced(get, t1 - eng.LATENCY_WINDOW_S - LEAD_S, t1) if (live and get is not None) else get
+        proc_get = _proc_data(reader, run, t0, t1, cache, max_points, interval_s) if run.get("owned") else None
         panels.append(eng.engine_panel(run, fig_get, t1, live=live, interval_s=interval_s, newest=newest,
-                                       t0=None if live else t0, kv_getter=kv_get, labels_get=get))
+                                       t0=None if live else t0, kv_getter=kv_get, labels_get=get,
+                                       proc_get=proc_get))
         if get is None or newest is None:
             continue
         have_engine_data = True
@@ -154,6 +177,7 @@ def build_snapshot(reader: Reader, engines: list[dict], gpu_run: dict | None, t0
         panels = [_triton_gpu_check(p, gpu_panels) for p in panels]
     if cache is not None:
         keys = [(r["id"], ENGINE_SOURCES) for r in engines] + ([(gpu_run["id"], None)] if gpu_run else [])
+        keys += [(r["id"], PROC_SOURCE) for r in engines if r.get("owned")]
         cache.keep_only(keys)
     plots = _plots(lines, have_engine_data, activity, n_gpu, t0, t1, single,
                    gpu_note if gpu_run is None else None)

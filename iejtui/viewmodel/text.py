@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from iejtui.fmt import duration
 from iejtui.store.vocab import ENGINE_LIVE, RunStatus
-from iejtui.viewmodel.models import EnginePanel, Field, GpuPanel, TritonView
+from iejtui.viewmodel.models import EnginePanel, Field, GpuPanel, ProcPanel, TritonView
 
 if TYPE_CHECKING:
     from iejtui.derive.engine import LatencySummary
@@ -73,6 +73,33 @@ def _frac(v: float | None, top: float | None = 100.0) -> float | None:
     if v is None or not top:
         return None
     return max(0.0, min(1.0, v / top))
+
+
+# ---- engine process tree (CPU-only hosts) -------------------------------------------------------
+def _gib(v: float | None) -> str:
+    return NA if v is None else f"{v / GIB:.1f} GiB"
+
+
+def proc_fields(p: ProcPanel, live: bool = True) -> list[Field]:
+    """The engine's process tree on the host: CPU (100% = one core), RSS, host memory and
+    memory bandwidth, which is said to be unreadable rather than guessed."""
+    top = None if p.cpus is None else p.cpus * 100.0
+    cpu = pct(p.cpu_pct, 0)
+    if p.cpu_pct is not None and p.cpus:
+        cpu += f" of {p.cpus:.0f} cores"
+    frac = _frac(p.cpu_pct, top)
+    mem = NA
+    if p.host_mem_used is not None and p.host_mem_total:
+        mem = f"{p.host_mem_used / GIB:.1f}/{p.host_mem_total / GIB:.0f} GiB"
+    return [
+        Field("CPU" if live else "CPU mean", cpu, "" if frac is None else _lvl(frac * 100, 90, 98), frac),
+        Field("CPU peak", pct(p.cpu_pct_peak, 0), "" if p.cpu_pct_peak is not None else "muted"),
+        Field("RSS", _gib(p.rss_bytes if live else p.rss_bytes_peak), "" if p.rss_bytes is not None else "muted"),
+        Field("procs", num(p.count, 0), "muted" if p.count is None else ""),
+        Field("host mem", mem, _lvl(None if mem == NA else p.host_mem_used / p.host_mem_total * 100, 90, 97),
+              _frac(p.host_mem_used, p.host_mem_total)),
+        Field("mem BW", "PMU present, not read" if p.mem_bw_pmu else "not readable", "muted"),
+    ]
 
 
 # ---- GPU ---------------------------------------------------------------------------------------
@@ -211,10 +238,50 @@ def engine_fields(p: EnginePanel) -> list[Field]:
         Field("preempt", num(f.preemptions_per_s, 2, "/s"),
               "muted" if f.preemptions_per_s is None else ("warn" if f.preemptions_per_s > 0 else "")),
     ])
+    out += extra_fields(p.extras)
     if p.triton is not None:
         out += triton_fields(p.triton)
     if p.status not in ENGINE_LIVE:
         out.insert(0, Field("ended", p.reason or p.status, "bad" if p.status == RunStatus.CRASHED else "muted"))
+    return out
+
+
+def _bytes_s(v: float | None) -> str:
+    if v is None:
+        return NA
+    for unit, div in (("GB/s", 1e9), ("MB/s", 1e6), ("kB/s", 1e3)):
+        if v >= div:
+            return f"{v / div:.1f} {unit}"
+    return f"{v:.0f} B/s"
+
+
+def extra_fields(x) -> list[Field]:
+    """Rows for spec decoding, LoRA and KV offload: only those the engine reports."""
+    if x is None:
+        return []
+    out = []
+    if x.spec is not None:
+        s = x.spec
+        if s.drafts <= 0 and s.draft_tokens <= 0:
+            out.append(Field("spec acc", "no drafts", "muted"))
+        else:
+            out.append(Field("spec acc", pct(s.acceptance_pct, 0), "" if s.acceptance_pct is not None else "muted"))
+            out.append(Field("spec len", num(s.mean_accepted_len, 2), ""))
+            if s.per_position_pct:
+                out.append(Field("spec pos", " ".join("–" if v is None else f"{v:.0f}" for v in s.per_position_pct)
+                                 + " %", "muted"))
+    if x.lora is not None:
+        lo = x.lora
+        text = f"{len(lo.running)} run · {len(lo.waiting)} wait"
+        if lo.max_lora is not None:
+            text += f" / {lo.max_lora}"
+        out.append(Field("LoRA", text, "warn" if lo.waiting else ""))
+        if lo.running:
+            out.append(Field("adapters", ",".join(lo.running), "muted"))
+    if x.kv_offload is not None:
+        k = x.kv_offload
+        out.append(Field("KV load", _bytes_s(k.load_bytes_s), "" if k.load_bytes_s is not None else "muted"))
+        out.append(Field("KV store", _bytes_s(k.store_bytes_s), "" if k.store_bytes_s is not None else "muted"))
     return out
 
 

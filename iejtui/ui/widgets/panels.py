@@ -142,6 +142,19 @@ class GpuPanelView(FieldGrid):
         self.set_fields(vt.gpu_fields(panel))
 
 
+class ProcPanelView(FieldGrid):
+    """An engine's process tree on a host without GPU panels: CPU, RSS, host memory."""
+
+    def __init__(self, run_id: int, **kwargs):
+        super().__init__(**kwargs)
+        self.run_id = run_id
+
+    def show(self, panel: EnginePanel, live: bool, note: str | None) -> None:
+        self.set_titles(f"[b]{escape(panel.name)}[/] [$text-muted]CPU · host[/]",
+                        escape(f"no GPU: {note}" if note else "no GPU"))
+        self.set_fields(vt.proc_fields(panel.procs, live))
+
+
 class EnginePanelView(FieldGrid):
     """One engine run; focus it and press enter to open its run over the same window."""
 

@@ -10,7 +10,7 @@ from textual.containers import Container, Grid, VerticalScroll
 from textual.widgets import Static
 
 from iejtui.ui.widgets.event_log import EventLog
-from iejtui.ui.widgets.panels import EnginePanelView, GpuPanelView
+from iejtui.ui.widgets.panels import EnginePanelView, GpuPanelView, ProcPanelView
 from iejtui.ui.widgets.time_plot import TimePlot
 from iejtui.viewmodel.models import Snapshot
 
@@ -104,6 +104,29 @@ class SnapshotView(VerticalScroll):
                 box.mount(view)
             view.show(panel, snap.live)
 
+    def _sync_procs(self, snap: Snapshot, box, notes) -> bool:
+        """No GPU panels but engines with process figures (a CPU-only box): their CPU panels
+        take the GPU panels' place, the reason there is no GPU in their subtitle."""
+        engines = [p for p in snap.engines if p.procs is not None] if not snap.gpus else []
+        views = {v.run_id: v for v in box.query_children(ProcPanelView)}
+        for rid, view in views.items():
+            if rid not in [p.run_id for p in engines]:
+                view.remove()
+        if not engines:
+            return False
+        for n in notes:
+            n.remove()
+        cols = max(1, min(len(engines), (self.size.width or 80) // ENGINE_MIN_WIDTH))
+        if box.styles.grid_size_columns != cols:
+            box.styles.grid_size_columns = cols
+        for panel in engines:
+            view = views.get(panel.run_id)
+            if view is None:
+                view = ProcPanelView(panel.run_id, id=f"procs-{panel.run_id}")
+                box.mount(view)
+            view.show(panel, snap.live, snap.gpu_note)
+        return True
+
     def _sync_gpus(self, snap: Snapshot) -> None:
         box = self.query_one("#gpus")
         views = {v.uuid: v for v in box.query_children(GpuPanelView)}
@@ -112,6 +135,8 @@ class SnapshotView(VerticalScroll):
             if uuid not in wanted:
                 view.remove()
         notes = list(box.query_children(".note"))
+        if self._sync_procs(snap, box, notes):
+            return
         if not snap.gpus:
             text = f"No GPU panels: {snap.gpu_note or 'no GPU recording in this window'}"
             if notes:
