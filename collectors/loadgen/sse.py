@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 # A blank line ends an SSE event; line ends are CRLF, LF or CR (atomic groups keep a
 # CRLF from being read as two line ends).
@@ -230,6 +231,42 @@ def _fast(times: list[float], reads: list[bytes], buf: bytes, chat: bool):
     return stamps, items, done
 
 
+def decode_events(times: list[float], reads: list[bytes], out: ParsedStream
+                  ) -> tuple[list[float], list[Any]] | None:
+    """The ``data:`` events of one stream as (arrival times, decoded JSON values); sets
+    ``out.done`` on ``[DONE]``.  One C call decodes the whole stream; only when that fails is
+    each event decoded alone, to say which one is bad: then ``out.error`` is set and the
+    answer is None.  Shared by the OpenAI streams and Triton's ``generate_stream``."""
+    events, rest = split_events(times, reads)
+    if rest.strip():  # vLLM (and Triton) accept a last event without its blank line if it parses
+        events.append((times[-1], rest))
+    stamps, payloads = [], []
+    for t, ev in events:
+        p = _payload(ev)
+        if p is None:
+            continue
+        if p.strip() == b"[DONE]":
+            out.done = True
+            continue
+        stamps.append(t)
+        payloads.append(p)
+    try:
+        items = json.loads(b"[" + b",".join(payloads) + b"]")
+        if len(items) != len(payloads):
+            raise ValueError("event count changed")
+    except ValueError:
+        for i, p in enumerate(payloads):
+            try:
+                json.loads(p)
+            except ValueError as exc:
+                out.error_kind = "bad_json"
+                out.error = f"invalid JSON in chunk {i}: {exc}: {p[:120]!r}"
+                return None
+        out.error_kind, out.error = "bad_json", "invalid JSON: several values in one event"
+        return None
+    return stamps, items
+
+
 def parse_stream(times: list[float], reads: list[bytes], chat: bool, need_text: bool = True
                  ) -> ParsedStream:
     """Turn the raw reads of one response into token-chunk times, text and usage.
@@ -242,33 +279,10 @@ def parse_stream(times: list[float], reads: list[bytes], chat: bool, need_text: 
     if fast is not None:
         stamps, items, out.done = fast
     else:
-        events, rest = split_events(times, reads)
-        if rest.strip():  # vLLM accepts a last event without its blank line if it parses
-            events.append((times[-1], rest))
-        stamps, payloads = [], []
-        for t, ev in events:
-            p = _payload(ev)
-            if p is None:
-                continue
-            if p.strip() == b"[DONE]":
-                out.done = True
-                continue
-            stamps.append(t)
-            payloads.append(p)
-        try:  # one C call for the whole stream; per-event only to locate a bad one
-            items = json.loads(b"[" + b",".join(payloads) + b"]")
-            if len(items) != len(payloads):
-                raise ValueError("event count changed")
-        except ValueError:
-            for i, p in enumerate(payloads):
-                try:
-                    json.loads(p)
-                except ValueError as exc:
-                    out.error_kind = "bad_json"
-                    out.error = f"invalid JSON in chunk {i}: {exc}: {p[:120]!r}"
-                    return out
-            out.error_kind, out.error = "bad_json", "invalid JSON: several values in one event"
+        decoded = decode_events(times, reads, out)
+        if decoded is None:
             return out
+        stamps, items = decoded
     try:
         return _classify(out, stamps, items, chat, need_text)
     except (AttributeError, TypeError, KeyError, IndexError) as exc:

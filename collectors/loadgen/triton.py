@@ -31,11 +31,10 @@ Nothing here is model-specific: the model name comes from the endpoint path.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-from .sse import ParsedStream, _payload, split_events
+from .sse import ParsedStream, decode_events
 
 #: The stream kind passed where the OpenAI path passes ``chat`` (True/False).
 TRT = "trt"
@@ -74,33 +73,10 @@ def parse_trt_stream(times: list[float], reads: list[bytes], need_text: bool = T
     ``need_text`` is accepted for symmetry with ``sse.parse_stream``: Triton sends no
     usage, so the text is always needed to count the output tokens."""
     out = ParsedStream()
-    events, rest = split_events(times, reads)
-    if rest.strip():  # a last event without its blank line
-        events.append((times[-1], rest))
-    stamps, payloads = [], []
-    for t, ev in events:
-        p = _payload(ev)
-        if p is None:
-            continue
-        if p.strip() == b"[DONE]":
-            out.done = True
-            continue
-        stamps.append(t)
-        payloads.append(p)
-    try:
-        items = json.loads(b"[" + b",".join(payloads) + b"]")
-        if len(items) != len(payloads):
-            raise ValueError("event count changed")
-    except ValueError:
-        for i, p in enumerate(payloads):
-            try:
-                json.loads(p)
-            except ValueError as exc:
-                out.error_kind = "bad_json"
-                out.error = f"invalid JSON in chunk {i}: {exc}: {p[:120]!r}"
-                return out
-        out.error_kind, out.error = "bad_json", "invalid JSON: several values in one event"
+    decoded = decode_events(times, reads, out)
+    if decoded is None:
         return out
+    stamps, items = decoded
     pieces: list[str] = []
     for t, d in zip(stamps, items):
         if not isinstance(d, dict):

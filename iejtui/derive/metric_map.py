@@ -252,13 +252,8 @@ TRITON_ALIASES: dict[str, tuple[str, ...]] = {
     "kv_usage": ("triton:kv_cache_utilization", "vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
     "cache_config_info": ("vllm:cache_config_info",),
     "kv_capacity_tokens": ("triton:kv_capacity_tokens",),
-    "ttft": ("vllm:time_to_first_token_seconds",),
-    "itl": ("vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"),
-    "tpot": ("vllm:request_time_per_output_token_seconds",),
-    "e2e": ("vllm:e2e_request_latency_seconds",),
-    "queue": ("vllm:request_queue_time_seconds",),
-    "prefill": ("vllm:request_prefill_time_seconds",),
-    "decode": ("vllm:request_decode_time_seconds",),
+    # the vLLM backend's latency histograms, under vLLM's own names
+    **{key: VLLM_ALIASES[key] for key in ("ttft", "itl", "tpot", "e2e", "queue", "prefill", "decode")},
 }
 TRITON = EngineMetricMap(kind="triton", aliases=TRITON_ALIASES, computed_prompt_filter={},
                          engine_label="model", hosted=True)
