@@ -1,7 +1,7 @@
 """An engine's process tree on the host: CPU use, resident memory, and the host's memory.
 
 On a CPU-only box (the demo's case) these are the engine's hardware figures, as NVML's are
-on a GPU box. ``ProcTreeCollector.tick(root_pid, now)`` returns one ``Frame`` (source
+on a GPU box. ``ProcTreeCollector.tick(root_pid)`` returns one ``Frame`` (source
 ``proc``) stored in the engine's run, so live and replay read the same series:
 
 * ``proc.cpu_pct``: CPU time of the tree (root and every descendant) per wall second × 100,
@@ -32,6 +32,7 @@ models can import the names from here cheaply.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -128,8 +129,12 @@ class ProcTreeCollector:
         self.cpus = cpu_count()
         self.mem_bw_pmu, self.mem_bw_why = memory_bandwidth_status()
 
-    def tick(self, root_pid: int, now: float) -> Frame | None:
+    def tick(self, root_pid: int) -> Frame | None:
+        """The tree's frame, stamped when its CPU times were read: a caller's clock taken
+        before a (queued, delayed) read would skew the interval, and the CPU share with it
+        (a read 0.5 s late after an on-time one doubled a 1 s interval's figure)."""
         cur = read_tree(root_pid)
+        now = time.time()
         if not cur:
             self._prev.pop(root_pid, None)
             return None

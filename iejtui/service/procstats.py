@@ -12,7 +12,6 @@ Reads run on one worker thread: psutil's /proc reads never block the event loop.
 from __future__ import annotations
 
 import asyncio
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Mapping
 
@@ -39,8 +38,8 @@ class ProcSampler:
                 out.append((h.run_id, h.pid.pgid))
         return out
 
-    def _read(self, roots: list[tuple[int, int]], now: float):
-        return [(rid, self.collector.tick(pid, now)) for rid, pid in roots]
+    def _read(self, roots: list[tuple[int, int]]):
+        return [(rid, self.collector.tick(pid)) for rid, pid in roots]
 
     async def tick(self) -> None:
         if self._busy:
@@ -50,7 +49,7 @@ class ProcSampler:
             return
         self._busy = True
         try:
-            got = await asyncio.get_running_loop().run_in_executor(self._pool, self._read, roots, time.time())
+            got = await asyncio.get_running_loop().run_in_executor(self._pool, self._read, roots)
         finally:
             self._busy = False
         for run_id, frame in got:

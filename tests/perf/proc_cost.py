@@ -46,11 +46,11 @@ def main() -> None:
     root = tree(a.procs)
     try:
         c = ProcTreeCollector()
-        c.tick(root.pid, time.time())
+        c.tick(root.pid)
         wall, cpu = [], []
         for _ in range(a.ticks):
             w0, c0 = time.perf_counter(), time.process_time()
-            f = c.tick(root.pid, time.time())
+            f = c.tick(root.pid)
             wall.append(time.perf_counter() - w0)
             cpu.append(time.process_time() - c0)
         count = next(s.value for s in f.samples if s.name == "proc.count")

@@ -19,7 +19,7 @@ from iejtui.viewmodel.text import engine_fields, extra_fields
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SPEC = DATA / "vllm-0.32-metrics-ngram-spec.txt"
-LORA = DATA / "vllm-0.32-metrics-lora-offload.txt"
+LORA = DATA / "vllm-0.32-constructed-lora-offload.txt"
 
 
 class PageStore:

@@ -40,10 +40,10 @@ def test_real_process_tree():
     try:
         assert parent.stdout.readline().strip() == "ok"
         c = ProcTreeCollector()
-        first = c.tick(parent.pid, time.time())
+        first = c.tick(parent.pid)
         assert first is not None and H.CPU not in {s.name for s in first.samples}  # one reading: no rate yet
         time.sleep(1.5)
-        got = {s.name: s.value for s in c.tick(parent.pid, time.time()).samples}
+        got = {s.name: s.value for s in c.tick(parent.pid).samples}
         assert got[H.COUNT] == 2  # the parent and its spinning child
         assert got[H.RSS] > 5e6
         assert got[H.CPU] > 5.0  # the child spins on one core (shared with others on a busy CI box)
@@ -52,7 +52,7 @@ def test_real_process_tree():
     finally:
         os.killpg(parent.pid, signal.SIGKILL)  # the spinning child too
         parent.wait()
-    assert c.tick(2 ** 22 + 7, time.time()) is None  # no such pid: no frame
+    assert c.tick(2 ** 22 + 7) is None  # no such pid: no frame
 
 
 def test_memory_bandwidth_is_not_guessed(tmp_path):
