@@ -18,11 +18,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from .triton import DEFAULT_ENDPOINT as TRITON_ENDPOINT
+from .triton import TRT
+
 DATASETS = ("random", "prefix_repetition", "sharegpt", "custom")
 #: backend -> request/stream format. ``tensorrt-llm``: Triton's generate_stream with
 #: TensorRT-LLM's ensemble body (vLLM's old benchmark_serving.py backend; see ``triton``).
 BACKENDS = {"openai": "completions", "vllm": "completions", "openai-chat": "chat",
-            "tensorrt-llm": "trt"}
+            "tensorrt-llm": TRT}
 SLO_NAMES = ("ttft", "tpot", "e2el")
 #: engine kind -> the backend a bench of such an engine (``--engine NAME``) uses unless
 #: ``--backend`` is given: a Triton serves no OpenAI API, so it is benched through its
@@ -113,13 +116,13 @@ class BenchConfig:
     @property
     def trt(self) -> bool:
         """Triton ``generate_stream`` (``--backend tensorrt-llm``)."""
-        return BACKENDS.get(self.backend) == "trt"
+        return BACKENDS.get(self.backend) == TRT
 
     @property
     def stream_kind(self) -> bool | str:
         """What the client parses: True chat chunks, False completions chunks, "trt"
         Triton generate_stream events."""
-        return "trt" if self.trt else self.chat
+        return TRT if self.trt else self.chat
 
     def model_name(self) -> str:
         return self.served_model_name or self.model or ""
@@ -322,14 +325,13 @@ def config_from_namespace(ns: argparse.Namespace) -> BenchConfig:
     if ns.num_workers < 1:
         raise BenchUsageError("--num-workers must be at least 1")
     if ns.endpoint is None:
-        ns.endpoint = "/v2/models/ensemble/generate_stream" if BACKENDS[ns.backend] == "trt" \
-            else "/v1/completions"
-    if BACKENDS[ns.backend] == "trt" and not ns.endpoint.rstrip("/").endswith("generate_stream"):
+        ns.endpoint = TRITON_ENDPOINT if BACKENDS[ns.backend] == TRT else "/v1/completions"
+    if BACKENDS[ns.backend] == TRT and not ns.endpoint.rstrip("/").endswith("generate_stream"):
         raise BenchUsageError("--backend tensorrt-llm posts to Triton's generate_stream: use "
                               "--endpoint /v2/models/MODEL/generate_stream")
-    if BACKENDS[ns.backend] != "trt" and "generate_stream" in ns.endpoint:
+    if BACKENDS[ns.backend] != TRT and "generate_stream" in ns.endpoint:
         raise BenchUsageError(f"--endpoint {ns.endpoint} is Triton's: use --backend tensorrt-llm")
-    if BACKENDS[ns.backend] == "trt" and ns.tokenize_mode == "server":
+    if BACKENDS[ns.backend] == TRT and ns.tokenize_mode == "server":
         raise BenchUsageError("--backend tensorrt-llm: Triton has no /tokenize; use --tokenize local "
                               "with --tokenizer DIR")
     chat_endpoint = ns.endpoint.rstrip("/").endswith("chat/completions")
