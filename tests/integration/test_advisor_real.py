@@ -73,7 +73,10 @@ def test_kv_pressure_is_kv_bound_with_the_knobs(small_kv):
     (pre,) = reader.series(small_kv["run_id"], "vllm:num_preemptions_total")
     assert pre.values[-1] > 0
     # and the service said it live, with the rules' own for: (15 s for vllmstat's preemption
-    # rule), within for: + 2 s of the first tick the condition held
+    # rule): it fired at a tick for: after onset (ticks are 1 s scrapes), and said so within
+    # the pipeline's delay after that tick — the sampler's flush (≤ 1 s) and the advisor's
+    # read (≤ 0.9 s), plus scheduling slack on a 2-core box the engine's 16 generations
+    # saturate (CI saw 2.8 s there; a stalled advisor is tens of seconds late)
     from iejtui.advisor.catalog import BY_ID
     live = [e for e in reader.events_of_kinds(small_kv["run_id"], ["advisor.firing"])
             if e["data"]["finding"]["rule"] in ("preemptions", "kv-bound", "preemptions-high")]
@@ -81,9 +84,11 @@ def test_kv_pressure_is_kv_bound_with_the_knobs(small_kv):
     for e in live:
         f = e["data"]["finding"]
         assert e["level"] == "error" and f["knob"]["flag"] == "--max-num-seqs"
-        lag = e["data"]["detected_at"] - f["start"]
-        print(f"{f['rule']}: said {lag:.2f} s after onset (for: {BY_ID[f['rule']].for_s:g} s)")
-        assert lag <= BY_ID[f["rule"]].for_s + 2.0, (lag, f)
+        for_s = BY_ID[f["rule"]].for_s
+        held, delay = f["fired_at"] - f["start"], e["data"]["detected_at"] - f["fired_at"]
+        print(f"{f['rule']}: fired {held:.2f} s after onset (for: {for_s:g} s), said {delay:.2f} s later")
+        assert for_s <= held <= for_s + 3.0, (held, f)  # a tick late, a slow scrape late
+        assert delay <= 5.0, (delay, f)
     shown = cli_json(small_kv["journal"], "runs", "show", str(small_kv["run_id"]))
     assert shown["advisor"]["source"] == "live" and shown["advisor"]["findings"]
 
