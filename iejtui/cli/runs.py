@@ -127,6 +127,56 @@ def runs_show(obj: Ctx, run_ref: str, as_json: bool) -> None:
     _print_advice(advice)
 
 
+@runs.command("delete")
+@click.argument("run_refs", metavar="RUN...", nargs=-1, required=True)
+@click.option("--with-children", is_flag=True,
+              help="Also delete the runs that belong to these (an engine's benchmarks and profiles, "
+                   "a search's probes, a matrix's cells).")
+@click.option("--force", is_flag=True, help="Delete runs written into a day log too (the day folder keeps its copy).")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def runs_delete(obj: Ctx, run_refs: tuple[str, ...], with_children: bool, force: bool, yes: bool,
+                as_json: bool) -> None:
+    """Delete ended runs: their samples, requests, events and files (engine log, profile traces).
+
+    Refused for a run still going, for one other runs belong to (unless --with-children) and
+    for one in a day log (unless --force). Asks first unless --yes."""
+    import sys
+
+    from iejtui import runfiles
+    from iejtui.client import DeleteRequest, ServiceClient, ensure_service
+    from iejtui.errors import UserError
+    from iejtui.store import Reader
+    reader = Reader(obj.paths.db)
+    ids = [reader.resolve_run(ref)["id"] for ref in run_refs]
+    preview = reader.deletion_preview(ids, with_children, force)
+    if not yes:
+        if as_json or not sys.stdin.isatty():
+            raise UserError("runs delete asks before deleting: pass --yes to delete without asking")
+        taken = set(preview["taken_along"])
+        click.echo(f"delete {len(preview['runs'])} run(s) from {obj.paths.db}:")
+        for run in preview["runs"]:
+            owned = runfiles.owned_paths(obj.paths, run["id"])
+            size = sum(runfiles.size_of(p) for p in owned)
+            click.echo(f"  r{run['id']:<5} {run['kind']:<8} {run['name']:<20} {run['status']:<11}"
+                       + (f" files {fmt.size(size)}" if owned else "")
+                       + ("  (belongs to a named run)" if run["id"] in taken else ""))
+        click.echo(f"  with {preview['ticks']:,} stored ticks, {preview['requests']:,} requests, "
+                   f"{preview['events']:,} events")
+        if not click.confirm("Delete them?", default=False):
+            click.echo("nothing deleted")
+            return
+    ensure_service(obj.paths)
+    out = ServiceClient(obj.paths).delete_runs(DeleteRequest(ids=ids, with_children=with_children, force=force))
+    if as_json:
+        emit_json(out)
+        return
+    click.echo(f"deleted run(s) {', '.join(str(r['id']) for r in out['deleted'])}: {out['ticks']:,} ticks, "
+               f"{out['requests']:,} requests, {out['events']:,} events; "
+               f"{out['files']} file(s) removed ({fmt.size(out['bytes'])})")
+
+
 def _print_advice(advice: dict) -> None:
     """``runs show``'s "what the advisor saw" (``iejtui advise`` prints the same lines)."""
     from iejtui.advisor.text import result_lines

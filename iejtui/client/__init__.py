@@ -6,7 +6,7 @@ place an error answer becomes ``UserError``/``ServiceError`` (``transport.raise_
 Importing this package does not import aiohttp (the transport loads on the first call).
 """
 
-from iejtui.client.requests import (BenchRequest, EngineRequest, ImportRequest, MatrixRequest,  # noqa: F401
+from iejtui.client.requests import (BenchRequest, DeleteRequest, EngineRequest, ImportRequest, MatrixRequest,  # noqa: F401
                                     ProfileRequest, RecordingRequest, StopRequest, TagRequest)
 from iejtui.client.service_client import ServiceClient  # noqa: F401
 from iejtui.client.launch import ensure_service  # noqa: F401

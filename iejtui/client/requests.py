@@ -142,6 +142,17 @@ class StopRequest(_Body):
 
 
 @dataclass
+class DeleteRequest(_Body):
+    """POST /runs/delete: delete runs, with the runs that belong to them (``with_children``),
+    even ones written into a day log (``force``); the rules: ``iejtui.store.deletion``."""
+
+    check: ClassVar[Any] = staticmethod(validate.delete_request)
+    ids: list[int] | None = None
+    with_children: bool | None = None
+    force: bool | None = None
+
+
+@dataclass
 class TagRequest(_Body):
     """POST /runs/{id}/tags: tags to add and remove, and the day log they belong to."""
 

@@ -94,6 +94,17 @@ class ImportInfo(TypedDict, total=False):
     query: str
 
 
+class DeletedRuns(TypedDict, total=False):
+    """POST /runs/delete (``iejtui.store.deletion``, ``iejtui.runfiles``)."""
+    deleted: list[dict[str, Any]]  # {"id", "kind", "name"} per run gone
+    taken_along: list[int]          # of those, the ones not named (--with-children)
+    ticks: int
+    requests: int
+    events: int
+    files: int                      # files and folders removed from the runtime folder
+    bytes: int                      # their size
+
+
 class TagsInfo(TypedDict, total=False):
     """POST /runs/{run_id}/tags."""
     id: int

@@ -27,6 +27,7 @@ ROUTES: dict[str, Route] = {
     "start_profile": Route("POST", "/profiles"),
     "profile": Route("GET", "/profiles/{run_id}"),
     "tag_run": Route("POST", "/runs/{run_id}/tags"),
+    "delete_runs": Route("POST", "/runs/delete"),
     "start_recording": Route("POST", "/recordings"),
     "stop_recording": Route("POST", "/recordings/{run_id}/stop"),
     "import_window": Route("POST", "/imports"),

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from iejtui.client.requests import (BenchRequest, EngineRequest, ImportRequest, MatrixRequest,
+from iejtui.client.requests import (BenchRequest, DeleteRequest, EngineRequest, ImportRequest, MatrixRequest,
                                     ProfileRequest, RecordingRequest, StopRequest, TagRequest)
-from iejtui.client.responses import (BenchInfo, EngineInfo, EngineLog, ImportInfo, MatrixProgress,
+from iejtui.client.responses import (BenchInfo, DeletedRuns, EngineInfo, EngineLog, ImportInfo, MatrixProgress,
                                      ProfileInfo, RecordingInfo, StatusReply, Stopping, TagsInfo)
 from iejtui.client.routes import ROUTES
 from iejtui.paths import JournalPaths
@@ -87,6 +87,9 @@ class ServiceClient:
     # ---- runs, recordings, imports ----
     def tag_run(self, run_id: int, request: TagRequest, timeout: float | None = None) -> TagsInfo:
         return self._do("tag_run", request, run_id=run_id, timeout=timeout)
+
+    def delete_runs(self, request: DeleteRequest, timeout: float | None = None) -> DeletedRuns:
+        return self._do("delete_runs", request, timeout=timeout)
 
     # ---- profiles ----
     def start_profile(self, request: ProfileRequest) -> ProfileInfo:

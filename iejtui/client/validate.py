@@ -147,6 +147,15 @@ def import_request(data: Mapping[str, Any]) -> None:
             raise UserError(f"{key} must be a number (Unix seconds), not {v!r}")
 
 
+def delete_request(data: Mapping[str, Any]) -> None:
+    """POST /v1/runs/delete: ids is a non-empty list of run ids; the flags are booleans."""
+    ids = data.get("ids")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise UserError(f"ids must be a non-empty list of run ids (integers), not {ids!r}")
+    _bool(data, "with_children")
+    _bool(data, "force")
+
+
 def stop_request(data: Mapping[str, Any]) -> None:
     """POST /v1/service/stop: keep_engines is a boolean."""
     _bool(data, "keep_engines")

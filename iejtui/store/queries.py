@@ -88,6 +88,14 @@ class Reader:
             raise UserError(f"no run {ref!r} in {self.path.parent}: see `iejtui runs`")
         return run
 
+    def deletion_preview(self, ids: list[int], with_children: bool = False, force: bool = False) -> dict[str, Any]:
+        """What ``runs delete`` would take (the service re-checks when it deletes): the runs,
+        those taken along, and the stored ticks, requests and events; UserError when refused."""
+        from iejtui.store import deletion
+        plan = deletion.plan_deletion(deletion.read_links(self.conn), ids, with_children, force)
+        return {"runs": [self.run(i) for i in plan.ids], "taken_along": list(plan.taken_along),
+                **deletion.count_rows(self.conn, plan.ids)}
+
     def gpu_runs_between(self, t0: float, t1: float) -> list[dict[str, Any]]:
         """The service's GPU recordings (``gpu@HOST`` record runs) overlapping ``[t0, t1]``,
         newest first; one still recording (no ``ended_at``) is open-ended."""

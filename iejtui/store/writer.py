@@ -125,6 +125,26 @@ class Writer:
         self.update_run(run_id, **fields)
         return {"id": run_id, "tags": tags, "day": day if day is not None else rows[0].get("day")}
 
+    def delete_runs(self, ids: list[int], with_children: bool = False, force: bool = False) -> dict[str, Any]:
+        """Delete runs and everything stored under them in one transaction
+        (``iejtui.store.deletion``: the rules and refusals); UserError when refused.
+        Returns ``{"deleted": [{"id", "kind", "name"}...], "taken_along": [...], "ticks",
+        "requests", "events"}``."""
+        from iejtui.store import deletion
+        plan = deletion.plan_deletion(deletion.read_links(self.conn), ids, with_children, force)
+        self.flush()  # what is buffered for them is counted and goes with them
+        counts = deletion.count_rows(self.conn, plan.ids)
+        with self.conn:
+            gone = set(deletion.delete_rows(self.conn, plan.ids))
+        self._frames = {k: v for k, v in self._frames.items() if v not in gone}
+        for sid in [v for k, v in self._series.items() if k[0] in gone]:
+            self._coarse.pop(sid, None)
+        self._series = {k: v for k, v in self._series.items() if k[0] not in gone}
+        for fid in gone:
+            self._span.pop(fid, None)
+        return {"deleted": [{"id": r.id, "kind": r.kind, "name": r.name} for r in plan.runs],
+                "taken_along": list(plan.taken_along), **counts}
+
     # ---- buffered samples and events ---------------------------------------------------
     def _frame_id(self, run_id: int, source: str) -> int:
         key = (run_id, source)

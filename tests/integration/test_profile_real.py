@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import stat
+import time
 
 import pytest
 
@@ -78,6 +79,47 @@ def test_profile_command_makes_a_profile_run(shared_engine):
     assert 1.5 < prof["stopped_at"] - prof["started_at"] < 30
     assert json.loads(cli(journal, "runs", "show", str(run_id), "--json").stdout)["profile"]["prefix"] \
         == f"iejtui-run{run_id}"
+
+
+def test_runs_delete_takes_the_profile_run_and_its_traces(shared_engine):
+    """The trace files belong to the run: deleting the run removes them (and only them)."""
+    journal = shared_engine["journal"]
+    p = cli(journal, "profile", "tiny", "--seconds", "1", timeout=120)
+    assert p.returncode == 0, p.stderr
+    run_id = _run_id(p.stdout, "profile run ")
+    db = journal / "journal.db"
+    prof = Reader(db).run(run_id)["summary"]["profile"]
+    folder = journal / ".iejtui" / "profiles" / f"run-{run_id}"
+    assert folder.is_dir() and prof["bytes"] > 0
+    engine_run = cli_json(journal, "engine", "list")[0]["run_id"]
+    n_runs = len(Reader(db).runs())
+
+    def one_line_2(proc, msg):
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert msg in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+    # no terminal to ask on and no --yes: nothing goes
+    one_line_2(cli(journal, "runs", "delete", str(run_id)), "pass --yes")
+    # the engine serves: refused, its benchmarks and profiles with it
+    one_line_2(cli(journal, "runs", "delete", str(engine_run), "--yes", "--with-children"), "is still ready: stop it first")
+    one_line_2(cli(journal, "runs", "delete", str(engine_run), "--yes"), "--with-children")
+    assert len(Reader(db).runs()) == n_runs and folder.is_dir()
+
+    p = cli(journal, "runs", "delete", f"r{run_id}", "--yes", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert [(r["id"], r["kind"]) for r in out["deleted"]] == [(run_id, "profile")]
+    assert out["files"] >= 1 and out["bytes"] >= prof["bytes"]
+    assert not folder.exists()
+    reader = Reader(db)
+    assert reader.run(run_id) is None and reader.run(engine_run) is not None
+    assert len(reader.runs()) == n_runs - 1
+    deadline = time.time() + 10  # the service's event lands with its next flush (~1 s)
+    while not any(e["kind"] == "runs.deleted" and run_id in (e["data"] or {}).get("ids", [])
+                  for e in Reader(db).events(since=time.time() - 60, limit=1000)):
+        assert time.time() < deadline, "no runs.deleted event"
+        time.sleep(0.3)
+    one_line_2(cli(journal, "runs", "show", str(run_id)), f"no run '{run_id}'")
 
 
 def test_too_little_free_space_is_refused_before_starting(shared_engine):

@@ -36,6 +36,7 @@ ROUTES: dict[str, Handler] = {
     "start_profile": Handler("POST", "/profiles", profiles.start_profile),
     "profile": Handler("GET", "/profiles/{run_id}", profiles.get_profile),
     "tag_run": Handler("POST", "/runs/{run_id}/tags", runs.tag_run),
+    "delete_runs": Handler("POST", "/runs/delete", runs.delete_runs),
     "start_recording": Handler("POST", "/recordings", recordings.start_recording),
     "stop_recording": Handler("POST", "/recordings/{run_id}/stop", recordings.stop_recording),
     "import_window": Handler("POST", "/imports", recordings.import_window),
