@@ -18,6 +18,7 @@ from iejtui.advisor.run_inputs import RunInputs
 
 BOTTLENECKS = {"compute-bound": "compute-bound", "memory-bound": "memory-bandwidth-bound decode",
                "kv-bound": "KV-bound", "kv-bound-queue": "KV-bound", "launch-bound": "launch/host-bound",
+               "launch-bound-profile": "launch/host-bound",
                "under-filled": "under-filled GPU"}
 
 

@@ -114,6 +114,14 @@ RULES: tuple[Rule, ...] = (
          "the GPU waits for the host between many short kernels",
          "per-step CPU work (scheduling, Python, launches) leaves the GPU idle between kernels",
          "iejtui", EAGER, scope="gpu", peak="min", context=("sm_active_pct",)),
+    # the profiler's view of the same thing: gaps between kernels on the GPU stream, measured
+    # from the trace of a profiled window (``bench --profile``), not inferred from NVML shares
+    Rule("launch-bound-profile", "Launch/host-bound (profiler)",
+         (Cond("profile_gpu_idle_pct", ">=", 30.0),), 2.0, "warning",
+         "the profiler saw the GPU idle {value:.0f} % of its window between kernels: the host does not keep it fed",
+         "per-step CPU work (scheduling, Python, kernel launches) leaves gaps on the GPU stream; "
+         "the profile's top operators show where the host spends the time",
+         "iejtui", EAGER),
     Rule("under-filled", "GPU under-filled",
          (Cond("sm_per_kernel_pct", "<", 25.0), Cond("kernel_active_pct", ">=", 80.0)), 30.0, "warning",
          "a kernel runs {kernel_active_pct:.0f} % of the time on {sm_active_pct:.2f} % of the SMs: the batch is too small to fill the GPU",
