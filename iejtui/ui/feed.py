@@ -146,6 +146,8 @@ class Feed:
         from iejtui.viewmodel.snapshot import run_history
         reader = self.reader()
         run = reader.run(run_id)
+        if run is None:  # deleted (`iejtui runs delete`) while shown
+            raise LookupError(f"run r{run_id} is no longer in this journal (deleted)")
         start, end = run_bounds(reader, run, self.clock())
         window = extend(window, end) if follow else window
         cache = self.cache if follow and window.span <= 3600 else None
