@@ -70,8 +70,8 @@ def read_inputs(reader, run: dict[str, Any], now: float | None = None, since: fl
         from iejtui.bench_sections import bench_sections  # the client-bound verdict, steady state
         run = {**run, "summary": {**run["summary"], "bench": bench_sections(reader, run)}}
     engine_run = run if run["kind"] == RunKind.ENGINE else None
-    if run["kind"] == RunKind.BENCH and run.get("parent_id"):
-        engine_run = reader.run(int(run["parent_id"]))
+    if run["kind"] in (RunKind.BENCH, RunKind.PROFILE) and run.get("parent_id"):
+        engine_run = reader.run(int(run["parent_id"]))  # a profile run's parent: the engine profiled
     out = RunInputs(run=run, window=(t0, t1), engine_run=engine_run,
                     argv=list((engine_run or {}).get("argv") or []))
     mmap = metric_map_for((engine_run or {}).get("engine_kind") or "vllm") if engine_run else None
@@ -101,7 +101,8 @@ def read_inputs(reader, run: dict[str, Any], now: float | None = None, since: fl
         out.engine.update(config_signals(out.argv, engine_run.get("engine_kind"), ticks, bool(out.gpus)))
         if run["kind"] == RunKind.BENCH:
             out.engine.update(bench_signals(run, out.engine, ticks))
-            out.engine.update(profile_signals(run.get("summary"), ticks))  # bench --profile
+        if run["kind"] in (RunKind.BENCH, RunKind.PROFILE):
+            out.engine.update(profile_signals(run.get("summary"), ticks))  # bench --profile, iejtui profile
     return out
 
 

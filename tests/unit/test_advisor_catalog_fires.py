@@ -190,7 +190,7 @@ def record(tmp: Path, sc: Scenario) -> tuple[Path, int]:
             w.flush()
     target = eng
     if sc.bench is not None:
-        target = w.create_run(kind="bench", name="b", status="stopped", started_at=T0 + 5, ended_at=end,
+        target = w.create_run(kind=sc.bench.get("kind", "bench"), name="b", status="stopped", started_at=T0 + 5, ended_at=end,
                               parent_id=eng, argv=list(sc.bench.get("argv") or []), summary=sc.bench["summary"])
     w.flush()
     w.close()
@@ -309,14 +309,16 @@ def test_the_healthy_baseline_fires_nothing(tmp_path):
     assert advise_one(tmp_path, "errors", Scenario(), rules=with_durations(RULES, FOR_S)) == []
 
 
+@pytest.mark.parametrize("kind", ["bench", "profile"])
 @pytest.mark.parametrize("trace, fires", [("h100-launch.json.gz", True), ("h100-matmul.json.gz", False)])
-def test_the_profiler_rule_on_real_h100_traces(tmp_path, trace, fires):
+def test_the_profiler_rule_on_real_h100_traces(tmp_path, trace, fires, kind):
     """The summary of a real H100 profiler trace (tests/data/profile/: a launch-heavy loop
-    of tiny kernels, 93 % idle; a matmul loop, under 1 % idle) as a profiled bench run's:
-    the launch-bound finding cites the measured idle share, and the matmul run stays silent."""
+    of tiny kernels, 93 % idle; a matmul loop, under 1 % idle) as a profiled bench run's, or
+    an `iejtui profile` run's: the launch-bound finding cites the measured idle share, and
+    the matmul run stays silent."""
     from iejtui.profiling.summary import summarize_trace
     got = summarize_trace(DATA / "profile" / trace)
-    bench = _profiled(got["gpu_idle_share"])
+    bench = {**_profiled(got["gpu_idle_share"]), "kind": kind}
     found = [f for f in advise_one(tmp_path, "launch-bound-profile", Scenario(bench=bench))]
     if not fires:
         assert found == []
