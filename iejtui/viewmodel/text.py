@@ -333,3 +333,14 @@ def engine_subtitle(p: EnginePanel, live: bool) -> str:
     if live:
         return f"r{p.run_id} · rates {span(p.rate_window_s)} · latency {span(p.latency_window_s)}"
     return f"r{p.run_id} · over {span(p.rate_window_s)}"
+
+
+def deletion_question(preview: dict, file_bytes: int) -> str:
+    """The Runs screen's question before ``runs delete`` (``Reader.deletion_preview``)."""
+    from iejtui.fmt import size
+    runs = preview["runs"]
+    names = ", ".join(f"r{r['id']} {r['name']}" for r in runs[:6]) + (f" and {len(runs) - 6} more" if len(runs) > 6 else "")
+    files = f", files {size(file_bytes)}" if file_bytes else ""
+    return (f"Delete {len(runs)} run(s): {names}?\n"
+            f"{preview['ticks']:,} stored ticks, {preview['requests']:,} requests, {preview['events']:,} events{files}. "
+            "They are gone for good (a day log keeps its own copy).")

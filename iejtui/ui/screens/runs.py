@@ -8,13 +8,15 @@ from textual import on, work
 from textual.binding import Binding
 from textual.widgets import DataTable, Header, Input, Static
 
+from iejtui.errors import ServiceError, UserError
 from iejtui.store.vocab import LIVE, RunKind
-from iejtui.ui.feed import Feed
+from iejtui.ui.feed import Feed, with_reader
+from iejtui.ui.modals import ConfirmModal
 from iejtui.ui.screens.polled import PolledScreen
 from iejtui.ui.widgets.cells import cell
 from iejtui.ui.widgets.footer import QuietFooter
 from iejtui.viewmodel.models import RunRow
-from iejtui.viewmodel.text import span
+from iejtui.viewmodel.text import deletion_question, span
 
 # the headline right after the status: at 80 columns it is what scrolls off last
 COLUMNS = (("sel", " "), ("id", "run"), ("kind", "kind"), ("name", "name"), ("status", "status"),
@@ -47,6 +49,8 @@ class RunsScreen(PolledScreen):
         Binding("enter", "open", "Open", tooltip="Open the run under the cursor in the history view"),
         Binding("a", "select_all", "Select all", tooltip="Select every run the filter shows"),
         Binding("escape", "clear", "Clear", tooltip="Clear the filter, then the selection"),
+        Binding("D,delete", "delete", "Delete", key_display="D", show=False, tooltip="Delete the selected runs (or the one under the cursor): "
+                "their rows, engine logs and profile traces (iejtui runs delete)"),
     ]
 
     def __init__(self) -> None:
@@ -207,3 +211,47 @@ class RunsScreen(PolledScreen):
             self.selected.clear()
         self.query_one(DataTable).focus()
         self._refresh_table()
+
+    def action_delete(self) -> None:
+        ids = self.selected_run_ids or [i for i in (self._cursor_id(),) if i is not None]
+        if not ids:
+            self.notify("no run to delete", severity="warning")
+            return
+        self._plan_delete(ids)
+
+    @work(thread=True, group="runs-delete", exit_on_error=False)
+    def _plan_delete(self, ids: list[int]) -> None:
+        """What would go (the store's refusals, as ``runs delete`` says them), then ask."""
+        from iejtui import runfiles
+        paths = self.app.paths
+        try:
+            preview = with_reader(paths, lambda reader: reader.deletion_preview(ids))
+        except UserError as exc:
+            self.hand_back(self.notify, str(exc), title="delete", severity="warning", timeout=10)
+            return
+        size = sum(runfiles.size_of(p) for r in preview["runs"] for p in runfiles.owned_paths(paths, r["id"]))
+        self.hand_back(self._ask_delete, ids, deletion_question(preview, size))
+
+    def _ask_delete(self, ids: list[int], question: str) -> None:
+        self.app.push_screen(ConfirmModal(question), lambda yes: yes and self._delete(ids))
+
+    @work(thread=True, group="runs-delete", exit_on_error=False)
+    def _delete(self, ids: list[int]) -> None:
+        """The service deletes (the one writer; it checks again)."""
+        from iejtui.client import DeleteRequest, ServiceClient, ensure_service
+        from iejtui.fmt import size
+        try:
+            ensure_service(self.app.paths)
+            out = ServiceClient(self.app.paths).delete_runs(DeleteRequest(ids=ids), timeout=60)
+        except (UserError, ServiceError) as exc:
+            self.hand_back(self.notify, str(exc), title="delete", severity="error", timeout=10)
+            return
+        gone = [r["id"] for r in out["deleted"]]
+        self.hand_back(self._deleted, gone, f"deleted {', '.join(f'r{i}' for i in gone)}: {out['ticks']:,} ticks, "
+                       f"{out['requests']:,} requests, {out['events']:,} events, "
+                       f"{out['files']} file(s) ({size(out['bytes'])})")
+
+    def _deleted(self, gone: list[int], message: str) -> None:
+        self.selected -= set(gone)
+        self.notify(message, title="delete")
+        self.load()
