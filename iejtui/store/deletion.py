@@ -15,8 +15,9 @@ the same plan from a Reader first. The rules:
 
 Rows go in one transaction: the run, its events, its benchmark requests, its frames with
 their series, sealed chunks and recent ticks. The run's files (engine log, profile traces,
-redaction fingerprints) are the service's to remove (``iejtui.runfiles``). SQLite reuses
-the freed pages; the file shrinks only on ``VACUUM``.
+redaction fingerprints) are the service's to remove (``iejtui.runfiles``). A deleted run's
+id is never given again (``id_floor``). SQLite reuses the freed pages; the file shrinks only
+on ``VACUUM``.
 """
 
 from __future__ import annotations
@@ -137,10 +138,23 @@ def count_rows(conn, ids: tuple[int, ...]) -> dict[str, int]:
     }
 
 
+ID_FLOOR_KEY = "run_id_floor"
+
+
+def id_floor(conn) -> int | None:
+    """The highest run id ever deleted (``meta``), None before any deletion. The runs table
+    has no AUTOINCREMENT: SQLite would give a deleted top id to the next run, and ``r12`` in
+    an old day log or export would name a different run. ``Writer.create_run`` starts above it."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (ID_FLOOR_KEY,)).fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
 def delete_rows(conn, ids: tuple[int, ...]) -> list[int]:
     """Delete the runs ``ids`` and everything stored under them (the caller's transaction);
-    returns the frame ids that went."""
+    returns the frame ids that went. Raises the id floor to the highest id deleted."""
     m = _marks(ids)
+    floor = max(id_floor(conn) or 0, max(ids))
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (ID_FLOOR_KEY, str(floor)))
     frame_ids = [r[0] for r in conn.execute(f"SELECT id FROM frames WHERE run_id IN ({m})", ids)]
     if frame_ids:
         fm = _marks(tuple(frame_ids))

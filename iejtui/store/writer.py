@@ -21,7 +21,7 @@ import sqlite_utils
 from collectors.records import Event, Frame
 from iejtui.errors import UserError
 from iejtui.redact import redact_argv, redact_env, redact_obj, redact_text
-from iejtui.store import codec
+from iejtui.store import codec, deletion
 from iejtui.store.db import labels_json, open_writer_connection
 from iejtui.store.tags import merge_tags
 from iejtui.store.vocab import LIVE
@@ -83,6 +83,10 @@ class Writer:
         fields.setdefault("started_at", time.time())
         fields.setdefault("tags", [])
         with self.conn:
+            floor = deletion.id_floor(self.conn)  # ids of deleted runs are never given again
+            if floor is not None and "id" not in fields:
+                top = self.conn.execute("SELECT MAX(id) FROM runs").fetchone()[0] or 0
+                fields["id"] = max(floor, top) + 1
             return self.db["runs"].insert(_encode_run_fields(fields)).last_pk
 
     def update_run(self, run_id: int, **fields: Any) -> None:
@@ -130,7 +134,6 @@ class Writer:
         (``iejtui.store.deletion``: the rules and refusals); UserError when refused.
         Returns ``{"deleted": [{"id", "kind", "name"}...], "taken_along": [...], "ticks",
         "requests", "events"}``."""
-        from iejtui.store import deletion
         plan = deletion.plan_deletion(deletion.read_links(self.conn), ids, with_children, force)
         self.flush()  # what is buffered for them is counted and goes with them
         counts = deletion.count_rows(self.conn, plan.ids)

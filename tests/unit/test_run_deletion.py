@@ -137,3 +137,22 @@ def test_runfiles_are_found_by_id_and_links_are_not_followed(tmp_path):
     assert runfiles.owned_paths(paths, 7) == []
     assert (outside / "keep").read_text() == "not ours"  # the link went, not its target
     assert (logs / "run-70-tiny.log").exists() and (prof / "engine-tiny" / "iejtui-run70_rank0.1.pt.trace.json.gz").exists()
+
+
+def test_a_deleted_runs_id_is_never_given_again(w):
+    """r12 in an old day log or export must not come to name another run."""
+    a = w.create_run(kind=RunKind.RECORD, name="a", status=RunStatus.STOPPED, started_at=T0)
+    b = w.create_run(kind=RunKind.RECORD, name="b", status=RunStatus.STOPPED, started_at=T0)
+    w.delete_runs([b])
+    c = w.create_run(kind=RunKind.RECORD, name="c", status=RunStatus.STOPPED, started_at=T0)
+    assert c > b > a
+    w.delete_runs([c, a])
+    d = w.create_run(kind=RunKind.RECORD, name="d", status=RunStatus.STOPPED, started_at=T0)
+    assert d > c
+    w.close()
+    again = Writer(w.path)  # the floor is in journal.db, not in the writer
+    try:
+        again.delete_runs([d])
+        assert again.create_run(kind=RunKind.RECORD, name="e", status=RunStatus.STOPPED, started_at=T0) > d
+    finally:
+        again.close()
