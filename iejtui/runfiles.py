@@ -48,6 +48,11 @@ def size_of(path: Path) -> int:
         return 0
 
 
+def owned_bytes(paths: JournalPaths, run_id: int) -> int:
+    """Bytes of everything run ``run_id`` owns now (what deleting it frees on disk)."""
+    return sum(size_of(p) for p in owned_paths(paths, run_id))
+
+
 def remove(paths: JournalPaths, run_id: int) -> tuple[int, int]:
     """Remove what run ``run_id`` owns; returns (files and folders removed, bytes freed).
     Never follows a link out of the runtime folder (a link is removed, not its target)."""

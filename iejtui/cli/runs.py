@@ -148,6 +148,7 @@ def runs_delete(obj: Ctx, run_refs: tuple[str, ...], with_children: bool, force:
     from iejtui.client import DeleteRequest, ServiceClient, ensure_service
     from iejtui.errors import UserError
     from iejtui.store import Reader
+    from iejtui.store.deletion import counts_text
     reader = Reader(obj.paths.db)
     ids = [reader.resolve_run(ref)["id"] for ref in run_refs]
     preview = reader.deletion_preview(ids, with_children, force)
@@ -157,13 +158,11 @@ def runs_delete(obj: Ctx, run_refs: tuple[str, ...], with_children: bool, force:
         taken = set(preview["taken_along"])
         click.echo(f"delete {len(preview['runs'])} run(s) from {obj.paths.db}:")
         for run in preview["runs"]:
-            owned = runfiles.owned_paths(obj.paths, run["id"])
-            size = sum(runfiles.size_of(p) for p in owned)
+            size = runfiles.owned_bytes(obj.paths, run["id"])
             click.echo(f"  r{run['id']:<5} {run['kind']:<8} {run['name']:<20} {run['status']:<11}"
-                       + (f" files {fmt.size(size)}" if owned else "")
+                       + (f" files {fmt.size(size)}" if size else "")
                        + ("  (belongs to a named run)" if run["id"] in taken else ""))
-        click.echo(f"  with {preview['ticks']:,} stored ticks, {preview['requests']:,} requests, "
-                   f"{preview['events']:,} events")
+        click.echo(f"  with {counts_text(preview)}")
         if not click.confirm("Delete them?", default=False):
             click.echo("nothing deleted")
             return
@@ -172,8 +171,7 @@ def runs_delete(obj: Ctx, run_refs: tuple[str, ...], with_children: bool, force:
     if as_json:
         emit_json(out)
         return
-    click.echo(f"deleted run(s) {', '.join(str(r['id']) for r in out['deleted'])}: {out['ticks']:,} ticks, "
-               f"{out['requests']:,} requests, {out['events']:,} events; "
+    click.echo(f"deleted run(s) {', '.join(str(r['id']) for r in out['deleted'])}: {counts_text(out)}; "
                f"{out['files']} file(s) removed ({fmt.size(out['bytes'])})")
 
 

@@ -121,6 +121,11 @@ def read_links(conn) -> list[Link]:
     return out
 
 
+def counts_text(counts: dict[str, Any]) -> str:
+    """``count_rows``'s figures as the CLI, the dashboard and the service's event say them."""
+    return f"{counts['ticks']:,} ticks, {counts['requests']:,} requests, {counts['events']:,} events"
+
+
 def _marks(ids: tuple[int, ...]) -> str:
     return ",".join("?" * len(ids))
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from iejtui.fmt import duration
+from iejtui.fmt import duration, size
+from iejtui.store.deletion import counts_text
 from iejtui.store.vocab import ENGINE_LIVE, RunStatus
 from iejtui.viewmodel.models import EnginePanel, Field, GpuPanel, ProcPanel, TritonView
 
@@ -337,10 +338,9 @@ def engine_subtitle(p: EnginePanel, live: bool) -> str:
 
 def deletion_question(preview: dict, file_bytes: int) -> str:
     """The Runs screen's question before ``runs delete`` (``Reader.deletion_preview``)."""
-    from iejtui.fmt import size
     runs = preview["runs"]
     names = ", ".join(f"r{r['id']} {r['name']}" for r in runs[:6]) + (f" and {len(runs) - 6} more" if len(runs) > 6 else "")
     files = f", files {size(file_bytes)}" if file_bytes else ""
     return (f"Delete {len(runs)} run(s): {names}?\n"
-            f"{preview['ticks']:,} stored ticks, {preview['requests']:,} requests, {preview['events']:,} events{files}. "
+            f"{counts_text(preview)}{files}. "
             "They are gone for good (a day log keeps its own copy).")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from iejtui.client.requests import DeleteRequest
@@ -19,9 +21,8 @@ async def delete_runs(request: web.Request) -> web.Response:
     """Delete runs (``Writer.delete_runs``: refused while live, while others belong to them,
     or while a day log holds them unless forced), then the files each owned
     (``iejtui.runfiles``); one ``runs.deleted`` event (run_id NULL) says what went."""
-    import asyncio
-
     from iejtui import runfiles
+    from iejtui.store.deletion import counts_text
     service = service_of(request)
     req = DeleteRequest.from_json(await body(request))
     out = await service.db(service.writer.delete_runs, req.ids, bool(req.with_children), bool(req.force))
@@ -32,7 +33,6 @@ async def delete_runs(request: web.Request) -> web.Response:
         n, freed = n + k, freed + b
     out.update(files=n, bytes=freed)
     ids = ", ".join(str(r["id"]) for r in out["deleted"])
-    await service.event(None, "runs.deleted", f"deleted run(s) {ids}: {out['ticks']} ticks, "
-                        f"{out['requests']} requests, {out['events']} events, {n} files ({freed} bytes)",
+    await service.event(None, "runs.deleted", f"deleted run(s) {ids}: {counts_text(out)}, {n} files ({freed} bytes)",
                         ids=[r["id"] for r in out["deleted"]])
     return reply(out)

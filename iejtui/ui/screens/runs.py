@@ -229,7 +229,7 @@ class RunsScreen(PolledScreen):
         except UserError as exc:
             self.hand_back(self.notify, str(exc), title="delete", severity="warning", timeout=10)
             return
-        size = sum(runfiles.size_of(p) for r in preview["runs"] for p in runfiles.owned_paths(paths, r["id"]))
+        size = sum(runfiles.owned_bytes(paths, r["id"]) for r in preview["runs"])
         self.hand_back(self._ask_delete, ids, deletion_question(preview, size))
 
     def _ask_delete(self, ids: list[int], question: str) -> None:
@@ -240,6 +240,7 @@ class RunsScreen(PolledScreen):
         """The service deletes (the one writer; it checks again)."""
         from iejtui.client import DeleteRequest, ServiceClient, ensure_service
         from iejtui.fmt import size
+        from iejtui.store.deletion import counts_text
         try:
             ensure_service(self.app.paths)
             out = ServiceClient(self.app.paths).delete_runs(DeleteRequest(ids=ids), timeout=60)
@@ -247,8 +248,7 @@ class RunsScreen(PolledScreen):
             self.hand_back(self.notify, str(exc), title="delete", severity="error", timeout=10)
             return
         gone = [r["id"] for r in out["deleted"]]
-        self.hand_back(self._deleted, gone, f"deleted {', '.join(f'r{i}' for i in gone)}: {out['ticks']:,} ticks, "
-                       f"{out['requests']:,} requests, {out['events']:,} events, "
+        self.hand_back(self._deleted, gone, f"deleted {', '.join(f'r{i}' for i in gone)}: {counts_text(out)}, "
                        f"{out['files']} file(s) ({size(out['bytes'])})")
 
     def _deleted(self, gone: list[int], message: str) -> None:
