@@ -13,9 +13,9 @@ from iejtui.errors import ServiceError, UserError
 
 def _absolute_paths(argv: list[str]) -> list[str]:
     """Path flags resolved against the caller's folder, as ``vllm bench serve`` does (the
-    service runs in the journal's folder): see ``collectors.loadgen.config.resolve_path_flags``.
+    service runs in the journal's folder): see ``collectors.loadgen.argv.resolve_path_flags``.
     ``--save-result`` without ``--result-dir`` saves into the caller's folder too."""
-    from collectors.loadgen.config import resolve_path_flags
+    from collectors.loadgen.argv import resolve_path_flags
     out = resolve_path_flags(argv, os.getcwd())
     if not any(a == "--result-dir" or a.startswith("--result-dir=") for a in out) and "--save-result" in out:
         out += ["--result-dir", os.getcwd()]
@@ -90,7 +90,8 @@ def bench(ctx: click.Context, engine: str | None, name: str | None, detach: bool
     With --find-max-load --slo NAME it searches the highest request rate whose probes meet the
     SLO (MLPerf's rule: p99 of each limit), each probe a bench run of the search.
     """
-    from collectors.loadgen.config import BenchUsageError, parse_args, with_engine_defaults
+    from collectors.loadgen.argv import with_engine_defaults
+    from collectors.loadgen.config import BenchUsageError, parse_args
     from iejtui.client import BenchRequest, ServiceClient
     from iejtui.client import ensure_service
     obj: Ctx = ctx.obj

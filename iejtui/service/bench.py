@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 from collectors.loadgen.client import RequestRecord
-from collectors.loadgen.config import BenchUsageError, parse_args, resolve_path_flags, with_engine_defaults
+from collectors.loadgen.argv import resolve_path_flags, with_engine_defaults
+from collectors.loadgen.config import BenchUsageError, parse_args
 from collectors.records import Frame, Sample
 from iejtui.errors import UserError
 from iejtui.redact import redact_argv, redact_url

@@ -24,7 +24,8 @@ import math
 import time
 from typing import Any
 
-from collectors.loadgen.config import BenchUsageError, parse_args, resolve_path_flags, with_engine_defaults
+from collectors.loadgen.argv import resolve_path_flags, with_engine_defaults
+from collectors.loadgen.config import BenchUsageError, parse_args
 from collectors.loadgen.sweep import JUDGE_FLAGS, bracket, judge_p99, next_rate, parse_tolerance
 from iejtui.config import load_config
 from iejtui.errors import UserError

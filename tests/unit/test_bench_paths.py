@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from collectors.loadgen.config import resolve_path_flags
+from collectors.loadgen.argv import resolve_path_flags
 from helpers import MockServer, cli
 
 

@@ -114,7 +114,8 @@ async def test_no_local_tokenizer_is_a_clear_error(tmp_path):
 
 
 def test_a_triton_engine_is_benched_with_tensorrt_llm_unless_told():
-    from collectors.loadgen.config import parse_args, with_engine_defaults
+    from collectors.loadgen.argv import with_engine_defaults
+    from collectors.loadgen.config import parse_args
     argv = ["--base-url", "http://127.0.0.1:9", "--tokenizer", "/tok"]
     cfg = parse_args(with_engine_defaults("triton", argv))
     assert cfg.backend == "tensorrt-llm" and cfg.endpoint == "/v2/models/ensemble/generate_stream"
